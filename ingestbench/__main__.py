@@ -1,0 +1,5 @@
+import sys
+
+from ingestbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,16 @@
+"""How to talk to each system under test.
+
+Every module here is sans-IO: it builds :class:`~targets.base.HttpRequest` values and parses
+``(status, headers, body)`` triples into plain results. Locust's FastHttp client (in ``loadgen``) and
+aiohttp (in ``checks``) execute the same builders, so adding a target never touches either side.
+"""
+
+from targets.base import (
+    CanaryRow,
+    HttpRequest,
+    IngestResult,
+    ProfileResult,
+    TargetError,
+)
+
+__all__ = ["CanaryRow", "HttpRequest", "IngestResult", "ProfileResult", "TargetError"]

@@ -1,0 +1,102 @@
+"""Values shared by every target: the request to execute and the parsed results.
+
+A target module never performs I/O. It returns an :class:`HttpRequest` (method, path, headers, body),
+which the caller executes with whatever client it owns, and it parses what came back::
+
+    req = target.ingest_batch(events)
+    resp = await session.request(req.method, req.url, headers=req.headers, data=req.body)
+    result = target.parse_ingest(resp.status, resp.headers, await resp.read())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json"}
+
+
+class TargetError(Exception):
+    """A response that could not be understood (wrong shape, not JSON). Carries a one-line message."""
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request to run against a target. ``path`` includes the query string."""
+
+    method: str
+    base_url: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+    @property
+    def url(self) -> str:
+        return self.base_url.rstrip("/") + self.path
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest request's response means.
+
+    ``kind`` is ``ok`` or the failure class used in metrics and reports: ``rejected`` (4xx other than
+    429), ``throttled`` (429), ``server_error`` (5xx), ``unexpected`` (any other status).
+    """
+
+    ok: bool
+    status: int
+    kind: str
+    retry_after_s: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CanaryRow:
+    """One visible stored event that carries a ``canary_id`` (a duplicate delivery is two rows)."""
+
+    canary_id: str
+    name: str | None = None
+    timestamp_ms: float | None = None
+    user_id: str | None = None
+    anonymous_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """A profile read back: ``found`` is False on 404."""
+
+    found: bool
+    status: int
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+def classify_status(status: int, headers: Mapping[str, str], body: bytes) -> IngestResult:
+    """Map an ingest response status to an :class:`IngestResult`; 2xx is success for every target."""
+    if 200 <= status < 300:
+        return IngestResult(ok=True, status=status, kind="ok")
+    error = body[:300].decode("utf-8", "replace") if body else None
+    if status == 429:
+        return IngestResult(False, status, "throttled", parse_retry_after(headers), error)
+    if 400 <= status < 500:
+        return IngestResult(False, status, "rejected", None, error)
+    if status >= 500:
+        return IngestResult(False, status, "server_error", parse_retry_after(headers), error)
+    return IngestResult(False, status, "unexpected", None, error)
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from a ``Retry-After`` header given in seconds; None when absent or not a number."""
+    value = None
+    for key, val in headers.items():
+        if key.lower() == "retry-after":
+            value = val
+            break
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
