@@ -1,0 +1,107 @@
+"""``ingestbench pipeline``: run the reference pipeline (the embedded default target) in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ingestbench.config import ConfigError, positive, resolve
+
+log = logging.getLogger("ingestbench.pipeline")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("pipeline", help="run the reference ingestion pipeline (the default target)",
+                       description=__doc__)
+    p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port to bind (default 8080; 0 picks a free one)")
+    p.add_argument("--data", default=None, help="directory of the durable store (default: a new temp dir)")
+    p.add_argument("--flush-rows", type=int, default=None, help="flush when this many events are buffered "
+                   "(default 3000)")
+    p.add_argument("--flush-max-wait", type=float, default=None, help="flush when the oldest buffered event "
+                   "has waited this many seconds (default 30)")
+    p.add_argument("--write-key", default=None, help="required Bearer key (default: env INGESTBENCH_WRITE_KEY;"
+                   " unset accepts any)")
+    p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body (default 5 MiB)")
+    p.add_argument("--max-batch", type=int, default=None, help="most events per batch request (default 1000)")
+    p.add_argument("--ready-file", default=None, help="write 'host:port' to this file once listening")
+    p.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace) -> tuple[str, int, Any]:
+    from pipeline.app import PipelineConfig
+
+    host = resolve("host", args.host, "127.0.0.1", str)
+    port = resolve("port", args.port, 8080, int)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port must be 0..65535, got {port}")
+    data = resolve("data", args.data, None, str) or tempfile.mkdtemp(prefix="ingestbench-pipeline-")
+    checks = {
+        "flush-rows": (args.flush_rows, 3000, positive(int)),
+        "flush-max-wait": (args.flush_max_wait, 30.0, positive(float)),
+        "max-body-bytes": (args.max_body_bytes, 5 * 1024 * 1024, positive(int)),
+        "max-batch": (args.max_batch, 1000, positive(int)),
+    }
+    values = {}
+    for key, (flag, default, conv) in checks.items():
+        value = resolve(key, flag, default, conv)
+        if value <= 0:
+            raise ConfigError(f"--{key} must be > 0, got {value}")
+        values[key] = value
+    config = PipelineConfig(
+        data_dir=Path(data),
+        flush_rows=int(values["flush-rows"]),
+        flush_max_wait_s=float(values["flush-max-wait"]),
+        write_key=resolve("write-key", args.write_key, None, str) or None,
+        max_body_bytes=int(values["max-body-bytes"]),
+        max_batch=int(values["max-batch"]),
+    )
+    return host, port, config
+
+
+def run(args: argparse.Namespace) -> int:
+    host, port, config = _config(args)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is optional off Linux
+        pass
+    try:
+        asyncio.run(_serve(host, port, config, args.ready_file))
+    except OSError as exc:
+        print(f"ingestbench pipeline: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _serve(host: str, port: int, config: Any, ready_file: str | None) -> None:
+    import signal
+
+    from aiohttp import web
+
+    from pipeline.app import PipelineApp
+
+    app = PipelineApp(config).build()
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    sock = socket.create_server((host, port), reuse_port=False)
+    site = web.SockSite(runner, sock, backlog=1024)
+    await site.start()
+    bound = sock.getsockname()
+    log.info("pipeline listening on http://%s:%d (%r)", bound[0], bound[1], config)
+    if ready_file:
+        Path(ready_file).write_text(f"{bound[0]}:{bound[1]}\n")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("pipeline stopping")
+    await runner.cleanup()

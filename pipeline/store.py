@@ -1,0 +1,218 @@
+"""The durable store: SQLite in WAL mode, one writer connection, a visibility watermark.
+
+Why SQLite: it ships with Python, a WAL commit with ``synchronous=FULL`` is fsynced before it returns (so
+an acknowledged event survives ``kill -9`` and power loss), readers never block the writer, and a partial
+index on ``canary_id`` keeps canary look-ups fast over millions of rows.
+
+Visibility is a watermark, not a per-row flag: every event gets a growing ``id``; a flush inserts one row
+into ``flushes`` (``up_to_id``, ``at_ms``, ``reason``), and queries only return events with
+``id <= max(up_to_id)``. A flush therefore costs one row whatever its size, and the ground-truth visible
+time of an event is the ``at_ms`` of the first flush that covers it.
+
+All methods are synchronous and meant to run on the one writer thread (writes) or reader threads (reads,
+each with its own connection via :meth:`Store.reader`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipeline.validation import EventRow
+
+DB_NAME = "events.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    received_at_ms REAL NOT NULL,
+    name TEXT NOT NULL,
+    timestamp_ms REAL NOT NULL,
+    user_id TEXT,
+    anonymous_id TEXT,
+    canary_id TEXT,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_canary ON events(canary_id) WHERE canary_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS flushes (
+    up_to_id INTEGER PRIMARY KEY,
+    at_ms REAL NOT NULL,
+    reason TEXT NOT NULL,
+    rows INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS profiles (
+    user_id TEXT PRIMARY KEY,
+    body BLOB NOT NULL,
+    updated_at_ms REAL NOT NULL
+);
+"""
+
+_QUERY = """
+SELECT canary_id, name, timestamp_ms, user_id, anonymous_id FROM events
+WHERE canary_id IN (SELECT value FROM json_each(?))
+  AND id <= (SELECT coalesce(max(up_to_id), 0) FROM flushes)
+ORDER BY id
+"""
+
+_VISIBILITY = """
+SELECT e.canary_id, e.received_at_ms,
+       (SELECT f.at_ms FROM flushes f WHERE f.up_to_id >= e.id ORDER BY f.up_to_id LIMIT 1)
+FROM events e WHERE e.canary_id IN (SELECT value FROM json_each(?)) ORDER BY e.id
+"""
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What is acknowledged but not yet visible, as found on open: ``(received_at_ms, count)`` groups."""
+
+    last_id: int
+    watermark: int
+    groups: list[tuple[float, int]]
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA cache_size=-65536")
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+class Store:
+    """The pipeline's tables. Create with :meth:`open`; writes from one thread only."""
+
+    def __init__(self, data_dir: Path):
+        self.path = Path(data_dir) / DB_NAME
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        store = cls(data_dir)
+        store._writer = connect(store.path)
+        store._writer.executescript(SCHEMA)
+        return store
+
+    @property
+    def writer(self) -> sqlite3.Connection:
+        assert self._writer is not None, "store is closed"
+        return self._writer
+
+    def reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, readonly=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # --- recovery -----------------------------------------------------------------------------
+    def backlog(self) -> Backlog:
+        w = self.writer
+        last_id = w.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        watermark = w.execute("SELECT coalesce(max(up_to_id), 0) FROM flushes").fetchone()[0]
+        groups = w.execute(
+            "SELECT received_at_ms, count(*) FROM events WHERE id > ? GROUP BY received_at_ms "
+            "ORDER BY received_at_ms",
+            (watermark,),
+        ).fetchall()
+        return Backlog(last_id, watermark, [(float(r), int(n)) for r, n in groups])
+
+    # --- writes (writer thread) ---------------------------------------------------------------
+    def begin(self) -> None:
+        self.writer.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.writer.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.writer.in_transaction:
+            self.writer.execute("ROLLBACK")
+
+    def insert_events(self, received_at_ms: float, rows: Sequence[EventRow], raw: bytes | None) -> int:
+        """Append one request's events; ``raw`` is the request body when it is exactly one event."""
+        dumps = orjson.dumps
+        cur = self.writer.executemany(
+            "INSERT INTO events (received_at_ms, name, timestamp_ms, user_id, anonymous_id, canary_id, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (received_at_ms, r.name, r.timestamp_ms, r.user_id, r.anonymous_id, r.canary_id,
+                 raw if raw is not None else dumps(r.event))
+                for r in rows
+            ],
+        )
+        return cur.rowcount
+
+    def last_id(self) -> int:
+        return int(self.writer.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
+    def record_flush(self, up_to_id: int, at_ms: float, reason: str, rows: int) -> None:
+        self.writer.execute(
+            "INSERT INTO flushes (up_to_id, at_ms, reason, rows) VALUES (?, ?, ?, ?)",
+            (up_to_id, at_ms, reason, rows),
+        )
+
+    def upsert_profile(self, user_id: str, doc: dict[str, Any], now_ms: float) -> None:
+        """Merge a profile write into the stored profile (properties shallow-merged, anonymous ids kept)."""
+        w = self.writer
+        row = w.execute("SELECT body FROM profiles WHERE user_id = ?", (user_id,)).fetchone()
+        current: dict[str, Any] = orjson.loads(row[0]) if row else {
+            "id": user_id, "anonymousIds": [], "externalId": None, "properties": {},
+            "computedProperties": {}, "segments": [], "deviceData": None,
+        }
+        current["properties"].update(doc.get("properties") or {})
+        anon = doc.get("anonymousId")
+        if anon and anon not in current["anonymousIds"]:
+            current["anonymousIds"].append(anon)
+        if doc.get("externalId"):
+            current["externalId"] = doc["externalId"]
+        if doc.get("deviceData") is not None:
+            current["deviceData"] = doc["deviceData"]
+        w.execute(
+            "INSERT INTO profiles (user_id, body, updated_at_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT(user_id) DO UPDATE SET body = excluded.body, updated_at_ms = excluded.updated_at_ms",
+            (user_id, orjson.dumps(current), now_ms),
+        )
+
+    # --- reads (any thread, own connection) ---------------------------------------------------
+    def query_canaries(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        cur = self.reader().execute(_QUERY, (orjson.dumps(list(ids)).decode(),))
+        return [
+            {"canary_id": c, "name": n, "timestamp": t, "userId": u, "anonymousId": a}
+            for c, n, t, u, a in cur.fetchall()
+        ]
+
+    def visibility(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        cur = self.reader().execute(_VISIBILITY, (orjson.dumps(list(ids)).decode(),))
+        return [{"canary_id": c, "received_at_ms": r, "visible_at_ms": v} for c, r, v in cur.fetchall()]
+
+    def profile(self, user_id: str) -> bytes | None:
+        row = self.reader().execute("SELECT body FROM profiles WHERE user_id = ?", (user_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def counts(self) -> dict[str, int]:
+        conn = self.reader()
+        total = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        visible = conn.execute("SELECT coalesce(max(up_to_id), 0) FROM flushes").fetchone()[0]
+        return {"events": int(total), "visible": int(visible)}

@@ -1,0 +1,163 @@
+"""Pure validation of ingest and profile payloads: either normalised rows, or one clear error.
+
+A request is accepted whole or not at all: the first problem found raises :class:`ValidationError`, which
+carries the HTTP status, a one-sentence message, the JSON path of the offending field and the event index
+(None outside a batch). Nothing is stored for a request that fails.
+
+Example::
+
+    >>> validate_event({"name": "page view", "userId": "u1", "timestamp": 1.7e12}, index=None).field
+    Traceback (most recent call last):
+    ...
+    ValidationError: event name must not contain white space
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MAX_NAME_CHARS = 200
+# Milliseconds since the epoch between 1973-03-03 and 5138-11-16: anything smaller is almost surely seconds.
+MIN_TIMESTAMP_MS = 1e11
+MAX_TIMESTAMP_MS = 1e14
+_OPTIONAL_STRINGS = ("userId", "anonymousId", "externalId", "sessionId")
+
+
+class ValidationError(Exception):
+    """A rejected request: ``status`` (4xx), one-sentence ``error``, JSON-path ``field``, event ``index``."""
+
+    def __init__(self, error: str, field: str, index: int | None = None, status: int = 400):
+        super().__init__(error)
+        self.error = error
+        self.field = field
+        self.index = index
+        self.status = status
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.error, "field": self.field, "index": self.index}
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One accepted event, ready to store."""
+
+    name: str
+    timestamp_ms: float
+    user_id: str | None
+    anonymous_id: str | None
+    canary_id: str | None
+    event: dict[str, Any]
+
+
+def validate_event(event: Any, *, index: int | None, prefix: str = "$") -> EventRow:
+    """Check one event against the UserFlux conventions and return its row, or raise ValidationError."""
+    if not isinstance(event, dict):
+        raise ValidationError("an event must be a JSON object", prefix, index)
+    name = event.get("name")
+    if name is None:
+        raise ValidationError("event name is missing", f"{prefix}.name", index)
+    if not isinstance(name, str):
+        raise ValidationError("event name must be a string", f"{prefix}.name", index)
+    if not name:
+        raise ValidationError("event name must not be empty", f"{prefix}.name", index)
+    if len(name) > MAX_NAME_CHARS:
+        raise ValidationError(f"event name is longer than {MAX_NAME_CHARS} characters", f"{prefix}.name", index)
+    if not name.isprintable() or any(ch.isspace() for ch in name):
+        raise ValidationError("event name must not contain white space", f"{prefix}.name", index)
+    for key in _OPTIONAL_STRINGS:
+        value = event.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"{key} must be a string or null", f"{prefix}.{key}", index)
+    user_id = event.get("userId") or None
+    anonymous_id = event.get("anonymousId") or None
+    if user_id is None and anonymous_id is None:
+        raise ValidationError("an event needs a userId or an anonymousId", f"{prefix}.userId", index)
+    timestamp = event.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        raise ValidationError(
+            "timestamp must be a number of milliseconds since the epoch", f"{prefix}.timestamp", index
+        )
+    if not MIN_TIMESTAMP_MS <= timestamp < MAX_TIMESTAMP_MS:
+        raise ValidationError(
+            f"timestamp {timestamp!r} is not milliseconds since the epoch (seconds by mistake?)",
+            f"{prefix}.timestamp",
+            index,
+        )
+    properties = event.get("properties")
+    if properties is None:
+        properties = {}
+    elif not isinstance(properties, dict):
+        raise ValidationError("properties must be a JSON object", f"{prefix}.properties", index)
+    device = event.get("deviceData")
+    if device is not None and not isinstance(device, dict):
+        raise ValidationError("deviceData must be a JSON object or null", f"{prefix}.deviceData", index)
+    canary = properties.get("canary_id")
+    return EventRow(
+        name=name,
+        timestamp_ms=float(timestamp),
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        canary_id=canary if isinstance(canary, str) else None,
+        event=event,
+    )
+
+
+def validate_single(doc: Any) -> list[EventRow]:
+    """Body of ``POST /event/ingest``: one event object."""
+    if not isinstance(doc, dict):
+        raise ValidationError("the body must be one event as a JSON object", "$")
+    return [validate_event(doc, index=None)]
+
+
+def validate_batch(doc: Any, *, max_batch: int) -> list[EventRow]:
+    """Body of ``POST /event/ingest/batch``: ``{"events": [...]}`` with 1..max_batch events."""
+    if not isinstance(doc, dict):
+        raise ValidationError('the body must be a JSON object like {"events": [...]}', "$")
+    events = doc.get("events")
+    if not isinstance(events, list):
+        raise ValidationError("events must be a JSON array of events", "$.events")
+    if not events:
+        raise ValidationError("events must not be empty", "$.events")
+    if len(events) > max_batch:
+        raise ValidationError(
+            f"a batch holds at most {max_batch} events, got {len(events)}", "$.events", None, status=413
+        )
+    return [validate_event(ev, index=i, prefix=f"$.events[{i}]") for i, ev in enumerate(events)]
+
+
+def validate_profile(doc: Any) -> tuple[str, dict[str, Any]]:
+    """Body of ``POST /profile``: returns ``(userId, profile)``; ``userId`` is required to read it back."""
+    if not isinstance(doc, dict):
+        raise ValidationError("the body must be a profile as a JSON object", "$")
+    for key in _OPTIONAL_STRINGS[:3]:
+        value = doc.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"{key} must be a string or null", f"$.{key}")
+    user_id = doc.get("userId")
+    if not user_id:
+        raise ValidationError("a profile needs a userId", "$.userId")
+    props = doc.get("properties")
+    if props is not None and not isinstance(props, dict):
+        raise ValidationError("properties must be a JSON object", "$.properties")
+    device = doc.get("deviceData")
+    if device is not None and not isinstance(device, dict):
+        raise ValidationError("deviceData must be a JSON object or null", "$.deviceData")
+    return user_id, doc
+
+
+def validate_canary_ids(doc: Any, *, max_ids: int) -> list[str]:
+    """Body of ``POST /query`` and ``POST /internal/visibility``: ``{"canary_ids": [str, ...]}``."""
+    if not isinstance(doc, dict):
+        raise ValidationError('the body must be a JSON object like {"canary_ids": [...]}', "$")
+    ids = doc.get("canary_ids")
+    if not isinstance(ids, list):
+        raise ValidationError("canary_ids must be a JSON array of strings", "$.canary_ids")
+    if len(ids) > max_ids:
+        raise ValidationError(
+            f"at most {max_ids} canary_ids per query, got {len(ids)}", "$.canary_ids", None, status=413
+        )
+    for i, cid in enumerate(ids):
+        if not isinstance(cid, str):
+            raise ValidationError("canary_ids must be strings", f"$.canary_ids[{i}]")
+    return ids
