@@ -9,6 +9,7 @@ Routes::
     POST /query                   {"canary_ids": [...]}            -> 200 {"rows": [...]} (visible events only)
     POST /internal/visibility     {"canary_ids": [...]}            -> 200 {"rows": [{canary_id, received_at_ms,
                                                                       visible_at_ms}]} (ground truth)
+    GET  /internal/stats          -> 200 {"events", "visible", "profiles"} counted in the store
     GET  /metrics                 Prometheus exposition
     GET  /healthz                 200
 
@@ -94,6 +95,7 @@ class PipelineApp:
         app.router.add_get("/profile/{user_id}", self._read_profile)
         app.router.add_post("/query", self._query)
         app.router.add_post("/internal/visibility", self._visibility)
+        app.router.add_get("/internal/stats", self._stats)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.on_startup.append(self._on_startup)
@@ -205,6 +207,11 @@ class PipelineApp:
         doc, _ = await self._read_json(request)
         ids = validate_canary_ids(doc, max_ids=MAX_QUERY_IDS)
         return _json({"rows": await self._in_reader(self._store.visibility, ids)})
+
+    async def _stats(self, _request: web.Request) -> web.Response:
+        """Ground-truth counts from the store: events stored, events visible, profiles."""
+        assert self._store is not None
+        return _json(await self._in_reader(lambda _: self._store.counts(), None))  # type: ignore[union-attr]
 
     async def _in_reader(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._readers, fn, arg)

@@ -14,6 +14,7 @@ flushed as promised.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -137,10 +138,8 @@ class Ingestor:
         oldest_ms = self._buffer.oldest_ms
         deadline_s = self._policy.deadline_s(None if oldest_ms is None else oldest_ms / 1000.0)
         timeout = None if deadline_s is None else max(0.0, deadline_s - self._clock_ms() / 1000.0)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
 
     def _commit(self, jobs: list[_Job]) -> tuple[str, float] | None:
         """Writer thread: write a group, flush if the rule says so, commit (fsync). Returns the flush."""

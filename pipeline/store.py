@@ -215,4 +215,5 @@ class Store:
         conn = self.reader()
         total = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
         visible = conn.execute("SELECT coalesce(max(up_to_id), 0) FROM flushes").fetchone()[0]
-        return {"events": int(total), "visible": int(visible)}
+        profiles = conn.execute("SELECT count(*) FROM profiles").fetchone()[0]
+        return {"events": int(total), "visible": int(visible), "profiles": int(profiles)}
