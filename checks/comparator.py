@@ -1,0 +1,152 @@
+"""Turn sends, acks and poll answers into :class:`Observation` s: a pure, clock-free state machine.
+
+The caller reports what happened with the times it measured; the comparator never reads a clock, so
+every rule is tested with made-up nanoseconds::
+
+    c = Comparator(path="analytical", lost_after_s=120)
+    c.sent("c1", sent_ns=0, sent_unix_ms=1_700_000_000_000)
+    c.polled(["c1"], started_ns=100, ended_ns=200, found=[])          # a miss
+    [obs] = c.polled(["c1"], started_ns=300, ended_ns=400, found=["c1"])
+    obs.tta_s == 400e-9 and obs.tta_low_s == 100e-9
+
+Rules:
+- ``available``: the first poll whose answer contains the canary; ``seen_ns`` is when that answer arrived,
+  ``last_miss_ns`` when the last poll that did not contain it was sent.
+- ``errored``: the ingest request failed; the canary stops being looked for, and is not counted as lost.
+- ``lost``: not seen ``lost_after_s`` after it was sent. It is then still watched for ``late_watch_s``:
+  if it shows up, a second, ``late`` observation for the same ``canary_id`` is emitted (never merged).
+- ``duplicates``: rows beyond the first for the same canary in the answer that found it.
+- A failed poll is neither a miss nor a find: it only widens the bounds of the next decision.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from checks.observation import AVAILABLE, ERRORED, LATE, LOST, PATHS, Observation
+
+_NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class _Pending:
+    canary_id: str
+    sent_ns: int
+    sent_unix_ms: int
+    acked_ns: int | None = None
+    last_miss_ns: int | None = None
+
+
+class Comparator:
+    """Pending canaries of one path and the decisions about them."""
+
+    def __init__(self, *, path: str, lost_after_s: float, late_watch_s: float | None = None):
+        if path not in PATHS:
+            raise ValueError(f"unknown path {path!r}")
+        if lost_after_s <= 0:
+            raise ValueError("lost_after_s must be > 0")
+        self.path = path
+        self._lost_after_ns = int(lost_after_s * _NS_PER_S)
+        watch_s = lost_after_s if late_watch_s is None else late_watch_s
+        self._late_watch_ns = int(watch_s * _NS_PER_S)
+        self._pending: dict[str, _Pending] = {}
+        self._lost: dict[str, Observation] = {}  # declared lost, still watched for a late appearance
+
+    # --- what the writer reports ------------------------------------------------------------
+    def sent(self, canary_id: str, *, sent_ns: int, sent_unix_ms: int) -> None:
+        """The canary's ingest request is about to go out: from now on it is looked for."""
+        if canary_id in self._pending or canary_id in self._lost:
+            raise ValueError(f"canary {canary_id!r} sent twice")
+        self._pending[canary_id] = _Pending(canary_id, sent_ns, sent_unix_ms)
+
+    def acked(self, canary_id: str, *, acked_ns: int) -> None:
+        """The target acknowledged the ingest (ignored when the canary was already decided)."""
+        item = self._pending.get(canary_id)
+        if item is not None:
+            self._pending[canary_id] = replace(item, acked_ns=acked_ns)
+
+    def failed(self, canary_id: str, *, error: str, failed_ns: int | None = None) -> Observation | None:
+        """The ingest request failed: an ``errored`` observation (None if already decided)."""
+        item = self._pending.pop(canary_id, None)
+        if item is None:
+            return None
+        return Observation(
+            canary_id=canary_id,
+            path=self.path,
+            outcome=ERRORED,
+            sent_ns=item.sent_ns,
+            sent_unix_ms=item.sent_unix_ms,
+            last_miss_ns=item.last_miss_ns,
+            error=error,
+        )
+
+    # --- what the reader reports ------------------------------------------------------------
+    def query_ids(self) -> list[str]:
+        """Everything one poll must look up: pending canaries plus lost ones still watched for."""
+        return [*self._pending, *self._lost]
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    def polled(
+        self, ids: Sequence[str], *, started_ns: int, ended_ns: int, found: Iterable[str]
+    ) -> list[Observation]:
+        """A successful poll that looked up ``ids`` and returned one entry per row in ``found``."""
+        counts = Counter(found)
+        decided: list[Observation] = []
+        for cid in ids:
+            n = counts.get(cid, 0)
+            item = self._pending.get(cid)
+            if item is not None:
+                if n == 0:
+                    if started_ns >= item.sent_ns:
+                        self._pending[cid] = replace(item, last_miss_ns=started_ns)
+                    continue
+                del self._pending[cid]
+                decided.append(self._decide(item, AVAILABLE, ended_ns, n - 1))
+                continue
+            lost = self._lost.get(cid)
+            if lost is not None and n > 0:
+                del self._lost[cid]
+                decided.append(replace(lost, outcome=LATE, seen_ns=ended_ns, duplicates=n - 1))
+            elif lost is not None and started_ns >= lost.sent_ns:
+                self._lost[cid] = replace(lost, last_miss_ns=started_ns)
+        return decided
+
+    def expire(self, now_ns: int) -> list[Observation]:
+        """Declare ``lost`` every pending canary older than ``lost_after_s``; stop watching old lost ones."""
+        decided = []
+        for cid, item in list(self._pending.items()):
+            if now_ns - item.sent_ns >= self._lost_after_ns:
+                del self._pending[cid]
+                obs = self._decide(item, LOST, None, 0)
+                self._lost[cid] = obs
+                decided.append(obs)
+        horizon = self._lost_after_ns + self._late_watch_ns
+        for cid, obs in list(self._lost.items()):
+            if now_ns - obs.sent_ns >= horizon:
+                del self._lost[cid]
+        return decided
+
+    def abandon(self) -> list[str]:
+        """Forget everything still undecided (shutdown); returns the ids, which are *not* observations."""
+        ids = list(self._pending)
+        self._pending.clear()
+        self._lost.clear()
+        return ids
+
+    def _decide(self, item: _Pending, outcome: str, seen_ns: int | None, duplicates: int) -> Observation:
+        return Observation(
+            canary_id=item.canary_id,
+            path=self.path,
+            outcome=outcome,
+            sent_ns=item.sent_ns,
+            sent_unix_ms=item.sent_unix_ms,
+            acked_ns=item.acked_ns,
+            seen_ns=seen_ns,
+            last_miss_ns=item.last_miss_ns,
+            duplicates=duplicates,
+        )

@@ -1,0 +1,76 @@
+"""``samples.jsonl``: one JSON object per decided observation, appended and flushed as it is decided.
+
+A killed run leaves a readable file: :func:`load_samples` skips a torn last line. The file is the source
+of truth for re-judging a run later (``checks.gate.judge(load_samples(path), slo)``).
+
+Each line is :meth:`Observation.to_record` plus ``target``: ``canary_id, outcome, path, tier, sent_unix_ms,
+acked_unix_ms, tta_s, tta_low_s, tta_high_s, resolution_s, duplicates, warmup, rate_eps`` and the raw
+monotonic ``*_ns`` values they came from.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import orjson
+
+from checks.observation import Observation
+
+log = logging.getLogger(__name__)
+
+SAMPLES_FILE = "samples.jsonl"
+
+
+class SamplesWriter:
+    """Appends observations to a JSON-lines file, flushing (and optionally fsyncing) each line."""
+
+    def __init__(self, path: str | Path, *, target: str | None = None, fsync: bool = False):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._target = target
+        self._fsync = fsync
+        self._fh: IO[bytes] | None = self.path.open("ab")
+        self.written = 0
+
+    def write(self, obs: Observation) -> None:
+        if self._fh is None:
+            raise ValueError(f"{self.path} is closed")
+        record = obs.to_record()
+        if self._target is not None:
+            record["target"] = self._target
+        self._fh.write(orjson.dumps(record) + b"\n")
+        self._fh.flush()
+        if self._fsync:
+            os.fsync(self._fh.fileno())
+        self.written += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> SamplesWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def load_samples(path: str | Path) -> list[Observation]:
+    """Read observations back; a malformed line (e.g. torn by a crash) is skipped with a warning."""
+    out = []
+    with Path(path).open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(Observation.from_record(orjson.loads(line)))
+            except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+                log.warning("%s:%d: skipped unreadable sample (%s)", path, number, exc)
+    return out

@@ -1,0 +1,137 @@
+"""Comparator rules with made-up nanoseconds: no clock, no network."""
+
+from __future__ import annotations
+
+import pytest
+
+from checks.comparator import Comparator
+from checks.observation import AVAILABLE, ERRORED, LATE, LOST
+
+S = 1_000_000_000
+T0_MS = 1_700_000_000_000
+
+
+def make(lost_after_s: float = 10.0, late_watch_s: float | None = None) -> Comparator:
+    return Comparator(path="analytical", lost_after_s=lost_after_s, late_watch_s=late_watch_s)
+
+
+def test_available_has_bounds_from_last_miss_and_first_find() -> None:
+    c = make()
+    c.sent("a", sent_ns=1 * S, sent_unix_ms=T0_MS)
+    c.acked("a", acked_ns=1 * S + 5_000_000)
+    assert c.polled(["a"], started_ns=int(1.25 * S), ended_ns=int(1.26 * S), found=[]) == []
+    assert c.polled(["a"], started_ns=int(1.50 * S), ended_ns=int(1.51 * S), found=[]) == []
+    [obs] = c.polled(["a"], started_ns=int(1.75 * S), ended_ns=int(1.76 * S), found=["a"])
+    assert obs.outcome == AVAILABLE
+    assert obs.tta_s == pytest.approx(0.76)
+    assert obs.tta_high_s == pytest.approx(0.76)
+    assert obs.tta_low_s == pytest.approx(0.50)
+    assert obs.resolution_s == pytest.approx(0.26)
+    assert obs.ack_s == pytest.approx(0.005)
+    assert obs.acked_unix_ms == T0_MS + 5
+    assert obs.duplicates == 0
+    assert c.pending_count == 0
+    assert c.query_ids() == []
+
+
+def test_found_on_first_poll_has_zero_lower_bound() -> None:
+    c = make()
+    c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    [obs] = c.polled(["a"], started_ns=100, ended_ns=300, found=["a"])
+    assert obs.tta_low_s == 0.0
+    assert obs.tta_high_s == pytest.approx(300e-9)
+
+
+def test_duplicates_are_rows_beyond_the_first() -> None:
+    c = make()
+    c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    c.sent("b", sent_ns=1, sent_unix_ms=T0_MS)
+    decided = c.polled(["a", "b"], started_ns=10, ended_ns=20, found=["a", "b", "a", "a"])
+    by_id = {o.canary_id: o for o in decided}
+    assert by_id["a"].duplicates == 2
+    assert by_id["b"].duplicates == 0
+
+
+def test_errored_is_not_looked_for_and_not_lost() -> None:
+    c = make(lost_after_s=1.0)
+    c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    obs = c.failed("a", error="server_error: HTTP 503")
+    assert obs is not None and obs.outcome == ERRORED
+    assert obs.error == "server_error: HTTP 503"
+    assert obs.tta_s is None and obs.tta_low_s is None
+    assert c.query_ids() == []
+    assert c.expire(100 * S) == []
+    assert c.failed("a", error="again") is None
+
+
+def test_lost_after_deadline_then_late_is_a_separate_record() -> None:
+    c = make(lost_after_s=2.0, late_watch_s=5.0)
+    c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    c.polled(["a"], started_ns=1 * S, ended_ns=1 * S + 10, found=[])
+    assert c.expire(int(1.9 * S)) == []
+    [lost] = c.expire(2 * S)
+    assert lost.outcome == LOST and lost.tta_s is None
+    assert lost.tta_low_s == pytest.approx(1.0)
+    assert c.pending_count == 0
+    assert c.query_ids() == ["a"]  # still watched for a late appearance
+    c.polled(["a"], started_ns=3 * S, ended_ns=3 * S + 10, found=[])
+    [late] = c.polled(["a"], started_ns=4 * S, ended_ns=4 * S + 10, found=["a"])
+    assert late.outcome == LATE
+    assert late.canary_id == "a"
+    assert late.tta_s is None  # late canaries exceeded the loss limit: no TTA for verdicts
+    assert late.tta_high_s == pytest.approx(4.0, abs=1e-6)
+    assert late.tta_low_s == pytest.approx(3.0)
+    assert c.query_ids() == []
+
+
+def test_lost_canaries_stop_being_watched_after_the_watch_window() -> None:
+    c = make(lost_after_s=1.0, late_watch_s=2.0)
+    c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    assert len(c.expire(1 * S)) == 1
+    assert c.query_ids() == ["a"]
+    c.expire(3 * S)
+    assert c.query_ids() == []
+
+
+def test_failed_poll_is_not_a_miss() -> None:
+    c = make()
+    c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    c.polled(["a"], started_ns=1 * S, ended_ns=1 * S, found=[])
+    # a poll at 2 s failed: the caller reports nothing, so the lower bound stays at 1 s
+    [obs] = c.polled(["a"], started_ns=3 * S, ended_ns=3 * S, found=["a"])
+    assert obs.tta_low_s == pytest.approx(1.0)
+    assert obs.resolution_s == pytest.approx(2.0)
+
+
+def test_poll_started_before_send_is_not_a_miss() -> None:
+    c = make()
+    c.sent("a", sent_ns=5 * S, sent_unix_ms=T0_MS)
+    c.polled(["a"], started_ns=4 * S, ended_ns=6 * S, found=[])
+    [obs] = c.polled(["a"], started_ns=7 * S, ended_ns=7 * S, found=["a"])
+    assert obs.tta_low_s == 0.0
+
+
+def test_ack_after_decision_is_ignored_and_unknown_rows_are_ignored() -> None:
+    c = make()
+    c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    [obs] = c.polled(["a"], started_ns=1, ended_ns=2, found=["a", "zzz"])
+    c.acked("a", acked_ns=5)
+    assert obs.acked_ns is None
+
+
+def test_send_twice_and_bad_arguments_raise() -> None:
+    c = make()
+    c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    with pytest.raises(ValueError):
+        c.sent("a", sent_ns=1, sent_unix_ms=T0_MS)
+    with pytest.raises(ValueError):
+        Comparator(path="olap", lost_after_s=1)
+    with pytest.raises(ValueError):
+        Comparator(path="analytical", lost_after_s=0)
+
+
+def test_abandon_forgets_pending_without_deciding() -> None:
+    c = make()
+    c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    assert c.abandon() == ["a"]
+    assert c.query_ids() == [] and c.expire(10**15) == []

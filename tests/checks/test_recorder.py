@@ -1,0 +1,61 @@
+"""samples.jsonl round trip, crash tolerance and the public line contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from checks.gate import judge
+from checks.observation import Observation
+from checks.recorder import SamplesWriter, load_samples
+from checks.slo import load_slo
+
+S = 1_000_000_000
+REQUIRED = {"canary_id", "outcome", "path", "tier", "sent_unix_ms", "acked_unix_ms", "tta_s", "tta_low_s",
+            "tta_high_s", "resolution_s", "duplicates", "warmup", "rate_eps"}
+
+
+def test_round_trip_and_contract_keys(tmp_path: Path) -> None:
+    items = [
+        Observation("a", "analytical", "available", sent_ns=5 * S, sent_unix_ms=1000, acked_ns=5 * S + 10**7,
+                    seen_ns=7 * S, last_miss_ns=6 * S, tier="low", rate_eps=12.5, duplicates=1),
+        Observation("b", "analytical", "errored", sent_ns=1, sent_unix_ms=2000, error="boom", tier="low"),
+        Observation("c", "transactional", "lost", sent_ns=1, sent_unix_ms=3000, tier="transactional",
+                    warmup=True),
+    ]
+    path = tmp_path / "run" / "samples.jsonl"
+    with SamplesWriter(path, target="pipeline") as writer:
+        for item in items:
+            writer.write(item)
+            # flushed as decided: readable while the writer is still open
+            assert len(path.read_bytes().splitlines()) == writer.written
+    lines = [orjson.loads(x) for x in path.read_bytes().splitlines()]
+    assert all(set(line) >= REQUIRED for line in lines)
+    assert lines[0]["tta_s"] == 2.0 and lines[0]["tta_low_s"] == 1.0 and lines[0]["acked_unix_ms"] == 1010
+    assert lines[0]["target"] == "pipeline"
+    assert lines[1]["tta_s"] is None and lines[2]["tta_s"] is None
+    assert load_samples(path) == items
+
+
+def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "samples.jsonl"
+    with SamplesWriter(path) as writer:
+        for i in range(25):
+            writer.write(Observation(f"c{i}", "analytical", "available", sent_ns=0, sent_unix_ms=i,
+                                     seen_ns=S // 10, tier="high"))
+    with path.open("ab") as fh:
+        fh.write(b'{"canary_id": "torn", "outc')
+    loaded = load_samples(path)
+    assert len(loaded) == 25
+    result = judge(loaded, load_slo())
+    assert result.status == "pass" and result.verdicts[0].n == 25
+
+
+def test_append_mode_keeps_previous_lines(tmp_path: Path) -> None:
+    path = tmp_path / "samples.jsonl"
+    one = Observation("a", "analytical", "lost", sent_ns=0, sent_unix_ms=1)
+    for _ in range(2):
+        with SamplesWriter(path) as writer:
+            writer.write(one)
+    assert load_samples(path) == [one, one]

@@ -1,0 +1,80 @@
+"""Tiering from achieved-rate points, warm-ups after rate changes, declared rates."""
+
+from __future__ import annotations
+
+import pytest
+
+from checks.observation import Observation
+from checks.slo import load_slo
+from checks.tiering import RatePoint, Tiering, assign, change_times, window_rate_eps
+
+SLO = load_slo(time_scale=0.1)  # warm-up: low 3 s, high 1 s, transactional 1 s
+
+
+def steps() -> list[RatePoint]:
+    """10/s for 20 s (ending at 120), then 2000/s for 20 s (ending at 140); achieved a little short."""
+    low = [RatePoint(100.0 + i, 9.5, 10.0) for i in range(1, 21)]
+    high = [RatePoint(120.0 + i, 1980.0, 2000.0) for i in range(1, 21)]
+    return low + high
+
+
+def test_window_rate_is_the_mean_of_overlapping_points() -> None:
+    pts = [RatePoint(1.0, 10.0), RatePoint(2.0, 20.0), RatePoint(3.0, 30.0), RatePoint(4.0, 40.0)]
+    assert window_rate_eps(pts, 3.0, window_s=2.0) == pytest.approx(25.0)  # windows ending 2 and 3
+    assert window_rate_eps(pts, 2.5, window_s=1.0) == pytest.approx(25.0)  # ending 2, and 3 contains 2.5
+    assert window_rate_eps(pts, 10.0, window_s=2.0) is None
+    assert window_rate_eps([], 1.0, window_s=5.0) is None
+
+
+def test_change_times_from_target_rate() -> None:
+    assert change_times(steps()) == [100.0, 120.0]
+
+
+def test_change_times_from_achieved_band_when_target_unknown() -> None:
+    pts = [RatePoint(1.0, 10.0), RatePoint(2.0, 900.0), RatePoint(3.0, 1500.0), RatePoint(4.0, 1100.0)]
+    tiering = Tiering(SLO)
+    assert change_times(pts, band_of=tiering.band_of) == [0.0, 2.0]
+    assert change_times(pts) == [0.0]
+
+
+def test_gap_in_timeline_starts_a_new_regime() -> None:
+    pts = [RatePoint(1.0, 10.0, 10.0), RatePoint(2.0, 10.0, 10.0), RatePoint(10.0, 10.0, 10.0)]
+    assert change_times(pts) == [0.0, 9.0]
+
+
+@pytest.mark.parametrize(
+    ("sent", "tier", "warmup"),
+    [
+        (101.0, "low", True),   # 1 s after the start, low warm-up is 3 s
+        (110.0, "low", False),
+        (120.5, "high", True),  # high window already, 0.5 s after the step (warm-up 1 s)
+        (121.5, "high", False),
+        (200.0, None, False),   # beyond the timeline: rate unknown
+    ],
+)
+def test_assign_from_timeline(sent: float, tier: str | None, warmup: bool) -> None:
+    pts = steps()
+    a = assign("analytical", sent, slo=SLO, points=pts, changes=change_times(pts), window_s=0.5)
+    assert (a.tier, a.warmup) == (tier, warmup)
+
+
+def test_rate_used_is_achieved_not_requested() -> None:
+    pts = [RatePoint(1.0 + i, 950.0, 1000.0) for i in range(10)]
+    a = assign("analytical", 8.0, slo=SLO, points=pts, window_s=5.0)
+    assert a.tier == "low" and a.rate_eps == pytest.approx(950.0)
+
+
+def test_declared_rate_and_transactional() -> None:
+    a = assign("analytical", 5.0, slo=SLO, declared_rate_eps=1500.0)
+    assert (a.tier, a.rate_eps, a.warmup) == ("high", 1500.0, False)
+    t = assign("transactional", 5.0, slo=SLO)
+    assert (t.tier, t.rate_eps) == ("transactional", None)
+
+
+def test_tiering_applies_to_observations_and_grows() -> None:
+    tiering = Tiering(SLO, window_s=0.5)
+    obs = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=130_000, seen_ns=10)
+    assert tiering.apply(obs).tier is None
+    tiering.extend(steps())
+    tiered = tiering.apply(obs)
+    assert (tiered.tier, tiered.warmup, tiered.rate_eps) == ("high", False, 1980.0)
