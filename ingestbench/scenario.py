@@ -1,0 +1,191 @@
+"""Scenario files (TOML): what a run does, validated once at the edge.
+
+A bare name resolves to ``scenarios/<name>.toml`` in the repository (or the current directory); anything
+with a slash or a ``.toml`` suffix is a path. Each top-level table has one parser in :data:`TABLE_PARSERS`;
+later tables (``probe``, ``slo``, ``pipeline``, ``target``) plug in there. Unknown tables or keys and bad
+values raise :class:`~ingestbench.config.ConfigError` with a one-line message naming the key::
+
+    [load]
+    batch_size = 1
+    seed = 42
+    steps = [{rate_eps = 900, duration_s = 30}, {rate_eps = 1100, duration_s = 30}]
+
+A step may ramp linearly by adding ``end_rate_eps``. Example::
+
+    sc = load_scenario("quick")
+    sc.load.steps[0].rate_eps
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingestbench.config import ConfigError
+
+CASINGS = ("snake_case", "camelCase", "TitleCase")
+
+
+@dataclass(frozen=True)
+class LoadStep:
+    rate_eps: float
+    duration_s: float
+    end_rate_eps: float | None = None  # a linear ramp to this rate when set
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """The ``[load]`` table."""
+
+    steps: tuple[LoadStep, ...]
+    batch_size: int = 1
+    seed: int = 1
+    casing: str = "snake_case"
+    property_count: int = 8
+    payload_bytes: int = 400
+    nested: bool = True
+    anonymous_ratio: float = 0.3
+    lag_bound_s: float = 0.05
+    min_achieved_ratio: float = 0.97
+    max_behind_s: float = 1.0
+    max_users_per_process: int = 500
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    load: LoadConfig
+    description: str = ""
+    tables: Mapping[str, Any] = field(default_factory=dict)  # the raw document, for later tables
+
+
+def _number(table: str, key: str, value: Any, *, integer: bool = False, positive: bool = True,
+            at_least: float | None = None, at_most: float | None = None) -> Any:
+    name = f"{table}.{key}"
+    if isinstance(value, bool) or not isinstance(value, int | float) or (integer and not isinstance(value, int)):
+        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name} must be finite, got {value!r}")
+    if positive and not value > 0:
+        raise ConfigError(f"{name} must be > 0, got {value!r}")
+    if at_least is not None and value < at_least:
+        raise ConfigError(f"{name} must be >= {at_least}, got {value!r}")
+    if at_most is not None and value > at_most:
+        raise ConfigError(f"{name} must be <= {at_most}, got {value!r}")
+    return value
+
+
+def _check_keys(table: str, doc: Mapping[str, Any], allowed: set[str]) -> None:
+    for key in doc:
+        if key not in allowed:
+            raise ConfigError(f"{table}.{key} is not a known key (known: {', '.join(sorted(allowed))})")
+
+
+def _parse_steps(raw: Any) -> tuple[LoadStep, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("load.steps must be a non-empty list of {rate_eps, duration_s} tables")
+    steps = []
+    for i, step in enumerate(raw):
+        name = f"load.steps[{i}]"
+        if not isinstance(step, dict):
+            raise ConfigError(f"{name} must be a table like {{rate_eps = 900, duration_s = 30}}")
+        _check_keys(name, step, {"rate_eps", "duration_s", "end_rate_eps"})
+        for key in ("rate_eps", "duration_s"):
+            if key not in step:
+                raise ConfigError(f"{name}.{key} is required")
+        end = step.get("end_rate_eps")
+        steps.append(LoadStep(
+            rate_eps=float(_number(name, "rate_eps", step["rate_eps"])),
+            duration_s=float(_number(name, "duration_s", step["duration_s"])),
+            end_rate_eps=None if end is None else float(_number(name, "end_rate_eps", end)),
+        ))
+    return tuple(steps)
+
+
+def parse_load(doc: Mapping[str, Any]) -> LoadConfig:
+    """Validate the ``[load]`` table."""
+    if not isinstance(doc, dict):
+        raise ConfigError("load must be a table")
+    _check_keys("load", doc, set(LoadConfig.__dataclass_fields__))
+    if "steps" not in doc:
+        raise ConfigError("load.steps is required")
+    kw: dict[str, Any] = {"steps": _parse_steps(doc["steps"])}
+    ints = {"batch_size": 1, "property_count": 0, "payload_bytes": 0, "max_users_per_process": 1}
+    for key, minimum in ints.items():
+        if key in doc:
+            kw[key] = _number("load", key, doc[key], integer=True, positive=False, at_least=minimum)
+    if "seed" in doc:
+        kw["seed"] = _number("load", "seed", doc["seed"], integer=True, positive=False)
+    for key in ("lag_bound_s", "max_behind_s"):
+        if key in doc:
+            kw[key] = float(_number("load", key, doc[key]))
+    for key in ("anonymous_ratio", "min_achieved_ratio"):
+        if key in doc:
+            kw[key] = float(_number("load", key, doc[key], positive=False, at_least=0, at_most=1))
+    if "casing" in doc:
+        if doc["casing"] not in CASINGS:
+            raise ConfigError(f"load.casing must be one of {', '.join(CASINGS)}, got {doc['casing']!r}")
+        kw["casing"] = doc["casing"]
+    if "nested" in doc:
+        if not isinstance(doc["nested"], bool):
+            raise ConfigError(f"load.nested must be true or false, got {doc['nested']!r}")
+        kw["nested"] = doc["nested"]
+    return LoadConfig(**kw)
+
+
+TABLE_PARSERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {"load": parse_load}
+TOP_LEVEL_KEYS = {"description"}
+
+
+def scenarios_dirs() -> list[Path]:
+    """Where bare scenario names are looked up: the repository's ``scenarios/``, then ``./scenarios``."""
+    repo = Path(__file__).resolve().parent.parent / "scenarios"
+    return [repo, Path.cwd() / "scenarios"]
+
+
+def resolve_scenario_path(name_or_path: str | Path, *, search: list[Path] | None = None) -> Path:
+    text = str(name_or_path)
+    if "/" in text or "\\" in text or text.endswith(".toml"):
+        path = Path(text)
+        if not path.is_file():
+            raise ConfigError(f"scenario file {text} does not exist")
+        return path
+    dirs = scenarios_dirs() if search is None else search
+    for d in dirs:
+        candidate = d / f"{text}.toml"
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.toml")})
+    raise ConfigError(f"scenario {text!r} not found (known: {', '.join(known) or 'none'})")
+
+
+def parse_scenario(doc: Mapping[str, Any], *, name: str, path: Path) -> Scenario:
+    """Validate a parsed TOML document."""
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            if key not in TABLE_PARSERS:
+                raise ConfigError(f"[{key}] is not a known table (known: {', '.join(sorted(TABLE_PARSERS))})")
+        elif key not in TOP_LEVEL_KEYS:
+            raise ConfigError(f"{key} is not a known top-level key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+    if "load" not in doc:
+        raise ConfigError("[load] table is required")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError("description must be a string")
+    return Scenario(name=name, path=path, load=parse_load(doc["load"]), description=description,
+                    tables=dict(doc))
+
+
+def load_scenario(name_or_path: str | Path, *, search: list[Path] | None = None) -> Scenario:
+    """Read and validate a scenario by bare name (``quick``) or path."""
+    path = resolve_scenario_path(name_or_path, search=search)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"scenario {path}: invalid TOML ({exc})") from None
+    return parse_scenario(doc, name=path.stem, path=path)

@@ -1,0 +1,96 @@
+"""Meter: what one generator process did, binned by (second since t0, step), ready to ship to the master.
+
+Counts events sent, acknowledged (``ok``), failed by kind and dropped (too late to send), the request
+latency sum (for sizing the user pool by Little's law), and schedule lag in a mergeable HDR histogram (µs).
+A bin's second is where the thing happened: a send when it started, an acknowledgement when it arrived.
+Completed seconds are drained as plain dicts (the wire format of the ``ingestbench_stats`` message)::
+
+    m = Meter(schedule, t0_s=t0)
+    m.record_start(now, step=0, events=10, lag_s=0.0004)
+    m.record_result(now + 0.002, events=10, kind="ok", latency_s=0.002)
+    bins, upto_s = m.drain(now + 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from loadgen.schedule import RateSchedule
+
+LAG_MAX_US = 60_000_000
+TAIL_STEP = -1  # completions after the schedule ended
+
+
+def new_lag_histogram() -> HdrHistogram:
+    """Schedule lag in µs, 1 µs .. 60 s, 2 significant digits (1 % resolution)."""
+    return HdrHistogram(1, LAG_MAX_US, 2)
+
+
+@dataclass
+class Bin:
+    """Counters for one (second, step)."""
+
+    sent_events: int = 0
+    requests: int = 0
+    ok_events: int = 0
+    failed_by_kind: dict[str, int] = field(default_factory=dict)
+    dropped_events: int = 0
+    latency_sum_s: float = 0.0
+    latency_count: int = 0
+    lag_us: HdrHistogram = field(default_factory=new_lag_histogram)
+
+    def to_wire(self, second: int, step: int) -> dict[str, Any]:
+        return {"sec": second, "step": step, "sent": self.sent_events, "req": self.requests,
+                "ok": self.ok_events, "failed": dict(self.failed_by_kind), "dropped": self.dropped_events,
+                "lat_sum_s": self.latency_sum_s, "lat_n": self.latency_count,
+                "lag": self.lag_us.encode().decode("ascii") if self.lag_us.get_total_count() else ""}
+
+
+class Meter:
+    """Per-process counters binned by (second since ``t0_s``, step); see the module docstring."""
+
+    def __init__(self, schedule: RateSchedule, *, t0_s: float):
+        self.schedule = schedule
+        self.t0_s = t0_s
+        self._bins: dict[tuple[int, int], Bin] = {}
+
+    def _bin(self, t_s: float, step: int | None = None) -> Bin:
+        offset = t_s - self.t0_s
+        if step is None:
+            found = self.schedule.step_at(offset)
+            step = TAIL_STEP if found is None else found
+        key = (max(0, math.floor(offset)), step)
+        b = self._bins.get(key)
+        if b is None:
+            b = self._bins[key] = Bin()
+        return b
+
+    def record_start(self, t_s: float, *, step: int, events: int, lag_s: float) -> None:
+        """A request of ``events`` for ``step`` started at ``t_s``, ``lag_s`` after it was due."""
+        b = self._bin(t_s, step)
+        b.sent_events += events
+        b.requests += 1
+        b.lag_us.record_value(min(max(1, round(lag_s * 1e6)), LAG_MAX_US))
+
+    def record_result(self, t_s: float, *, events: int, kind: str, latency_s: float) -> None:
+        """A response arrived at ``t_s``; ``kind`` is ``ok`` or a failure kind."""
+        b = self._bin(t_s)
+        if kind == "ok":
+            b.ok_events += events
+        else:
+            b.failed_by_kind[kind] = b.failed_by_kind.get(kind, 0) + events
+        b.latency_sum_s += latency_s
+        b.latency_count += 1
+
+    def record_dropped(self, t_s: float, *, events: int) -> None:
+        self._bin(t_s).dropped_events += events
+
+    def drain(self, now_s: float, *, final: bool = False) -> tuple[list[dict[str, Any]], int]:
+        """Wire dicts of every completed second (all seconds when ``final``) and the exclusive bound."""
+        upto = 2**31 if final else max(0, math.floor(now_s - self.t0_s))
+        keys = sorted(k for k in self._bins if k[0] < upto)
+        return [self._bins.pop(k).to_wire(*k) for k in keys], upto

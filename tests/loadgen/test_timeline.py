@@ -1,0 +1,129 @@
+from prometheus_client import CollectorRegistry, generate_latest
+
+from loadgen.meter import Meter
+from loadgen.metrics import LoadgenMetrics
+from loadgen.rates_out import RatesWriter, read_rates
+from loadgen.schedule import RateSchedule
+from loadgen.timeline import Timeline
+from loadgen.verdict import judge_step
+
+
+def simulate(meter, sched, *, share=1.0, deliver=1.0, lag_s=0.0002, start=0.0):
+    """Meter a perfect generator (one request per event) delivering `deliver` of its share."""
+    n = int(sched.total_events * share)
+    for i in range(n):
+        t = start + sched.time_of_event(i / share)
+        step = sched.step_at(t - start)
+        meter.record_start(t + lag_s, step=step, events=1, lag_s=lag_s)
+        kind = "ok" if (i % 100) < deliver * 100 else "server_error"
+        meter.record_result(t + lag_s + 0.001, events=1, kind=kind, latency_s=0.001)
+
+
+def test_perfect_run_is_valid_and_rows_are_exact(tmp_path):
+    sched = RateSchedule.steps([(200, 2), (900, 3)])
+    meter = Meter(sched, t0_s=10.0)
+    simulate(meter, sched, start=10.0)
+    bins, upto = meter.drain(10.0 + 6.0)
+    assert upto == 6
+    writer = RatesWriter(tmp_path / "r.jsonl")
+    tl = Timeline(sched, t0_unix_s=1000.0, sinks=[writer])
+    tl.set_workers(["local"])
+    tl.add("local", bins, upto)
+    tl.flush(6.0)
+    verdicts = tl.finish(6.0)
+    rows = read_rates(tmp_path / "r.jsonl")
+    seconds = [r for r in rows if r["type"] == "second"]
+    steps = [r for r in rows if r["type"] == "step"]
+    assert [r["t_s"] for r in seconds] == [0, 1, 2, 3, 4]
+    assert [r["target_eps"] for r in seconds] == [200, 200, 900, 900, 900]
+    assert seconds[0]["unix_s"] == 1001.0
+    assert [r["valid"] for r in seconds] == [None, True, None, None, True]
+    assert [r["step"] for r in seconds] == [0, 0, 1, 1, 1]
+    assert seconds[2]["lag_p99_s"] is not None and abs(seconds[2]["lag_p99_s"] - 0.0002) < 0.00001
+    assert [s["valid"] for s in steps] == [True, True] == [v.valid for v in verdicts]
+    assert abs(steps[1]["achieved_eps"] - 900) < 900 * 0.01
+
+
+def test_shortfall_makes_the_step_invalid_with_reason():
+    sched = RateSchedule.constant(5000, 2)
+    meter = Meter(sched, t0_s=0.0)
+    simulate(meter, sched, deliver=0.35)
+    tl = Timeline(sched, t0_unix_s=0.0)
+    tl.set_workers(["w"])
+    tl.add("w", *meter.drain(0, final=True))
+    (v,) = tl.finish(2.0)
+    assert not v.valid
+    assert "achieved" in v.reason and "5000.0" in v.reason and "< 97%" in v.reason
+    assert "server_error" in v.reason
+
+
+def test_lag_bound_makes_the_step_invalid():
+    sched = RateSchedule.constant(100, 2)
+    meter = Meter(sched, t0_s=0.0)
+    simulate(meter, sched, lag_s=0.2)
+    tl = Timeline(sched, t0_unix_s=0.0, lag_bound_s=0.05)
+    tl.set_workers(["w"])
+    tl.add("w", *meter.drain(0, final=True))
+    (v,) = tl.finish(3.0)
+    assert not v.valid and "lag p99" in v.reason
+
+
+def test_two_workers_merge_and_seconds_wait_for_both():
+    sched = RateSchedule.constant(1000, 3)
+    rows = []
+
+    class Sink:
+        def second(self, row, lag):
+            rows.append(row)
+
+        def step(self, row):
+            rows.append(row)
+
+    a, b = Meter(sched, t0_s=0.0), Meter(sched, t0_s=0.0)
+    simulate(a, sched, share=0.5)
+    simulate(b, sched, share=0.5)
+    tl = Timeline(sched, t0_unix_s=0.0, sinks=[Sink()])
+    tl.set_workers(["a", "b"])
+    tl.add("a", *a.drain(3.5))
+    tl.flush(3.5)
+    assert rows == []  # b has not reported
+    tl.add("b", *b.drain(3.5))
+    tl.flush(3.5)
+    assert [r["achieved_eps"] for r in rows] == [1000.0, 1000.0, 1000.0]
+    assert tl.finish(3.5)[0].valid
+
+
+def test_missing_worker_times_out_and_stopped_run_is_incomplete():
+    sched = RateSchedule.steps([(100, 2), (100, 10)])
+    tl = Timeline(sched, t0_unix_s=0.0)
+    tl.set_workers(["gone"])
+    tl.flush(3.9)
+    assert tl.next_second == 0
+    tl.flush(5.0)  # second 0 ended 4 s ago: written without the report
+    assert tl.next_second == 2
+    v = tl.finish(5.0)
+    assert not v[0].valid and not v[1].valid
+    assert "stopped before the step ended" in v[1].reason
+
+
+def test_verdict_overshoot_and_valid_reason():
+    assert not judge_step(step=0, target_eps=900, achieved_eps=1050, lag_p50_s=0, lag_p99_s=0).valid
+    v = judge_step(step=0, target_eps=900, achieved_eps=899, lag_p50_s=0.0001, lag_p99_s=0.001)
+    assert v.valid and "899.0 of 900.0" in v.reason
+
+
+def test_metrics_sink_exposes_rates_and_lag():
+    reg = CollectorRegistry()
+    m = LoadgenMetrics(reg)
+    sched = RateSchedule.constant(100, 1)
+    meter = Meter(sched, t0_s=0.0)
+    simulate(meter, sched, lag_s=0.003)
+    tl = Timeline(sched, t0_unix_s=0.0, sinks=[m])
+    tl.set_workers(["w"])
+    tl.add("w", *meter.drain(0, final=True))
+    tl.finish(1.0)
+    text = generate_latest(reg).decode()
+    assert "ingestbench_loadgen_achieved_eps 100.0" in text
+    assert "ingestbench_loadgen_events_sent_total 100.0" in text
+    assert 'ingestbench_loadgen_schedule_lag_seconds_bucket{le="0.0025"} 0.0' in text
+    assert 'ingestbench_loadgen_schedule_lag_seconds_bucket{le="0.005"} 100.0' in text
