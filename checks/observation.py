@@ -6,11 +6,15 @@ timeline and compared with a target's own timestamps. Failures are data: an inge
 ``errored`` observation, a canary never seen is ``lost``.
 
 TTA is reported with its bounds. The canary became visible after the last poll that missed it started
-and before the first poll that found it answered, so ``tta_low_s < true TTA <= tta_high_s`` and
-``tta_s = tta_high_s`` (what a reader of the target experiences)::
+and before the first poll that found it answered, so ``tta_low_s < true TTA <= tta_high_s``::
 
     sent ──── miss ──── miss ──── found
                         ^last_miss_ns   ^seen_ns
+
+``tta_s`` is the midpoint of the bounds. Polls fall at a random phase relative to the moment a canary
+becomes visible, so the true value is spread evenly over the interval and the midpoint is the unbiased,
+smallest-worst-case-error estimate (error within +-resolution/2). ``tta_high_s`` is the conservative
+bound: what a reader polling at that interval experienced. Both bounds are recorded with every sample.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ class Observation:
 
     @property
     def tta_high_s(self) -> float | None:
-        """Upper bound (and point value) of the TTA: first poll that found it, minus send."""
+        """Upper bound of the TTA: when the first poll that found it answered, minus send."""
         if self.seen_ns is None:
             return None
         return (self.seen_ns - self.sent_ns) / _NS_PER_S
@@ -75,8 +79,12 @@ class Observation:
 
     @property
     def tta_s(self) -> float | None:
-        """The TTA for verdicts: only ``available`` canaries have one (late ones exceeded ``lost_after``)."""
-        return self.tta_high_s if self.outcome == AVAILABLE else None
+        """The TTA for verdicts (midpoint of the bounds); only ``available`` canaries have one (late ones
+        exceeded ``lost_after`` and are judged as beyond it)."""
+        high, low = self.tta_high_s, self.tta_low_s
+        if self.outcome != AVAILABLE or high is None or low is None:
+            return None
+        return (low + high) / 2
 
     @property
     def resolution_s(self) -> float | None:

@@ -140,6 +140,12 @@ class Tiering:
     def points(self) -> list[RatePoint]:
         return list(self._points)
 
+    def ready(self, obs: Observation) -> bool:
+        """True once the rate source covers the send time (a live timeline lags by a few seconds)."""
+        if self.declared_rate_eps is not None or self.slo.tier_for(obs.path, None) is not None:
+            return True
+        return bool(self._points) and self._points[-1].unix_s >= obs.sent_unix_ms / 1000.0
+
     def apply(self, obs: Observation) -> Observation:
         a = assign(
             obs.path,

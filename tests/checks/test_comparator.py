@@ -23,7 +23,7 @@ def test_available_has_bounds_from_last_miss_and_first_find() -> None:
     assert c.polled(["a"], started_ns=int(1.50 * S), ended_ns=int(1.51 * S), found=[]) == []
     [obs] = c.polled(["a"], started_ns=int(1.75 * S), ended_ns=int(1.76 * S), found=["a"])
     assert obs.outcome == AVAILABLE
-    assert obs.tta_s == pytest.approx(0.76)
+    assert obs.tta_s == pytest.approx(0.63)  # midpoint of (0.50, 0.76]
     assert obs.tta_high_s == pytest.approx(0.76)
     assert obs.tta_low_s == pytest.approx(0.50)
     assert obs.resolution_s == pytest.approx(0.26)
@@ -40,6 +40,7 @@ def test_found_on_first_poll_has_zero_lower_bound() -> None:
     [obs] = c.polled(["a"], started_ns=100, ended_ns=300, found=["a"])
     assert obs.tta_low_s == 0.0
     assert obs.tta_high_s == pytest.approx(300e-9)
+    assert obs.tta_s == pytest.approx(150e-9)
 
 
 def test_duplicates_are_rows_beyond_the_first() -> None:

@@ -18,7 +18,8 @@ SLO = load_slo()
 def obs(i: int, tta_s: float | None, *, tier: str = "high", outcome: str = "available",
         warmup: bool = False, duplicates: int = 0, path: str = "analytical") -> Observation:
     seen = None if tta_s is None else int(tta_s * S)
-    return Observation(f"c{i}", path, outcome, sent_ns=0, sent_unix_ms=i, seen_ns=seen,
+    # bounds collapsed onto the value: tta_s == tta_s given
+    return Observation(f"c{i}", path, outcome, sent_ns=0, sent_unix_ms=i, seen_ns=seen, last_miss_ns=seen,
                        tier=tier, warmup=warmup, duplicates=duplicates)
 
 

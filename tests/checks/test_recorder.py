@@ -32,7 +32,8 @@ def test_round_trip_and_contract_keys(tmp_path: Path) -> None:
             assert len(path.read_bytes().splitlines()) == writer.written
     lines = [orjson.loads(x) for x in path.read_bytes().splitlines()]
     assert all(set(line) >= REQUIRED for line in lines)
-    assert lines[0]["tta_s"] == 2.0 and lines[0]["tta_low_s"] == 1.0 and lines[0]["acked_unix_ms"] == 1010
+    assert (lines[0]["tta_s"], lines[0]["tta_low_s"], lines[0]["tta_high_s"]) == (1.5, 1.0, 2.0)
+    assert lines[0]["acked_unix_ms"] == 1010
     assert lines[0]["target"] == "pipeline"
     assert lines[1]["tta_s"] is None and lines[2]["tta_s"] is None
     assert load_samples(path) == items
@@ -43,7 +44,7 @@ def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
     with SamplesWriter(path) as writer:
         for i in range(25):
             writer.write(Observation(f"c{i}", "analytical", "available", sent_ns=0, sent_unix_ms=i,
-                                     seen_ns=S // 10, tier="high"))
+                                     seen_ns=S // 10, last_miss_ns=S // 20, tier="high"))
     with path.open("ab") as fh:
         fh.write(b'{"canary_id": "torn", "outc')
     loaded = load_samples(path)

@@ -1,0 +1,145 @@
+"""The analytical path: a CanaryWriter sends canaries, a Reader looks all pending ones up in one query.
+
+Both report to one :class:`~checks.comparator.Comparator` and hand decided observations to ``sink``.
+Network errors are data: a failed ingest is an ``errored`` observation, a failed poll is counted in the
+metrics and simply does not narrow any TTA bound.
+
+Send times are jittered (uniformly within +-``jitter`` of the interval) so that canaries sample every
+phase of the poll grid and of any periodic flush; a fixed phase would bias every TTA the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+
+import aiohttp
+
+from checks.canary import CanaryFactory
+from checks.clock import Clock, sleep_or_stop
+from checks.comparator import Comparator
+from checks.metrics import ProbeMetrics
+from checks.observation import Observation
+from checks.registry import ProbeTarget
+from targets.base import HttpRequest, TargetError
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[Observation], None]
+_NS_PER_S = 1_000_000_000
+
+
+async def execute(
+    session: aiohttp.ClientSession, req: HttpRequest, timeout_s: float
+) -> tuple[int, dict[str, str], bytes]:
+    """Run a sans-IO request; returns ``(status, headers, body)``."""
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with session.request(req.method, req.url, headers=dict(req.headers), data=req.body,
+                               timeout=timeout) as resp:
+        return resp.status, dict(resp.headers), await resp.read()
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
+
+
+class CanaryWriter:
+    """Sends one canary every ``interval_s`` (jittered) until stopped; never retries (an error is data)."""
+
+    def __init__(self, *, target: ProbeTarget, session: aiohttp.ClientSession, comparator: Comparator,
+                 canaries: CanaryFactory, clock: Clock, sink: Sink, interval_s: float = 1.0,
+                 jitter: float = 0.2, timeout_s: float = 5.0, rng: random.Random | None = None):
+        self._target, self._session, self._cmp = target, session, comparator
+        self._canaries, self._clock, self._sink = canaries, clock, sink
+        self.interval_s, self.jitter, self.timeout_s = interval_s, jitter, timeout_s
+        self._rng = rng or random.Random()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.sent = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            task = asyncio.create_task(self.send_one())
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            delay = self.interval_s * (1.0 + self.jitter * (2.0 * self._rng.random() - 1.0))
+            await sleep_or_stop(stop, delay)
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def send_one(self) -> None:
+        sent_unix_ms = self._clock.unix_ms()
+        canary_id, event = self._canaries.make(sent_unix_ms)
+        req = self._target.ingest([event])
+        sent_ns = self._clock.monotonic_ns()
+        self._cmp.sent(canary_id, sent_ns=sent_ns, sent_unix_ms=sent_unix_ms)
+        self.sent += 1
+        try:
+            status, headers, body = await execute(self._session, req, self.timeout_s)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self._fail(canary_id, describe(exc))
+            return
+        result = self._target.parse_ingest(status, headers, body)
+        if result.ok:
+            self._cmp.acked(canary_id, acked_ns=self._clock.monotonic_ns())
+        else:
+            self._fail(canary_id, f"{result.kind}: HTTP {result.status}")
+
+    def _fail(self, canary_id: str, error: str) -> None:
+        obs = self._cmp.failed(canary_id, error=error)
+        if obs is not None:
+            self._sink(obs)
+
+
+class Reader:
+    """Polls the query side every ``poll_interval_s`` with one look-up for every pending canary."""
+
+    def __init__(self, *, target: ProbeTarget, session: aiohttp.ClientSession, comparator: Comparator,
+                 clock: Clock, sink: Sink, metrics: ProbeMetrics | None = None, poll_interval_s: float = 0.25,
+                 timeout_s: float = 5.0, on_tick: Callable[[], None] | None = None):
+        self._target, self._session, self._cmp = target, session, comparator
+        self._clock, self._sink, self._metrics = clock, sink, metrics
+        self.poll_interval_s, self.timeout_s = poll_interval_s, timeout_s
+        self._on_tick = on_tick
+        self.polls = 0
+        self.poll_failures = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll at most once per ``poll_interval_s`` (start to start) until ``stop`` is set."""
+        interval_ns = int(self.poll_interval_s * _NS_PER_S)
+        next_ns = self._clock.monotonic_ns()
+        while not stop.is_set():
+            await self.poll_once()
+            next_ns = max(next_ns + interval_ns, self._clock.monotonic_ns())
+            delay = (next_ns - self._clock.monotonic_ns()) / _NS_PER_S
+            await sleep_or_stop(stop, delay)
+
+    async def poll_once(self) -> None:
+        ids = self._cmp.query_ids()
+        if ids:
+            started_ns = self._clock.monotonic_ns()
+            ok = False
+            try:
+                status, _, body = await execute(self._session, self._target.query_canaries(ids), self.timeout_s)
+                rows = self._target.parse_query(status, body)
+                ok = True
+            except (aiohttp.ClientError, TimeoutError, OSError, TargetError) as exc:
+                log.debug("poll failed: %s", describe(exc))
+            ended_ns = self._clock.monotonic_ns()
+            self.polls += 1
+            if self._metrics is not None:
+                self._metrics.poll(self._cmp.path, (ended_ns - started_ns) / _NS_PER_S, ok)
+            if ok:
+                found = [r.canary_id for r in rows]
+                for obs in self._cmp.polled(ids, started_ns=started_ns, ended_ns=ended_ns, found=found):
+                    self._sink(obs)
+            else:
+                self.poll_failures += 1
+        for obs in self._cmp.expire(self._clock.monotonic_ns()):
+            self._sink(obs)
+        if self._metrics is not None:
+            self._metrics.set_pending(self._cmp.path, self._cmp.pending_count)
+        if self._on_tick is not None:
+            self._on_tick()

@@ -1,0 +1,177 @@
+"""The probe: canary writer, reader, transactional check, tiering, recording and metrics, wired together.
+
+Decided observations flow ``comparator -> tiering -> samples.jsonl + metrics + report``. With a live rate
+timeline an observation waits (at most ``tier_hold_s``) until the timeline covers its send time, so a
+canary sent just after a rate step is not tiered from the previous step.
+
+::
+
+    async with aiohttp.ClientSession() as session:
+        probe = Probe(target=target, session=session, tiering=Tiering(slo, declared_rate_eps=10))
+        report = await probe.run(duration_s=60)
+    judge(report.observations, slo)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from checks.analytical import CanaryWriter, Reader
+from checks.canary import CanaryFactory
+from checks.clock import Clock, SystemClock, sleep_or_stop
+from checks.comparator import Comparator
+from checks.metrics import ProbeMetrics
+from checks.observation import ANALYTICAL, TRANSACTIONAL, Observation
+from checks.rates import PromRate, TimelineTail
+from checks.recorder import SamplesWriter
+from checks.registry import ProbeTarget, supports_profiles
+from checks.tiering import Tiering
+from checks.transactional import TransactionalProbe
+
+_NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    interval_s: float = 1.0
+    poll_interval_s: float = 0.25
+    lost_after_s: float | None = None  # None: the SLO's (10 x largest target, >= 120 s, time-scaled)
+    late_watch_s: float | None = None  # None: as long as lost_after_s
+    transactional: bool = True
+    transactional_interval_s: float | None = None  # None: interval_s
+    profile_retry_s: float = 0.05
+    jitter: float = 0.2
+    timeout_s: float = 5.0
+    drain_s: float = 5.0
+    tier_hold_s: float = 5.0
+    rate_sample_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    observations: tuple[Observation, ...]
+    sent: int
+    transactional_sent: int
+    abandoned: int
+    polls: int
+    poll_failures: int
+    duration_s: float
+
+
+class Probe:
+    def __init__(self, *, target: ProbeTarget, session: aiohttp.ClientSession, tiering: Tiering,
+                 settings: ProbeSettings | None = None, clock: Clock | None = None,
+                 recorder: SamplesWriter | None = None, metrics: ProbeMetrics | None = None,
+                 canaries: CanaryFactory | None = None, timeline: TimelineTail | None = None,
+                 rate_query: PromRate | None = None, on_observation: Callable[[Observation], None] | None = None,
+                 seed: int | None = None):
+        self.settings = s = settings or ProbeSettings()
+        self.tiering = tiering
+        self._clock = clock or SystemClock()
+        self._recorder, self._metrics = recorder, metrics
+        self._timeline, self._rate_query = timeline, rate_query
+        self._on_observation = on_observation
+        rng = random.Random(seed)
+        lost_after = s.lost_after_s if s.lost_after_s is not None else tiering.slo.lost_after_s
+        self.analytical = Comparator(path=ANALYTICAL, lost_after_s=lost_after, late_watch_s=s.late_watch_s)
+        self.transactional = Comparator(path=TRANSACTIONAL, lost_after_s=lost_after, late_watch_s=0.0)
+        self.observations: list[Observation] = []
+        self._held: list[tuple[int, Observation]] = []
+        self.writer = CanaryWriter(target=target, session=session, comparator=self.analytical,
+                                   canaries=canaries or CanaryFactory(seed=rng.getrandbits(32)),
+                                   clock=self._clock, sink=self._decided, interval_s=s.interval_s,
+                                   jitter=s.jitter, timeout_s=s.timeout_s, rng=rng)
+        self.reader = Reader(target=target, session=session, comparator=self.analytical, clock=self._clock,
+                             sink=self._decided, metrics=metrics, poll_interval_s=s.poll_interval_s,
+                             timeout_s=s.timeout_s, on_tick=self._tick)
+        self.tx: TransactionalProbe | None = None
+        if s.transactional and supports_profiles(target):
+            self.tx = TransactionalProbe(target=target, session=session,  # type: ignore[arg-type]
+                                         comparator=self.transactional, clock=self._clock, sink=self._decided,
+                                         metrics=metrics, interval_s=s.transactional_interval_s or s.interval_s,
+                                         retry_s=s.profile_retry_s, timeout_s=s.timeout_s, rng=rng)
+
+    async def run(self, *, stop: asyncio.Event | None = None, duration_s: float | None = None,
+                  abort: asyncio.Event | None = None) -> ProbeReport:
+        """Probe until ``stop`` is set or ``duration_s`` passed, then drain pending canaries for up to
+        ``drain_s`` (cut short by ``abort``). Undecided canaries are counted as abandoned, not observed."""
+        stop = stop or asyncio.Event()
+        abort = abort or asyncio.Event()
+        start_ns = self._clock.monotonic_ns()
+        stop_writing, stop_reading = asyncio.Event(), asyncio.Event()
+        writers = [asyncio.create_task(self.writer.run(stop_writing))]
+        if self.tx is not None:
+            writers.append(asyncio.create_task(self.tx.run(stop_writing)))
+        tasks = [*writers, asyncio.create_task(self.reader.run(stop_reading))]
+        if self._rate_query is not None:
+            tasks.append(asyncio.create_task(self._sample_rates(stop_reading)))
+        try:
+            await sleep_or_stop(stop, duration_s if duration_s is not None else float("inf"))
+            stop_writing.set()
+            await asyncio.gather(*writers)
+            drain_until = self._clock.monotonic_ns() + int(self.settings.drain_s * _NS_PER_S)
+            while self.analytical.pending_count and self._clock.monotonic_ns() < drain_until:
+                if await sleep_or_stop(abort, min(0.05, self.settings.poll_interval_s)):
+                    break
+        finally:
+            stop_writing.set()
+            stop_reading.set()
+            for task in tasks:
+                if abort.is_set():
+                    task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, return_exceptions=True)
+        abandoned = len(self.analytical.abandon()) + (self.tx.abandoned if self.tx else 0)
+        self._release(force=True)
+        return ProbeReport(
+            observations=tuple(self.observations), sent=self.writer.sent,
+            transactional_sent=self.tx.sent if self.tx else 0, abandoned=abandoned, polls=self.reader.polls,
+            poll_failures=self.reader.poll_failures,
+            duration_s=(self._clock.monotonic_ns() - start_ns) / _NS_PER_S,
+        )
+
+    # --- decided observations -----------------------------------------------------------------
+    def _decided(self, obs: Observation) -> None:
+        self._held.append((self._clock.monotonic_ns(), obs))
+        self._release()
+
+    def _tick(self) -> None:
+        if self._timeline is not None:
+            points = self._timeline.read_new()
+            if points:
+                self.tiering.extend(points)
+        self._release()
+
+    def _release(self, force: bool = False) -> None:
+        hold_ns = int(self.settings.tier_hold_s * _NS_PER_S)
+        now_ns = self._clock.monotonic_ns()
+        keep = []
+        for held_ns, obs in self._held:
+            if force or self.tiering.ready(obs) or now_ns - held_ns >= hold_ns:
+                self._emit(self.tiering.apply(obs))
+            else:
+                keep.append((held_ns, obs))
+        self._held = keep
+
+    def _emit(self, obs: Observation) -> None:
+        self.observations.append(obs)
+        if self._recorder is not None:
+            self._recorder.write(obs)
+        if self._metrics is not None:
+            self._metrics.observe(obs)
+        if self._on_observation is not None:
+            self._on_observation(obs)
+
+    async def _sample_rates(self, stop: asyncio.Event) -> None:
+        assert self._rate_query is not None
+        while not stop.is_set():
+            point = await self._rate_query.sample()
+            if point is not None:
+                self.tiering.extend([point])
+            await sleep_or_stop(stop, self.settings.rate_sample_s)
