@@ -1,0 +1,207 @@
+"""``ingestbench probe``: run the TTA probe alone against a target, like Loki's canary.
+
+Writes canaries, polls for them, records ``OUT/samples.jsonl`` as observations are decided, serves
+Prometheus ``/metrics`` when ``--metrics-port`` is given, and prints the verdict table when ``--duration``
+is over or on SIGINT/SIGTERM (a second signal skips the drain). Exit code: 0 pass, 1 an SLO failed,
+2 bad usage or config, 3 invalid (too few samples, e.g. because the target was unreachable).
+
+    ingestbench probe --url http://127.0.0.1:8080 --declared-rate-eps 10 --duration 120 --metrics-port 9465
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from rich.console import Console
+
+from ingestbench.cli import EXIT_INVALID, EXIT_OK, EXIT_SLO_FAILED
+from ingestbench.config import ConfigError, positive, resolve
+
+log = logging.getLogger("ingestbench.probe")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("probe", help="run the time-to-availability probe alone against a target",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--target", default=None, help="target kind (default pipeline)")
+    p.add_argument("--url", default=None, help="target base URL (env INGESTBENCH_URL)")
+    p.add_argument("--write-key", default=None, help="ingest key (env INGESTBENCH_WRITE_KEY)")
+    p.add_argument("--duration", type=float, default=None, help="seconds to probe (default: until SIGINT)")
+    p.add_argument("--declared-rate-eps", type=float, default=None,
+                   help="ingest rate the target is known to run at, for tiering")
+    p.add_argument("--rate-timeline", default=None, help="load generator rate timeline (JSON lines) to tier by")
+    p.add_argument("--rate-query", default=None, help="PromQL giving the achieved ingest rate in events/s")
+    p.add_argument("--prometheus-url", default=None, help="Prometheus base URL for --rate-query")
+    p.add_argument("--slo", default=None, help="SLO file (default: the vendor promise)")
+    p.add_argument("--time-scale", type=float, default=None, help="scale SLO targets and warm-ups (default 1)")
+    p.add_argument("--out", default=None, help="directory for samples.jsonl (default results/probe-<time>)")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port (0: any free)")
+    p.add_argument("--metrics-host", default=None, help="address for /metrics (default 127.0.0.1)")
+    p.add_argument("--interval", type=float, default=None, help="seconds between canaries (default 1)")
+    p.add_argument("--poll-interval", type=float, default=None, help="seconds between look-ups (default 0.25)")
+    p.add_argument("--lost-after", type=float, default=None, help="seconds until a canary is lost "
+                   "(default from the SLO: 10 x largest target, >= 120 s, time-scaled)")
+    p.add_argument("--drain", type=float, default=None, help="seconds to wait for pending canaries at the end "
+                   "(default 5)")
+    p.add_argument("--timeout", type=float, default=None, help="per-request timeout seconds (default 5)")
+    p.add_argument("--no-transactional", action="store_true", help="skip the profile write/read check")
+    p.add_argument("--seed", type=int, default=None, help="seed for canary events (default: random)")
+    p.set_defaults(func=run)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    pos_f = positive(float)
+    url = resolve("url", args.url, None, str)
+    if not url:
+        raise ConfigError("url: required (--url or INGESTBENCH_URL)")
+    opts: dict[str, Any] = {
+        "target": resolve("target", args.target, "pipeline", str),
+        "url": url,
+        "write_key": resolve("write-key", args.write_key, None, str),
+        "duration_s": resolve("duration", args.duration, None, pos_f),
+        "declared_rate_eps": resolve("declared-rate-eps", args.declared_rate_eps, None, float),
+        "rate_timeline": resolve("rate-timeline", args.rate_timeline, None, str),
+        "rate_query": resolve("rate-query", args.rate_query, None, str),
+        "prometheus_url": resolve("prometheus-url", args.prometheus_url, None, str),
+        "slo": resolve("slo", args.slo, None, str),
+        "time_scale": resolve("time-scale", args.time_scale, 1.0, pos_f),
+        "out": resolve("out", args.out, None, str) or f"results/probe-{time.strftime('%Y%m%d-%H%M%S')}",
+        "metrics_port": resolve("metrics-port", args.metrics_port, None, int),
+        "metrics_host": resolve("metrics-host", args.metrics_host, "127.0.0.1", str),
+        "interval_s": resolve("interval", args.interval, 1.0, pos_f),
+        "poll_interval_s": resolve("poll-interval", args.poll_interval, 0.25, pos_f),
+        "lost_after_s": resolve("lost-after", args.lost_after, None, pos_f),
+        "drain_s": resolve("drain", args.drain, 5.0, float),
+        "timeout_s": resolve("timeout", args.timeout, 5.0, pos_f),
+        "seed": resolve("seed", args.seed, None, int),
+        "no_transactional": bool(args.no_transactional),
+    }
+    for key in ("duration_s", "interval_s", "poll_interval_s", "lost_after_s", "timeout_s", "time_scale"):
+        value = opts[key]
+        if value is not None and not value > 0:
+            raise ConfigError(f"{key.removesuffix('_s').replace('_', '-')}: must be > 0, got {value}")
+    if opts["drain_s"] < 0:
+        raise ConfigError(f"drain: must be >= 0, got {opts['drain_s']}")
+    if opts["declared_rate_eps"] is not None and opts["declared_rate_eps"] < 0:
+        raise ConfigError(f"declared-rate-eps: must be >= 0, got {opts['declared_rate_eps']}")
+    if opts["metrics_port"] is not None and not 0 <= opts["metrics_port"] <= 65535:
+        raise ConfigError(f"metrics-port: must be 0..65535, got {opts['metrics_port']}")
+    sources = [k for k in ("declared_rate_eps", "rate_timeline", "rate_query") if opts[k] is not None]
+    if len(sources) != 1:
+        raise ConfigError("declared-rate-eps: give exactly one of --declared-rate-eps, --rate-timeline, "
+                          f"--rate-query to tier canaries (got {len(sources)})")
+    if opts["rate_query"] is not None and not opts["prometheus_url"]:
+        raise ConfigError("prometheus-url: required with --rate-query")
+    return opts
+
+
+def run(args: argparse.Namespace) -> int:
+    from checks.registry import make_target
+    from checks.slo import load_slo
+
+    opts = _options(args)
+    slo = load_slo(opts["slo"], time_scale=opts["time_scale"])
+    target = make_target(opts["target"], opts["url"], write_key=opts["write_key"])
+    return asyncio.run(_probe(opts, slo, target))
+
+
+async def _probe(opts: dict[str, Any], slo: Any, target: Any) -> int:
+    from checks.gate import FAIL, PASS, judge
+    from checks.metrics import ProbeMetrics
+    from checks.probe import Probe, ProbeSettings
+    from checks.rates import PromRate, TimelineTail
+    from checks.recorder import SAMPLES_FILE, SamplesWriter
+    from checks.report import print_verdicts
+    from checks.tiering import Tiering
+
+    out = Path(opts["out"])
+    registry = CollectorRegistry()
+    metrics = ProbeMetrics(registry, target=opts["target"])
+    stop, abort = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            abort.set()
+        else:
+            log.info("stopping: draining pending canaries (signal again to skip)")
+            stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    runner = await _serve_metrics(registry, opts["metrics_host"], opts["metrics_port"])
+    settings = ProbeSettings(interval_s=opts["interval_s"], poll_interval_s=opts["poll_interval_s"],
+                             lost_after_s=opts["lost_after_s"], transactional=not opts["no_transactional"],
+                             timeout_s=opts["timeout_s"], drain_s=opts["drain_s"])
+    tiering = Tiering(slo, declared_rate_eps=opts["declared_rate_eps"], window_s=5.0 * slo.time_scale)
+    try:
+        async with aiohttp.ClientSession() as session:
+            with SamplesWriter(out / SAMPLES_FILE, target=opts["target"]) as recorder:
+                rate_query = None
+                if opts["rate_query"]:
+                    rate_query = PromRate(session, opts["prometheus_url"], opts["rate_query"])
+                timeline = TimelineTail(opts["rate_timeline"]) if opts["rate_timeline"] else None
+                probe = Probe(target=target, session=session, tiering=tiering, settings=settings,
+                              recorder=recorder, metrics=metrics, timeline=timeline, rate_query=rate_query,
+                              seed=opts["seed"])
+                log.info("probing %s at %s; samples -> %s", opts["target"], opts["url"], recorder.path)
+                report = await probe.run(stop=stop, duration_s=opts["duration_s"], abort=abort)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    result = judge(report.observations, slo)
+    (out / "verdicts.json").write_bytes(orjson.dumps(
+        {"status": result.status, "reason": result.reason, "untiered": result.untiered,
+         "tiers": [v.to_record() for v in result.verdicts], "sent": report.sent,
+         "transactional_sent": report.transactional_sent, "abandoned": report.abandoned,
+         "polls": report.polls, "poll_failures": report.poll_failures, "duration_s": report.duration_s},
+        option=orjson.OPT_INDENT_2))
+    footer = (f"{report.sent} analytical + {report.transactional_sent} transactional canaries in "
+              f"{report.duration_s:.1f} s; {report.abandoned} still pending at exit (not counted); "
+              f"{report.poll_failures} of {report.polls} polls failed; samples: {out / SAMPLES_FILE}")
+    errors = Counter(o.error for o in report.observations if o.error)
+    if errors:
+        footer += "; ingest errors: " + "; ".join(f"{n} x {e}" for e, n in errors.most_common(3))
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    print_verdicts(console, result, footer=footer)
+    if result.status == PASS:
+        return EXIT_OK
+    return EXIT_SLO_FAILED if result.status == FAIL else EXIT_INVALID
+
+
+async def _serve_metrics(registry: CollectorRegistry, host: str, port: int | None) -> web.AppRunner | None:
+    if port is None:
+        return None
+
+    async def metrics(_: web.Request) -> web.Response:
+        resp = web.Response(body=generate_latest(registry))
+        resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"metrics-port: cannot listen on {host}:{port} ({exc.strerror})") from None
+    bound = runner.addresses[0][1] if runner.addresses else port
+    log.info("metrics on http://%s:%s/metrics", host, bound)
+    return runner
