@@ -24,6 +24,7 @@ EXIT_INVALID = 3
 
 COMMANDS = [
     "ingestbench.cmd_pipeline",
+    "ingestbench.cmd_probe",
 ]
 
 
