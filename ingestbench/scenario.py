@@ -52,7 +52,7 @@ class LoadConfig:
     lag_bound_s: float = 0.05
     min_achieved_ratio: float = 0.97
     max_behind_s: float = 1.0
-    max_users_per_process: int = 500
+    max_users_per_process: int = 1000
 
 
 @dataclass(frozen=True)

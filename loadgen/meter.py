@@ -1,7 +1,8 @@
 """Meter: what one generator process did, binned by (second since t0, step), ready to ship to the master.
 
 Counts events sent, acknowledged (``ok``), failed by kind and dropped (too late to send), the request
-latency sum (for sizing the user pool by Little's law), and schedule lag in a mergeable HDR histogram (µs).
+latency sum and the peak number of requests in flight (for sizing the user pool), and schedule lag in a
+mergeable HDR histogram (µs).
 A bin's second is where the thing happened: a send when it started, an acknowledgement when it arrived.
 Completed seconds are drained as plain dicts (the wire format of the ``ingestbench_stats`` message)::
 
@@ -41,12 +42,13 @@ class Bin:
     dropped_events: int = 0
     latency_sum_s: float = 0.0
     latency_count: int = 0
+    inflight_peak: int = 0
     lag_us: HdrHistogram = field(default_factory=new_lag_histogram)
 
     def to_wire(self, second: int, step: int) -> dict[str, Any]:
         return {"sec": second, "step": step, "sent": self.sent_events, "req": self.requests,
                 "ok": self.ok_events, "failed": dict(self.failed_by_kind), "dropped": self.dropped_events,
-                "lat_sum_s": self.latency_sum_s, "lat_n": self.latency_count,
+                "lat_sum_s": self.latency_sum_s, "lat_n": self.latency_count, "busy": self.inflight_peak,
                 "lag": self.lag_us.encode().decode("ascii") if self.lag_us.get_total_count() else ""}
 
 
@@ -57,6 +59,7 @@ class Meter:
         self.schedule = schedule
         self.t0_s = t0_s
         self._bins: dict[tuple[int, int], Bin] = {}
+        self.inflight = 0  # requests started and not yet answered: the busy part of the user pool
 
     def _bin(self, t_s: float, step: int | None = None) -> Bin:
         offset = t_s - self.t0_s
@@ -74,11 +77,15 @@ class Meter:
         b = self._bin(t_s, step)
         b.sent_events += events
         b.requests += 1
+        self.inflight += 1
+        if self.inflight > b.inflight_peak:
+            b.inflight_peak = self.inflight
         b.lag_us.record_value(min(max(1, round(lag_s * 1e6)), LAG_MAX_US))
 
     def record_result(self, t_s: float, *, events: int, kind: str, latency_s: float) -> None:
         """A response arrived at ``t_s``; ``kind`` is ``ok`` or a failure kind."""
         b = self._bin(t_s)
+        self.inflight -= 1
         if kind == "ok":
             b.ok_events += events
         else:

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from loadgen.schedule import RateSchedule
 
 
-@dataclass(frozen=True)
-class Slot:
-    """One request to send: its sequence number, when it is due, how many events, which step."""
+class Slot(NamedTuple):
+    """One request to send: its sequence number, when it is due, how many events, which step.
+
+    A NamedTuple rather than a frozen dataclass: one is built per request and this is 5x cheaper.
+    """
 
     seq: int
     intended_s: float
@@ -98,29 +101,33 @@ class Pacer:
         if self.t0_s is None or self._next_seq >= self.total_requests:
             return None, None
         seq = self._next_seq
-        due = self._due(seq)
-        floor_s = max(now_s - self.max_behind_s, self._hold_until_s)
-        if due < floor_s:
-            n = self.schedule.events_until(floor_s - self.t0_s)
-            seq = _first_at_or_after(max(seq, math.ceil(n / self.batch_size - 1e-9)), self.index, self.count)
-            if seq < self.total_requests and self._due(seq) < floor_s:  # rounding at the edge
-                seq += self.count
-        dropped = None
-        if seq > self._next_seq:
-            skipped = range(self._next_seq, min(seq, self.total_requests), self.count)
-            events = len(skipped) * self.batch_size
-            if skipped and skipped[-1] == self.total_requests - 1:
-                events -= self.batch_size - self._events_in(skipped[-1])
-            dropped = Dropped(len(skipped), events)
-            self.dropped_requests += len(skipped)
-            self.dropped_events += events
+        t0 = self.t0_s
+        found = self.schedule.locate_event(seq * self.batch_size)
+        assert found is not None
+        floor_s = now_s - self.max_behind_s
+        if self._hold_until_s > floor_s:
+            floor_s = self._hold_until_s
+        if t0 + found[0] >= floor_s:  # the common case: on time
+            self._next_seq = seq + self.count
+            return Slot(seq, t0 + found[0], self._events_in(seq), found[1]), None
+        n = self.schedule.events_until(floor_s - t0)
+        seq = _first_at_or_after(max(seq, math.ceil(n / self.batch_size - 1e-9)), self.index, self.count)
+        if seq < self.total_requests and self._due(seq) < floor_s:  # rounding at the edge
+            seq += self.count
+        skipped = range(self._next_seq, min(seq, self.total_requests), self.count)
+        events = len(skipped) * self.batch_size
+        if skipped and skipped[-1] == self.total_requests - 1:
+            events -= self.batch_size - self._events_in(skipped[-1])
+        dropped = Dropped(len(skipped), events)
+        self.dropped_requests += len(skipped)
+        self.dropped_events += events
         if seq >= self.total_requests:
             self._next_seq = seq
             return None, dropped
         self._next_seq = seq + self.count
-        offset_s = self.schedule.time_of_event(seq * self.batch_size) or 0.0
-        step = self.schedule.step_at(offset_s) or 0
-        return Slot(seq, self.t0_s + offset_s, self._events_in(seq), step), dropped
+        found = self.schedule.locate_event(seq * self.batch_size)
+        assert found is not None
+        return Slot(seq, t0 + found[0], self._events_in(seq), found[1]), dropped
 
     def _due(self, seq: int) -> float:
         t = self.schedule.time_of_event(seq * self.batch_size)

@@ -157,12 +157,20 @@ class RateSchedule:
 
     def time_of_event(self, n: float) -> float | None:
         """When event ``n`` (0-based) is due; None when the schedule holds fewer than ``n + 1`` events."""
+        found = self.locate_event(n)
+        return None if found is None else found[0]
+
+    def locate_event(self, n: float) -> tuple[float, int] | None:
+        """``(time_s, step)`` of event ``n``; None past the last event. One lookup for the pacer's hot path."""
         if n < 0:
             raise ValueError("n must be >= 0")
         cum = self._cum
         if n >= cum[-1]:
             return None
         i = bisect.bisect_right(cum, n) - 1
-        while self.segments[i].events == 0:  # zero-rate steps hold no events
+        while cum[i + 1] == cum[i]:  # zero-rate steps hold no events
             i += 1
-        return self._starts[i] + self.segments[i].time_of_event(n - cum[i])
+        seg = self.segments[i]
+        if seg.start_rate_eps == seg.end_rate_eps:
+            return self._starts[i] + (n - cum[i]) / seg.start_rate_eps, i
+        return self._starts[i] + seg.time_of_event(n - cum[i]), i

@@ -55,6 +55,7 @@ class _Totals:
     dropped: int = 0
     lat_sum_s: float = 0.0
     lat_n: int = 0
+    busy: int = 0
     lag_us: HdrHistogram = field(default_factory=new_lag_histogram)
 
     def add(self, b: dict[str, Any], lag: HdrHistogram | None) -> None:
@@ -65,6 +66,7 @@ class _Totals:
         self.dropped += b["dropped"]
         self.lat_sum_s += b["lat_sum_s"]
         self.lat_n += b["lat_n"]
+        self.busy += b.get("busy", 0)
         if lag is not None:
             self.lag_us.add(lag)
 
@@ -89,6 +91,7 @@ class Timeline:
         self.verdicts: dict[int, StepVerdict] = {}
         self.recent_latency_s: float | None = None
         self.recent_lag_p99_s: float | None = None
+        self.recent_busy = 0  # peak requests in flight, summed over generators, in the last second
         self._pending: dict[int, list[tuple[dict[str, Any], HdrHistogram | None]]] = {}
         self._upto: dict[str, int] = {}
         self._steps = [_Totals() for _ in schedule.segments]
@@ -139,9 +142,10 @@ class Timeline:
             if b["step"] != TAIL_STEP and 0 <= b["step"] < len(self._steps):
                 self._steps[b["step"]].add(b, lag)
         step = self.schedule.step_at(float(s))
-        if total.lat_n:
-            self.recent_latency_s = total.lat_sum_s / total.lat_n
+        if total.lat_n:  # high-water mark: latency rises with load, and the user pool never shrinks
+            self.recent_latency_s = max(self.recent_latency_s or 0.0, total.lat_sum_s / total.lat_n)
         self.recent_lag_p99_s = total.lag_s(99.0)
+        self.recent_busy = total.busy
         for i in range(len(self.schedule.segments)):
             end_s = self.schedule.step_bounds(i)[1]
             if i not in self.verdicts and math.ceil(end_s - 1e-9) <= s + 1:

@@ -1,0 +1,132 @@
+"""Locust entry point: paced, open-model ingest load from a scenario file.
+
+    locust -f loadgen/locustfile.py --host http://127.0.0.1:8080 --headless \\
+        --scenario quick --rates-out results/rates.jsonl [--time-scale 0.1] [--processes 2]
+
+Options (flag > env var > default; this is the edge, the only place that reads the environment):
+
+``--scenario NAME|PATH`` (``INGESTBENCH_SCENARIO``, default ``quick``), ``--rates-out PATH``
+(``INGESTBENCH_RATES_OUT``; JSON lines, format in :mod:`loadgen.timeline`), ``--time-scale F``
+(``INGESTBENCH_TIME_SCALE``, default 1; scales step durations, never rates), ``--target NAME``
+(``INGESTBENCH_TARGET``, default ``pipeline``), ``--write-key`` (``INGESTBENCH_WRITE_KEY``) and
+``--metrics-port`` (``INGESTBENCH_LOADGEN_METRICS_PORT``; Prometheus on 127.0.0.1, 0 = off; the web UI
+also serves ``/ingestbench/metrics``).
+
+The user count comes from the shape (Little's law from the rate and measured latency), so ``-u``/``-r`` are
+ignored. When the schedule ends the test stops by itself; the exit code is 3 if any step was invalid.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from locust import LoadTestShape, events
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+
+from ingestbench.config import ConfigError
+from ingestbench.scenario import load_scenario
+from loadgen.master import MasterSide
+from loadgen.metrics import LoadgenMetrics
+from loadgen.rates_out import RatesWriter
+from loadgen.registry import TargetRegistry
+from loadgen.timeline import TimelineSink
+from loadgen.users import IngestUser
+from loadgen.worker import PLAN_MESSAGE, STATS_MESSAGE, WorkerSide
+
+__all__ = ["IngestUser", "ScheduleShape"]
+
+log = logging.getLogger("ingestbench.loadgen")
+
+
+class ScheduleShape(LoadTestShape):
+    """Delegates to the run's :class:`~loadgen.master.MasterSide` (attached at init)."""
+
+    master: MasterSide | None = None
+
+    def tick(self) -> tuple[int, float] | None:
+        return None if self.master is None else self.master.tick()
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    group = parser  # Locust lists these under "Custom options"; is_secret only works on the parser
+    group.add_argument("--scenario", default="quick", env_var="INGESTBENCH_SCENARIO",
+                       help="scenario name (scenarios/<name>.toml) or path to a TOML file")
+    group.add_argument("--rates-out", default="", env_var="INGESTBENCH_RATES_OUT",
+                       help="write the per-second rate timeline (JSON lines) here")
+    group.add_argument("--time-scale", type=float, default=1.0, env_var="INGESTBENCH_TIME_SCALE",
+                       help="multiply step durations (never rates) by this factor")
+    group.add_argument("--target", default="pipeline", env_var="INGESTBENCH_TARGET",
+                       help="ingest target kind (default pipeline)")
+    group.add_argument("--write-key", default="", env_var="INGESTBENCH_WRITE_KEY", is_secret=True,
+                       help="Bearer write key for the target")
+    group.add_argument("--metrics-port", type=int, default=0, env_var="INGESTBENCH_LOADGEN_METRICS_PORT",
+                       help="serve Prometheus metrics on 127.0.0.1:PORT (0 = off)")
+
+
+@events.init.add_listener
+def _init(environment: Any, **_kwargs: Any) -> None:
+    runner = environment.runner
+    opts = environment.parsed_options
+    if runner is None or opts is None:
+        return
+    registry = TargetRegistry.default()
+    if isinstance(runner, LocalRunner | WorkerRunner):
+        side = WorkerSide(host=environment.host or "http://127.0.0.1", registry=registry,
+                          write_key=opts.write_key or None,
+                          send_message=lambda kind, data: runner.send_message(kind, data))
+        environment.ingestbench_worker = side
+        runner.register_message(PLAN_MESSAGE, lambda environment, msg, **_: side.on_plan(msg.data))
+        environment.events.test_stop.add_listener(lambda **_: side.stop())
+    if isinstance(runner, LocalRunner | MasterRunner):
+        try:
+            _init_master(environment, runner, opts, registry)
+        except ConfigError as exc:  # bad usage or config: one line, exit 2
+            log.error("ingestbench: error: %s", exc)
+            sys.exit(2)
+
+
+def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegistry) -> None:
+    if opts.target not in registry.names:
+        raise ConfigError(f"--target: unknown target {opts.target!r} (known: {', '.join(registry.names)})")
+    if not opts.time_scale > 0:
+        raise ConfigError(f"--time-scale must be > 0, got {opts.time_scale}")
+    scenario = load_scenario(opts.scenario)
+    prom = CollectorRegistry()
+    sinks: list[TimelineSink] = [LoadgenMetrics(prom)]
+    writer = RatesWriter(opts.rates_out) if opts.rates_out else None
+    if writer is not None:
+        sinks.append(writer)
+
+    def workers() -> list[str]:
+        if isinstance(runner, MasterRunner):
+            return [c.id for c in runner.clients.ready + runner.clients.spawning + runner.clients.running]
+        return ["local"]
+
+    def set_exit_code(code: int) -> None:
+        environment.process_exit_code = code
+
+    master = MasterSide(scenario=scenario, time_scale=opts.time_scale, target=opts.target, sinks=sinks,
+                        workers=workers, set_exit_code=set_exit_code,
+                        send_plan=lambda wid, data: runner.send_message(PLAN_MESSAGE, data, client_id=wid))
+    runner.register_message(STATS_MESSAGE, lambda environment, msg, **_: master.on_stats(msg.node_id, msg.data))
+
+    def on_stop(**_: Any) -> None:
+        master.finish()
+        if writer is not None:
+            writer.close()
+
+    environment.events.test_stop.add_listener(on_stop)
+    if environment.shape_class is None:
+        environment.shape_class = ScheduleShape()
+        environment.shape_class.runner = runner
+    environment.shape_class.master = master
+    if opts.metrics_port:
+        start_http_server(opts.metrics_port, addr="127.0.0.1", registry=prom)
+    if environment.web_ui is not None:
+        environment.web_ui.app.add_url_rule(
+            "/ingestbench/metrics", "ingestbench_metrics",
+            lambda: (generate_latest(prom), 200, {"Content-Type": "text/plain; version=0.0.4"}))

@@ -1,0 +1,139 @@
+"""The coordinating side of a Locust run (local runner or master): start, split, aggregate, judge, stop.
+
+On the first shape tick it picks the start time (``lead_s`` ahead, so users can spawn), sends each generator
+its plan, and then every ``LOOP_INTERVAL_S`` re-splits the rate when generators join or leave and writes the
+seconds that are complete to the rate timeline. When the schedule (plus a short tail for the last reports)
+is over, :meth:`MasterSide.tick` returns None so Locust stops; :meth:`MasterSide.finish` writes the step
+verdicts and, if any step is invalid, logs it loudly and sets the process exit code to 3.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gevent
+
+from ingestbench.scenario import Scenario
+from loadgen.sizing import grow_on_lag, users_needed
+from loadgen.timeline import Timeline, TimelineSink
+from loadgen.verdict import StepVerdict
+from loadgen.worker import plan_message, schedule_for
+
+log = logging.getLogger("ingestbench.loadgen")
+
+EXIT_INVALID = 3
+LOOP_INTERVAL_S = 0.25
+TAIL_S = 2.0  # after the schedule: wait for the generators' last reports
+LOOKAHEAD_S = 3.0  # size the user pool for the highest rate this far ahead
+
+
+class MasterSide:
+    """Runs the schedule for all generators; ``workers()`` lists their ids, ``send_plan(id, data)`` reaches one."""
+
+    def __init__(self, *, scenario: Scenario, time_scale: float, target: str, sinks: Sequence[TimelineSink],
+                 workers: Callable[[], list[str]], send_plan: Callable[[str, dict[str, Any]], None],
+                 set_exit_code: Callable[[int], None], lead_s: float = 1.0,
+                 wall: Callable[[], float] = time.time):
+        self.scenario = scenario
+        self.time_scale = time_scale
+        self.target = target
+        self.schedule = schedule_for(scenario, time_scale)
+        self.sinks = list(sinks)
+        self.workers = workers
+        self.send_plan = send_plan
+        self.set_exit_code = set_exit_code
+        self.lead_s = lead_s
+        self.wall = wall
+        self.timeline: Timeline | None = None
+        self.verdicts: list[StepVerdict] | None = None
+        self.t0_unix_s = 0.0
+        self.users = 0
+        self._shares: list[str] = []
+        self._loop: gevent.Greenlet | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        load = self.scenario.load
+        self.t0_unix_s = self.wall() + self.lead_s
+        self.timeline = Timeline(self.schedule, t0_unix_s=self.t0_unix_s, sinks=self.sinks,
+                                 lag_bound_s=load.lag_bound_s, min_achieved_ratio=load.min_achieved_ratio)
+        self._reshard(first=True)
+        self._loop = gevent.spawn(self._run_loop)
+        log.info("schedule %s: %d step(s), %.1f s, time scale %g, starts in %.1f s", self.scenario.name,
+                 len(self.schedule.segments), self.schedule.duration_s, self.time_scale, self.lead_s)
+
+    def tick(self) -> tuple[int, float] | None:
+        """The shape's answer: (users, spawn rate) while running, None once the schedule is over."""
+        if self.timeline is None:
+            self.start()
+        offset = self.wall() - self.t0_unix_s
+        if offset > self.schedule.duration_s + TAIL_S:
+            self.finish()
+            return None
+        load = self.scenario.load
+        processes = max(1, len(self._shares))
+        rate = self.schedule.max_rate_between(max(offset, 0.0), max(offset, 0.0) + LOOKAHEAD_S)
+        assert self.timeline is not None
+        need = users_needed(rate_eps=rate, batch_size=load.batch_size, latency_s=self.timeline.recent_latency_s,
+                            processes=processes, max_per_process=load.max_users_per_process)
+        grown = grow_on_lag(self.users, lag_p99_s=self.timeline.recent_lag_p99_s, lag_bound_s=load.lag_bound_s,
+                            processes=processes, busy=self.timeline.recent_busy,
+                            max_per_process=load.max_users_per_process)
+        self.users = max(self.users, need, grown)
+        return self.users, float(max(100, self.users))
+
+    def on_stats(self, worker_id: str, data: dict[str, Any]) -> None:
+        if self.timeline is not None:
+            self.timeline.add(worker_id, data["bins"], int(data["upto_s"]))
+
+    def finish(self) -> list[StepVerdict]:
+        """Write step verdicts once; log and flag invalid steps (exit code 3)."""
+        if self.verdicts is not None:
+            return self.verdicts
+        if self._loop is not None:
+            self._loop.kill(block=False)
+        if self.timeline is None:
+            self.verdicts = []
+            return self.verdicts
+        self.verdicts = self.timeline.finish(self.wall() - self.t0_unix_s)
+        bad = [v for v in self.verdicts if not v.valid]
+        for v in self.verdicts:
+            if v.valid:
+                log.info("step %d valid: %s", v.step, v.reason)
+            else:
+                log.error("INVALID step %d: target %.1f events/s, achieved %.1f events/s: %s",
+                          v.step, v.target_eps, v.achieved_eps, v.reason)
+        if bad:
+            log.error("RUN INVALID: %d of %d step(s) did not deliver the asked-for rate; exit code %d",
+                      len(bad), len(self.verdicts), EXIT_INVALID)
+            self.set_exit_code(EXIT_INVALID)
+        return self.verdicts
+
+    # --- internals ------------------------------------------------------------------------------
+    def _reshard(self, *, first: bool = False) -> None:
+        ids = sorted(self.workers())
+        if ids == self._shares and not first:
+            return
+        joined = set(ids) - set(self._shares)
+        self._shares = ids
+        for index, wid in enumerate(ids):
+            self.send_plan(wid, plan_message(
+                t0_unix_s=self.t0_unix_s, index=index, count=len(ids), join=not first and wid in joined,
+                scenario=self.scenario, time_scale=self.time_scale, target=self.target))
+        if not first:
+            log.warning("generators changed: rate now split %d ways", len(ids))
+        if self.timeline is not None:
+            self.timeline.set_workers(ids)
+
+    def _run_loop(self) -> None:
+        while True:
+            try:
+                self._reshard()
+                if self.timeline is not None:
+                    self.timeline.flush(self.wall() - self.t0_unix_s)
+            except Exception:  # keep pacing the run; the error is in the log
+                log.exception("loadgen master loop")
+            gevent.sleep(LOOP_INTERVAL_S)

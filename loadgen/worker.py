@@ -1,0 +1,120 @@
+"""The generator side of a Locust process (local runner or worker): plan in, pacing state, reports out.
+
+The master sends an ``ingestbench_plan`` message (start time on the wall clock, this worker's share, the
+scenario text, time scale and target name): the plan is the single source of truth, so a ``--worker``
+started with other options still runs the master's scenario. From then on a reporter greenlet ships the
+completed seconds of the :class:`~loadgen.meter.Meter` to the master as ``ingestbench_stats`` every
+``REPORT_INTERVAL_S``. Users (:mod:`loadgen.users`) read the pacer, factory and target from here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gevent
+
+from ingestbench.scenario import Scenario, parse_scenario
+from loadgen.events import EventFactory
+from loadgen.meter import Meter
+from loadgen.pacer import Pacer
+from loadgen.registry import IngestTarget, TargetRegistry
+from loadgen.schedule import RateSchedule, Segment
+
+log = logging.getLogger("ingestbench.loadgen")
+
+PLAN_MESSAGE = "ingestbench_plan"
+STATS_MESSAGE = "ingestbench_stats"
+REPORT_INTERVAL_S = 0.5
+
+
+def schedule_for(scenario: Scenario, time_scale: float) -> RateSchedule:
+    """The scenario's ``[load]`` steps as a schedule, durations multiplied by ``time_scale``."""
+    segments = tuple(Segment(s.rate_eps, s.rate_eps if s.end_rate_eps is None else s.end_rate_eps,
+                             s.duration_s) for s in scenario.load.steps)
+    return RateSchedule(segments).scaled(time_scale)
+
+
+def plan_message(*, t0_unix_s: float, index: int, count: int, join: bool, scenario: Scenario,
+                 time_scale: float, target: str) -> dict[str, Any]:
+    return {"t0_unix_s": t0_unix_s, "index": index, "count": count, "join": join,
+            "scenario_name": scenario.name, "scenario_toml": scenario.path.read_text(encoding="utf-8"),
+            "time_scale": time_scale, "target": target}
+
+
+class WorkerSide:
+    """Pacing state of one generator process; ``send_message`` is the runner's."""
+
+    def __init__(self, *, host: str, send_message: Callable[[str, dict[str, Any]], None],
+                 registry: TargetRegistry, write_key: str | None = None,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
+        self.host = host
+        self.send_message = send_message
+        self.registry = registry
+        self.write_key = write_key
+        self.clock = clock
+        self.wall = wall
+        self.pacer: Pacer | None = None
+        self.meter: Meter | None = None
+        self.factory: EventFactory | None = None
+        self.target: IngestTarget | None = None
+        self.t0_s = 0.0
+        self.t0_unix_ms = 0.0
+        self.end_s = 0.0
+        self._reporter: gevent.Greenlet | None = None
+
+    def on_plan(self, data: dict[str, Any]) -> None:
+        """Start pacing (first plan) or take a new share (later plans, when workers join or leave)."""
+        if self.pacer is not None:
+            self.pacer.reshard(int(data["index"]), int(data["count"]))
+            log.info("share now %d of %d", data["index"], data["count"])
+            return
+        name = str(data["scenario_name"])
+        scenario = parse_scenario(tomllib.loads(data["scenario_toml"]), name=name, path=Path(f"{name}.toml"))
+        load = scenario.load
+        schedule = schedule_for(scenario, float(data["time_scale"]))
+        self.target = self.registry.create(str(data["target"]), self.host, write_key=self.write_key)
+        self.factory = EventFactory(seed=load.seed * 1_000_003 + int(data["index"]), casing=load.casing,
+                                    property_count=load.property_count, payload_bytes=load.payload_bytes,
+                                    nested=load.nested, anonymous_ratio=load.anonymous_ratio)
+        now, wall = self.clock(), self.wall()
+        self.t0_s = now - (wall - float(data["t0_unix_s"]))
+        self.t0_unix_ms = float(data["t0_unix_s"]) * 1000.0
+        self.end_s = self.t0_s + schedule.duration_s
+        self.meter = Meter(schedule, t0_s=self.t0_s)
+        pacer = Pacer(schedule, batch_size=load.batch_size, max_behind_s=load.max_behind_s)
+        pacer.start(self.t0_s, index=int(data["index"]), count=int(data["count"]),
+                    from_s=now if data.get("join") else None)
+        self.pacer = pacer
+        self._reporter = gevent.spawn(self._report_loop)
+        log.info("pacing scenario %s as share %d of %d, start in %.2f s", name, data["index"], data["count"],
+                 self.t0_s - now)
+
+    def unix_ms(self, t_s: float) -> int:
+        """Wall-clock ms of a time on the monotonic clock (for event timestamps)."""
+        return int(self.t0_unix_ms + (t_s - self.t0_s) * 1000.0)
+
+    def report(self, *, final: bool = False) -> None:
+        if self.meter is None:
+            return
+        bins, upto = self.meter.drain(self.clock(), final=final)
+        self.send_message(STATS_MESSAGE, {"bins": bins, "upto_s": upto})
+
+    def _report_loop(self) -> None:
+        while True:
+            gevent.sleep(REPORT_INTERVAL_S)
+            if self.clock() > self.end_s + 1.0:
+                self.report(final=True)
+            else:
+                self.report()
+
+    def stop(self) -> None:
+        """On test stop: send what is left, stop reporting."""
+        if self._reporter is not None:
+            self._reporter.kill(block=False)
+            self._reporter = None
+            self.report(final=True)
