@@ -146,7 +146,7 @@ def judge_tier(tier: Tier, slo: Slo, observations: list[Observation]) -> TierVer
         ci_low = float(values[lo - 1]) if lo is not None else None
         ci_high = float(values[hi - 1]) if hi is not None else None
     pname = f"p{tier.percentile:g}"
-    extras = _extras(lost + late, errored, warm, dups)
+    extras = _extras(lost, late, errored, warm, dups)
     if n < tier.min_samples:
         status, passed = INSUFFICIENT, False
         reason = f"only {n} of the {tier.min_samples} samples needed to judge {pname}{extras}."
@@ -158,8 +158,7 @@ def judge_tier(tier: Tier, slo: Slo, observations: list[Observation]) -> TierVer
         verb = "is within" if passed else "exceeds"
         if math.isinf(judged):
             reason = (
-                f"{pname} TTA is beyond the {slo.lost_after_s:g} s loss limit (n={n}{extras}) and exceeds "
-                f"the {target:g} s target."
+                f"{pname} TTA is beyond the loss limit (n={n}{extras}) and exceeds the {target:g} s target."
             )
         else:
             reason = f"{pname} TTA {judged:.3g} s ({ci}, n={n}{extras}) {verb} the {target:g} s target."
@@ -208,10 +207,12 @@ def judge(observations: Iterable[Observation], slo: Slo, *, require_all: bool = 
     return GateResult(tuple(verdicts), untiered, tuple(unobserved), status, reason)
 
 
-def _extras(lost: int, errored: int, warm: int, dups: int) -> str:
+def _extras(lost: int, late: int, errored: int, warm: int, dups: int) -> str:
     parts = []
     if lost:
         parts.append(f"{lost} lost")
+    if late:
+        parts.append(f"{late} lost then seen late")
     if errored:
         parts.append(f"{errored} errored")
     if warm:

@@ -1,0 +1,46 @@
+"""UUIDv7 canary ids and canary events from the load's event factory."""
+
+from __future__ import annotations
+
+import uuid
+
+from checks.canary import CANARY_ID, CANARY_SENT_MS, CanaryFactory, Uuid7, uuid7_unix_ms
+from loadgen.events import EventFactory
+
+
+def test_uuid7_is_valid_time_ordered_and_unique() -> None:
+    gen = Uuid7(seed=1)
+    ids = [gen.new(1_700_000_000_000 + i // 50) for i in range(5000)]  # many per millisecond
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    parsed = uuid.UUID(ids[0])
+    assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    assert uuid7_unix_ms(ids[0]) == 1_700_000_000_000
+    # a clock stepping backwards still yields increasing ids
+    assert gen.new(1_600_000_000_000) > ids[-1]
+
+
+def test_counter_overflow_borrows_the_next_millisecond() -> None:
+    gen = Uuid7(seed=2)
+    ids = [gen.new(1_000) for _ in range(6000)]
+    assert ids == sorted(ids) and len(set(ids)) == 6000
+    assert uuid7_unix_ms(ids[-1]) > 1_000
+
+
+def test_canary_is_a_normal_event_with_marker_properties() -> None:
+    factory = CanaryFactory(EventFactory(seed=4), seed=4)
+    canary_id, event = factory.make(1_700_000_000_123)
+    plain = EventFactory(seed=4).next_event(now_ms=1_700_000_000_123)
+    assert set(plain) <= set(event)
+    assert event["timestamp"] == 1_700_000_000_123
+    assert event["properties"][CANARY_ID] == canary_id
+    assert event["properties"][CANARY_SENT_MS] == 1_700_000_000_123
+    assert event["userId"] or event["anonymousId"]
+    assert " " not in event["name"]
+    other_id, _ = factory.make(1_700_000_000_123)
+    assert other_id != canary_id
+
+
+def test_default_factory_is_the_load_generators() -> None:
+    _, event = CanaryFactory(seed=1).make(5)
+    assert event["properties"][CANARY_ID] and "name" in event

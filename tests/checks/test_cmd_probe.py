@@ -1,0 +1,85 @@
+"""``ingestbench probe`` as a user runs it: a child process, /metrics, SIGINT, exit codes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from checks.recorder import load_samples
+from ingestbench.cli import main
+from tests.servers import start_pipeline
+
+CMD = [sys.executable, "-m", "ingestbench", "probe"]
+
+
+def test_config_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["probe", "--url", "http://127.0.0.1:1"]) == 2  # no rate source
+    assert "declared-rate-eps" in capsys.readouterr().err
+    assert main(["probe", "--url", "ftp://x", "--declared-rate-eps", "5"]) == 2
+    assert "url" in capsys.readouterr().err
+    assert main(["probe", "--url", "http://127.0.0.1:1", "--declared-rate-eps", "5", "--target", "nope"]) == 2
+    assert "unknown target 'nope'" in capsys.readouterr().err
+    assert main(["probe", "--url", "http://127.0.0.1:1", "--declared-rate-eps", "5",
+                 "--slo", str(tmp_path / "missing.toml")]) == 2
+    assert main(["probe", "--url", "http://127.0.0.1:1", "--declared-rate-eps", "5", "--interval", "0"]) == 2
+    assert "interval" in capsys.readouterr().err
+    assert main(["probe", "--url", "http://127.0.0.1:1", "--rate-query", "up"]) == 2
+    assert "prometheus-url" in capsys.readouterr().err
+
+
+def test_unreachable_target_is_invalid_exit_3(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.run([*CMD, "--url", "http://127.0.0.1:1", "--declared-rate-eps", "5", "--duration", "1",
+                           "--interval", "0.1", "--drain", "0", "--out", str(out)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 3, proc.stderr
+    assert "INVALID" in proc.stdout and "errored" in proc.stdout and "Cannot connect" in proc.stdout
+    samples = load_samples(out / "samples.jsonl")
+    assert samples and all(o.outcome == "errored" for o in samples)
+
+
+@pytest.mark.server
+def test_sigint_stops_cleanly_with_metrics_and_table(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with start_pipeline(tmp_path, flush_rows=5, flush_max_wait_s=0.3) as p:
+        proc = subprocess.Popen(
+            [*CMD, "--url", p.url, "--declared-rate-eps", "10", "--interval", "0.1", "--time-scale", "0.1",
+             "--metrics-port", "0", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+        try:
+            port = None
+            deadline = time.monotonic() + 20
+            assert proc.stderr is not None
+            while port is None and time.monotonic() < deadline:
+                line = proc.stderr.readline()
+                match = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", line)
+                port = int(match.group(1)) if match else None
+            assert port, "metrics address not logged"
+            time.sleep(3.5)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                text = resp.read().decode()
+            assert re.search(r'ingestbench_canaries_total\{outcome="available",path="analytical",'
+                             r'target="pipeline"\} [1-9]', text), text[:2000]
+            assert 'ingestbench_tta_seconds_bucket{le="0.05",path="transactional"' in text
+            assert "ingestbench_canaries_pending" in text and "ingestbench_poll_duration_seconds" in text
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0, stdout + stderr
+    assert "time to availability" in stdout and "PASS" in stdout
+    assert re.search(r"low .*analytical .*pass", stdout)
+    assert "Traceback" not in stderr
+    samples = load_samples(out / "samples.jsonl")
+    assert len(samples) >= 40 and {o.outcome for o in samples} == {"available"}
+    assert (out / "verdicts.json").exists()

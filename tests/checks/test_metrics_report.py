@@ -1,0 +1,58 @@
+"""Metrics on an injected registry, the target registry, and the verdict table text."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from rich.console import Console
+
+from checks.gate import judge
+from checks.metrics import ProbeMetrics
+from checks.observation import Observation
+from checks.registry import make_target, names, supports_profiles
+from checks.report import print_verdicts
+from checks.slo import load_slo
+from ingestbench.config import ConfigError
+
+S = 1_000_000_000
+
+
+def test_metrics_on_two_independent_registries() -> None:
+    regs = [CollectorRegistry(), CollectorRegistry()]
+    metrics = [ProbeMetrics(r, target="pipeline") for r in regs]  # no duplicate-registration error
+    obs = Observation("a", "analytical", "available", sent_ns=0, sent_unix_ms=0, seen_ns=2 * S,
+                      last_miss_ns=2 * S, tier="high", duplicates=2)
+    metrics[0].observe(obs)
+    metrics[0].observe(Observation("b", "analytical", "lost", sent_ns=0, sent_unix_ms=0, tier="high"))
+    metrics[0].set_pending("analytical", 4)
+    metrics[0].poll("analytical", 0.003, ok=False)
+    text = generate_latest(regs[0]).decode()
+    assert 'ingestbench_tta_seconds_bucket{le="2.0",path="analytical",target="pipeline",tier="high"} 1.0' in text
+    assert 'ingestbench_tta_seconds_bucket{le="0.05",' in text and 'le="600.0"' in text
+    assert 'ingestbench_canaries_total{outcome="lost",path="analytical",target="pipeline"} 1.0' in text
+    assert 'ingestbench_canary_duplicates_total{path="analytical",target="pipeline"} 2.0' in text
+    assert 'ingestbench_canaries_pending{path="analytical",target="pipeline"} 4.0' in text
+    assert 'ingestbench_poll_errors_total{path="analytical",target="pipeline"} 1.0' in text
+    assert "ingestbench_canaries_total{" not in generate_latest(regs[1]).decode()
+
+
+def test_target_registry() -> None:
+    assert "pipeline" in names()
+    target = make_target("pipeline", "http://127.0.0.1:9")
+    assert supports_profiles(target)
+    assert target.query_canaries(["x"]).url == "http://127.0.0.1:9/query"
+    with pytest.raises(ConfigError, match="unknown target"):
+        make_target("posthog-v9", "http://x")
+
+
+def test_report_names_tiers_reasons_and_status() -> None:
+    observations = [Observation(f"c{i}", "analytical", "available", sent_ns=0, sent_unix_ms=i,
+                                seen_ns=5 * S, last_miss_ns=5 * S, tier="high") for i in range(30)]
+    buf = io.StringIO()
+    print_verdicts(Console(file=buf, width=200), judge(observations, load_slo()), footer="30 canaries")
+    text = buf.getvalue()
+    assert "high" in text and "fail" in text and "FAIL" in text
+    assert "p95 TTA 5 s" in text and "exceeds the 3 s target" in text
+    assert "30 canaries" in text and "no observations for tier low, transactional" in text
