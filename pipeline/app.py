@@ -158,7 +158,7 @@ class PipelineApp:
         except orjson.JSONDecodeError as exc:
             raise ValidationError(f"body is not valid JSON ({exc.msg})", "$") from None
 
-    async def _commit_events(self, rows: list[Any], raw: bytes | None, received_ms: float) -> web.Response:
+    async def _commit_events(self, rows: list[Any], raw: bytes, received_ms: float) -> web.Response:
         assert self._ingestor is not None
         try:
             await self._ingestor.submit_events(rows, raw, received_ms)
@@ -169,13 +169,16 @@ class PipelineApp:
     async def _ingest_single(self, request: web.Request) -> web.Response:
         received_ms = time.time() * 1000.0
         doc, raw = await self._read_json(request)
-        return await self._commit_events(validate_single(doc), raw, received_ms)
+        rows = validate_single(doc)
+        del doc
+        return await self._commit_events(rows, raw, received_ms)
 
     async def _ingest_batch(self, request: web.Request) -> web.Response:
         received_ms = time.time() * 1000.0
-        doc, _ = await self._read_json(request)
-        return await self._commit_events(validate_batch(doc, max_batch=self.config.max_batch), None,
-                                         received_ms)
+        doc, raw = await self._read_json(request)
+        rows = validate_batch(doc, max_batch=self.config.max_batch)
+        del doc  # the body is stored as received; do not keep the parsed tree alive while the commit waits
+        return await self._commit_events(rows, raw, received_ms)
 
     async def _write_profile(self, request: web.Request) -> web.Response:
         assert self._ingestor is not None

@@ -4,10 +4,16 @@ Why SQLite: it ships with Python, a WAL commit with ``synchronous=FULL`` is fsyn
 an acknowledged event survives ``kill -9`` and power loss), readers never block the writer, and a partial
 index on ``canary_id`` keeps canary look-ups fast over millions of rows.
 
-Visibility is a watermark, not a per-row flag: every event gets a growing ``id``; a flush inserts one row
-into ``flushes`` (``up_to_id``, ``at_ms``, ``reason``), and queries only return events with
-``id <= max(up_to_id)``. A flush therefore costs one row whatever its size, and the ground-truth visible
-time of an event is the ``at_ms`` of the first flush that covers it.
+Layout: an append-only log. ``requests`` keeps every accepted request body as received (its events, in
+order) with its receive time and the id range of its events; events get consecutive ids. Events that carry
+``properties.canary_id`` are also written to ``canaries`` (indexed by canary id), the only per-event rows the
+query API needs. One row per request instead of one per event is what lets a batch of 100 events cost one
+insert, and the log keeps every event byte for byte.
+
+Visibility is a watermark, not a per-row flag: a flush inserts one row into ``flushes`` (``up_to_id``,
+``at_ms``, ``reason``), and queries only return events with ``id <= max(up_to_id)``. A flush therefore costs
+one row whatever its size, and the ground-truth visible time of an event is the ``at_ms`` of the first flush
+that covers it.
 
 All methods are synchronous and meant to run on the one writer thread (writes) or reader threads (reads,
 each with its own connection via :meth:`Store.reader`).
@@ -29,17 +35,24 @@ from pipeline.validation import EventRow
 DB_NAME = "events.sqlite3"
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     received_at_ms REAL NOT NULL,
+    first_event_id INTEGER NOT NULL,
+    last_event_id INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_by_last_event ON requests(last_event_id);
+CREATE TABLE IF NOT EXISTS canaries (
+    event_id INTEGER PRIMARY KEY,
+    canary_id TEXT NOT NULL,
     name TEXT NOT NULL,
     timestamp_ms REAL NOT NULL,
     user_id TEXT,
     anonymous_id TEXT,
-    canary_id TEXT,
-    body BLOB NOT NULL
+    received_at_ms REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_by_canary ON events(canary_id) WHERE canary_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS canaries_by_id ON canaries(canary_id);
 CREATE TABLE IF NOT EXISTS flushes (
     up_to_id INTEGER PRIMARY KEY,
     at_ms REAL NOT NULL,
@@ -54,16 +67,16 @@ CREATE TABLE IF NOT EXISTS profiles (
 """
 
 _QUERY = """
-SELECT canary_id, name, timestamp_ms, user_id, anonymous_id FROM events
+SELECT canary_id, name, timestamp_ms, user_id, anonymous_id FROM canaries
 WHERE canary_id IN (SELECT value FROM json_each(?))
-  AND id <= (SELECT coalesce(max(up_to_id), 0) FROM flushes)
-ORDER BY id
+  AND event_id <= (SELECT coalesce(max(up_to_id), 0) FROM flushes)
+ORDER BY event_id
 """
 
 _VISIBILITY = """
-SELECT e.canary_id, e.received_at_ms,
-       (SELECT f.at_ms FROM flushes f WHERE f.up_to_id >= e.id ORDER BY f.up_to_id LIMIT 1)
-FROM events e WHERE e.canary_id IN (SELECT value FROM json_each(?)) ORDER BY e.id
+SELECT c.canary_id, c.received_at_ms,
+       (SELECT f.at_ms FROM flushes f WHERE f.up_to_id >= c.event_id ORDER BY f.up_to_id LIMIT 1)
+FROM canaries c WHERE c.canary_id IN (SELECT value FROM json_each(?)) ORDER BY c.event_id
 """
 
 
@@ -95,6 +108,8 @@ class Store:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None
+        self._next_id = 1
+        self._txn_next_id = 1
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
@@ -102,6 +117,7 @@ class Store:
         store = cls(data_dir)
         store._writer = connect(store.path)
         store._writer.executescript(SCHEMA)
+        store.backlog()  # sets the next event id
         return store
 
     @property
@@ -130,42 +146,56 @@ class Store:
     # --- recovery -----------------------------------------------------------------------------
     def backlog(self) -> Backlog:
         w = self.writer
-        last_id = w.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        last_id = w.execute("SELECT coalesce(max(last_event_id), 0) FROM requests").fetchone()[0]
         watermark = w.execute("SELECT coalesce(max(up_to_id), 0) FROM flushes").fetchone()[0]
         groups = w.execute(
-            "SELECT received_at_ms, count(*) FROM events WHERE id > ? GROUP BY received_at_ms "
-            "ORDER BY received_at_ms",
+            "SELECT received_at_ms, last_event_id - first_event_id + 1 FROM requests WHERE last_event_id > ? "
+            "ORDER BY id",
             (watermark,),
         ).fetchall()
-        return Backlog(last_id, watermark, [(float(r), int(n)) for r, n in groups])
+        self._next_id = int(last_id) + 1
+        return Backlog(int(last_id), int(watermark), [(float(r), int(n)) for r, n in groups])
 
     # --- writes (writer thread) ---------------------------------------------------------------
     def begin(self) -> None:
         self.writer.execute("BEGIN IMMEDIATE")
+        self._txn_next_id = self._next_id
 
     def commit(self) -> None:
         self.writer.execute("COMMIT")
+        self._next_id = self._txn_next_id
 
     def rollback(self) -> None:
         if self.writer.in_transaction:
             self.writer.execute("ROLLBACK")
+        self._txn_next_id = self._next_id
 
-    def insert_events(self, received_at_ms: float, rows: Sequence[EventRow], raw: bytes | None) -> int:
-        """Append one request's events; ``raw`` is the request body when it is exactly one event."""
-        dumps = orjson.dumps
-        cur = self.writer.executemany(
-            "INSERT INTO events (received_at_ms, name, timestamp_ms, user_id, anonymous_id, canary_id, body)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (received_at_ms, r.name, r.timestamp_ms, r.user_id, r.anonymous_id, r.canary_id,
-                 raw if raw is not None else dumps(r.event))
-                for r in rows
-            ],
+    def insert_events(self, received_at_ms: float, rows: Sequence[EventRow], body: bytes) -> int:
+        """Append one request: its body to the log, its canary events to the index. Returns the event count."""
+        first = self._txn_next_id
+        last = first + len(rows) - 1
+        w = self.writer
+        w.execute(
+            "INSERT INTO requests (received_at_ms, first_event_id, last_event_id, body) VALUES (?, ?, ?, ?)",
+            (received_at_ms, first, last, body),
         )
-        return cur.rowcount
+        canaries = [
+            (first + i, r.canary_id, r.name, r.timestamp_ms, r.user_id, r.anonymous_id, received_at_ms)
+            for i, r in enumerate(rows)
+            if r.canary_id is not None
+        ]
+        if canaries:
+            w.executemany(
+                "INSERT INTO canaries (event_id, canary_id, name, timestamp_ms, user_id, anonymous_id, "
+                "received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                canaries,
+            )
+        self._txn_next_id = last + 1
+        return len(rows)
 
     def last_id(self) -> int:
-        return int(self.writer.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+        """The id of the last event written so far (in the open transaction too)."""
+        return self._txn_next_id - 1
 
     def record_flush(self, up_to_id: int, at_ms: float, reason: str, rows: int) -> None:
         self.writer.execute(
@@ -213,7 +243,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         conn = self.reader()
-        total = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        total = conn.execute("SELECT coalesce(max(last_event_id), 0) FROM requests").fetchone()[0]
         visible = conn.execute("SELECT coalesce(max(up_to_id), 0) FROM flushes").fetchone()[0]
         profiles = conn.execute("SELECT count(*) FROM profiles").fetchone()[0]
         return {"events": int(total), "visible": int(visible), "profiles": int(profiles)}

@@ -6,16 +6,15 @@ carries the HTTP status, a one-sentence message, the JSON path of the offending 
 
 Example::
 
-    >>> validate_event({"name": "page view", "userId": "u1", "timestamp": 1.7e12}, index=None).field
+    >>> validate_event({"name": "page view", "userId": "u1", "timestamp": 1.7e12}, index=None)
     Traceback (most recent call last):
     ...
-    ValidationError: event name must not contain white space
+    pipeline.validation.ValidationError: event name must not contain white space or control characters
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_NAME_CHARS = 200
 # Milliseconds since the epoch between 1973-03-03 and 5138-11-16: anything smaller is almost surely seconds.
@@ -38,68 +37,84 @@ class ValidationError(Exception):
         return {"error": self.error, "field": self.field, "index": self.index}
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One accepted event, ready to store."""
+class EventRow(NamedTuple):
+    """The indexed columns of one accepted event (the event itself is kept in its request body).
+
+    A named tuple rather than a frozen dataclass: one is built per event on the ingest hot path.
+    """
 
     name: str
     timestamp_ms: float
     user_id: str | None
     anonymous_id: str | None
     canary_id: str | None
-    event: dict[str, Any]
 
 
-def validate_event(event: Any, *, index: int | None, prefix: str = "$") -> EventRow:
-    """Check one event against the UserFlux conventions and return its row, or raise ValidationError."""
-    if not isinstance(event, dict):
-        raise ValidationError("an event must be a JSON object", prefix, index)
+def _path(index: int | None, key: str | None = None) -> str:
+    base = "$" if index is None else f"$.events[{index}]"
+    return base if key is None else f"{base}.{key}"
+
+
+def validate_event(event: Any, *, index: int | None) -> EventRow:
+    """Check one event against the UserFlux conventions and return its row, or raise ValidationError.
+
+    ``index`` is the event's position in a batch (None for the single-event endpoint); error paths are
+    built only when something is wrong, since this runs once per event on the hot path.
+    """
+    if type(event) is not dict:
+        raise ValidationError("an event must be a JSON object", _path(index), index)
     name = event.get("name")
-    if name is None:
-        raise ValidationError("event name is missing", f"{prefix}.name", index)
-    if not isinstance(name, str):
-        raise ValidationError("event name must be a string", f"{prefix}.name", index)
+    if type(name) is not str:
+        if name is None:
+            raise ValidationError("event name is missing", _path(index, "name"), index)
+        raise ValidationError("event name must be a string", _path(index, "name"), index)
     if not name:
-        raise ValidationError("event name must not be empty", f"{prefix}.name", index)
+        raise ValidationError("event name must not be empty", _path(index, "name"), index)
     if len(name) > MAX_NAME_CHARS:
-        raise ValidationError(f"event name is longer than {MAX_NAME_CHARS} characters", f"{prefix}.name", index)
-    if not name.isprintable() or any(ch.isspace() for ch in name):
-        raise ValidationError("event name must not contain white space", f"{prefix}.name", index)
-    for key in _OPTIONAL_STRINGS:
-        value = event.get(key)
-        if value is not None and not isinstance(value, str):
-            raise ValidationError(f"{key} must be a string or null", f"{prefix}.{key}", index)
-    user_id = event.get("userId") or None
-    anonymous_id = event.get("anonymousId") or None
-    if user_id is None and anonymous_id is None:
-        raise ValidationError("an event needs a userId or an anonymousId", f"{prefix}.userId", index)
-    timestamp = event.get("timestamp")
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
-        raise ValidationError(
-            "timestamp must be a number of milliseconds since the epoch", f"{prefix}.timestamp", index
-        )
-    if not MIN_TIMESTAMP_MS <= timestamp < MAX_TIMESTAMP_MS:
-        raise ValidationError(
-            f"timestamp {timestamp!r} is not milliseconds since the epoch (seconds by mistake?)",
-            f"{prefix}.timestamp",
-            index,
-        )
-    properties = event.get("properties")
+        raise ValidationError(f"event name is longer than {MAX_NAME_CHARS} characters", _path(index, "name"),
+                              index)
+    # every white-space character but the ASCII space is also non-printable
+    if " " in name or not name.isprintable():
+        raise ValidationError("event name must not contain white space or control characters",
+                              _path(index, "name"), index)
+    get = event.get
+    user_id = get("userId")
+    anonymous_id = get("anonymousId")
+    external_id = get("externalId")
+    session_id = get("sessionId")
+    if not (
+        (user_id is None or type(user_id) is str)
+        and (anonymous_id is None or type(anonymous_id) is str)
+        and (external_id is None or type(external_id) is str)
+        and (session_id is None or type(session_id) is str)
+    ):
+        key = next(k for k in _OPTIONAL_STRINGS if get(k) is not None and type(get(k)) is not str)
+        raise ValidationError(f"{key} must be a string or null", _path(index, key), index)
+    if not user_id and not anonymous_id:
+        raise ValidationError("an event needs a userId or an anonymousId", _path(index, "userId"), index)
+    timestamp = get("timestamp")
+    kind = type(timestamp)
+    if kind is not int and kind is not float:
+        raise ValidationError("timestamp must be a number of milliseconds since the epoch",
+                              _path(index, "timestamp"), index)
+    if not MIN_TIMESTAMP_MS <= timestamp < MAX_TIMESTAMP_MS:  # type: ignore[operator]
+        raise ValidationError(f"timestamp {timestamp!r} is not milliseconds since the epoch (seconds by mistake?)",
+                              _path(index, "timestamp"), index)
+    properties = get("properties")
     if properties is None:
         properties = {}
-    elif not isinstance(properties, dict):
-        raise ValidationError("properties must be a JSON object", f"{prefix}.properties", index)
-    device = event.get("deviceData")
-    if device is not None and not isinstance(device, dict):
-        raise ValidationError("deviceData must be a JSON object or null", f"{prefix}.deviceData", index)
+    elif type(properties) is not dict:
+        raise ValidationError("properties must be a JSON object", _path(index, "properties"), index)
+    device = get("deviceData")
+    if device is not None and type(device) is not dict:
+        raise ValidationError("deviceData must be a JSON object or null", _path(index, "deviceData"), index)
     canary = properties.get("canary_id")
     return EventRow(
-        name=name,
-        timestamp_ms=float(timestamp),
-        user_id=user_id,
-        anonymous_id=anonymous_id,
-        canary_id=canary if isinstance(canary, str) else None,
-        event=event,
+        name,
+        float(timestamp),  # type: ignore[arg-type]
+        user_id or None,
+        anonymous_id or None,
+        canary if type(canary) is str else None,
     )
 
 
@@ -123,7 +138,7 @@ def validate_batch(doc: Any, *, max_batch: int) -> list[EventRow]:
         raise ValidationError(
             f"a batch holds at most {max_batch} events, got {len(events)}", "$.events", None, status=413
         )
-    return [validate_event(ev, index=i, prefix=f"$.events[{i}]") for i, ev in enumerate(events)]
+    return [validate_event(ev, index=i) for i, ev in enumerate(events)]
 
 
 def validate_profile(doc: Any) -> tuple[str, dict[str, Any]]:
