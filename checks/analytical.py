@@ -117,29 +117,35 @@ class Reader:
             await sleep_or_stop(stop, delay)
 
     async def poll_once(self) -> None:
+        """One look-up of every pending canary. Past the target's id cap per query (``max_query_ids``,
+        10,000 for the pipeline) the ids are split over as few queries as the cap allows."""
         ids = self._cmp.query_ids()
-        if ids:
-            started_ns = self._clock.monotonic_ns()
-            ok = False
-            try:
-                status, _, body = await execute(self._session, self._target.query_canaries(ids), self.timeout_s)
-                rows = self._target.parse_query(status, body)
-                ok = True
-            except (aiohttp.ClientError, TimeoutError, OSError, TargetError) as exc:
-                log.debug("poll failed: %s", describe(exc))
-            ended_ns = self._clock.monotonic_ns()
-            self.polls += 1
-            if self._metrics is not None:
-                self._metrics.poll(self._cmp.path, (ended_ns - started_ns) / _NS_PER_S, ok)
-            if ok:
-                found = [r.canary_id for r in rows]
-                for obs in self._cmp.polled(ids, started_ns=started_ns, ended_ns=ended_ns, found=found):
-                    self._sink(obs)
-            else:
-                self.poll_failures += 1
+        cap = int(getattr(self._target, "max_query_ids", 10_000))
+        for start in range(0, len(ids), cap):
+            await self._look_up(ids[start:start + cap])
         for obs in self._cmp.expire(self._clock.monotonic_ns()):
             self._sink(obs)
         if self._metrics is not None:
             self._metrics.set_pending(self._cmp.path, self._cmp.pending_count)
         if self._on_tick is not None:
             self._on_tick()
+
+    async def _look_up(self, ids: list[str]) -> None:
+        started_ns = self._clock.monotonic_ns()
+        ok = False
+        try:
+            status, _, body = await execute(self._session, self._target.query_canaries(ids), self.timeout_s)
+            rows = self._target.parse_query(status, body)
+            ok = True
+        except (aiohttp.ClientError, TimeoutError, OSError, TargetError, ValueError) as exc:
+            log.debug("poll failed: %s", describe(exc))
+        ended_ns = self._clock.monotonic_ns()
+        self.polls += 1
+        if self._metrics is not None:
+            self._metrics.poll(self._cmp.path, (ended_ns - started_ns) / _NS_PER_S, ok)
+        if ok:
+            found = [r.canary_id for r in rows]
+            for obs in self._cmp.polled(ids, started_ns=started_ns, ended_ns=ended_ns, found=found):
+                self._sink(obs)
+        else:
+            self.poll_failures += 1

@@ -37,6 +37,7 @@ class PipelineTarget:
     """Sans-IO builders and parsers for the reference pipeline's HTTP API."""
 
     name = NAME
+    max_query_ids = MAX_QUERY_IDS
 
     def __init__(self, base_url: str, *, write_key: str | None = None, location_enrichment: bool = False):
         self.base_url = base_url.rstrip("/")

@@ -1,0 +1,50 @@
+"""More pending canaries than one query may carry: the reader splits them, every canary is decided."""
+
+import asyncio
+
+import aiohttp
+import orjson
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from checks.analytical import Reader
+from checks.clock import SystemClock
+from checks.comparator import Comparator
+from targets.pipeline import PipelineTarget
+
+
+class CappedTarget(PipelineTarget):
+    max_query_ids = 3
+
+
+async def _run() -> tuple[list[int], list[str]]:
+    sizes: list[int] = []
+
+    async def query(request: web.Request) -> web.Response:
+        ids = orjson.loads(await request.read())["canary_ids"]
+        sizes.append(len(ids))
+        if len(ids) > 3:
+            return web.json_response({"error": "too many"}, status=413)
+        return web.json_response({"rows": [{"canary_id": i} for i in ids]})
+
+    app = web.Application()
+    app.router.add_post("/query", query)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    clock = SystemClock()
+    cmp = Comparator(path="analytical", lost_after_s=60)
+    for i in range(8):
+        cmp.sent(f"c{i}", sent_ns=clock.monotonic_ns(), sent_unix_ms=clock.unix_ms())
+    decided: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        reader = Reader(target=CappedTarget(str(server.make_url("/"))), session=session, comparator=cmp,
+                        clock=clock, sink=lambda o: decided.append(o.canary_id))
+        await reader.poll_once()
+    await server.close()
+    return sizes, decided
+
+
+def test_pending_beyond_the_cap_is_split_over_queries():
+    sizes, decided = asyncio.run(_run())
+    assert sizes == [3, 3, 2]
+    assert sorted(decided) == [f"c{i}" for i in range(8)]
