@@ -66,7 +66,7 @@ class Meter:
         if step is None:
             found = self.schedule.step_at(offset)
             step = TAIL_STEP if found is None else found
-        key = (max(0, math.floor(offset)), step)
+        key = (int(offset) if offset > 0 else 0, step)
         b = self._bins.get(key)
         if b is None:
             b = self._bins[key] = Bin()

@@ -20,7 +20,6 @@ The pacer does no I/O and never sleeps; times are seconds on whatever monotonic 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from loadgen.schedule import RateSchedule
@@ -38,8 +37,7 @@ class Slot(NamedTuple):
     step: int
 
 
-@dataclass(frozen=True)
-class Dropped:
+class Dropped(NamedTuple):
     """Requests skipped by one :meth:`Pacer.next_slot` call because they were too late to send."""
 
     requests: int
