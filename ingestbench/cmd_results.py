@@ -1,0 +1,115 @@
+"""Commands over finished (or killed) runs: ``report``, ``gate`` and ``compare``.
+
+    ingestbench report results/<run-id>                  # re-render report.md / report.html / junit.xml
+    ingestbench gate results/<run-id> --slo strict.toml  # re-judge against another SLO file
+    ingestbench compare results/<base> results/<candidate> [--max-regression 0.10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from ingestbench.config import ConfigError
+
+
+def register(sub: Any) -> None:
+    r = sub.add_parser("report", help="re-render a run's reports from its files (also for a killed run)")
+    r.add_argument("run_dir")
+    r.set_defaults(func=report)
+    g = sub.add_parser("gate", help="re-judge a finished run against an SLO file; exit code as for run")
+    g.add_argument("run_dir")
+    g.add_argument("--slo", default=None, help="SLO file (default: the one the run used)")
+    g.set_defaults(func=gate)
+    c = sub.add_parser("compare", help="baseline / candidate / diff per tier; exit 1 on a regression")
+    c.add_argument("base_dir")
+    c.add_argument("candidate_dir")
+    c.add_argument("--max-regression", type=float, default=0.10,
+                   help="allowed growth of a judged percentile, as a fraction (default 0.10 = 10%%)")
+    c.set_defaults(func=compare)
+
+
+def _load(run_dir: str) -> Any:
+    from ingestbench.rundir import RunFiles
+
+    try:
+        return RunFiles.load(Path(run_dir))
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _time_scale(files: Any) -> float:
+    return float(files.run.get("scenario", {}).get("time_scale") or 1.0)
+
+
+def report(args: argparse.Namespace) -> int:
+    from ingestbench.reports import write_reports
+    from ingestbench.rundir import RUN_JSON, write_json_atomic
+    from ingestbench.summary import EXIT_INVALID, judge_files, slo_for
+
+    files = _load(args.run_dir)
+    if files.run.get("status") != "finished" or "tiers" not in files.run:
+        # a run that was killed: judge what its files hold, and say it is incomplete
+        slo = slo_for(files, None, _time_scale(files))
+        note = [] if files.run.get("status") == "finished" else [
+            f"the run did not finish (status {files.run.get('status', 'unknown')}); judged from what it recorded"]
+        j = judge_files(files, slo, extra_invalid=note)
+        files.run.update(steps=j.steps, tiers=j.tiers(), invalid_reasons=j.invalid_reasons,
+                         gate={"status": j.gate.status, "reason": j.gate.reason},
+                         exit_code=j.exit_code if files.run.get("status") == "finished" else EXIT_INVALID)
+        files.run.setdefault("run_id", files.path.name)
+        if files.run.get("status") != "finished":
+            files.run["status"] = "incomplete"
+        write_json_atomic(files.path / RUN_JSON, files.run)
+    written = write_reports(files)
+    print(f"wrote {', '.join(str(files.path / w) for w in written)}")
+    return 0
+
+
+def gate(args: argparse.Namespace) -> int:
+    from ingestbench.summary import judge_files, slo_for
+
+    files = _load(args.run_dir)
+    if args.slo is not None and not Path(args.slo).is_file():
+        raise ConfigError(f"--slo: file {args.slo} does not exist")
+    slo = slo_for(files, args.slo, _time_scale(files))
+    j = judge_files(files, slo, re_tier=args.slo is not None)
+    print(f"{'tier':14} {'n':>5} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'target':>7}  result")
+    for v in j.gate.verdicts:
+        print(f"{v.tier:14} {v.n:5d} {_n(v.p50_s):>8} {_n(v.p95_s):>8} {_n(v.p99_s):>8} {v.target_s:7.3g}  "
+              f"{v.status}: {v.reason}")
+    for reason in j.invalid_reasons:
+        print(f"invalid: {reason}")
+    print(f"exit code {j.exit_code}")
+    return j.exit_code
+
+
+def compare(args: argparse.Namespace) -> int:
+    from ingestbench.compare import compare_runs
+
+    if not args.max_regression >= 0:
+        raise ConfigError(f"--max-regression must be >= 0, got {args.max_regression}")
+    base, cand = _load(args.base_dir), _load(args.candidate_dir)
+    for f in (base, cand):
+        if "tiers" not in f.run:
+            raise ConfigError(f"{f.path} has no verdicts yet: run `ingestbench report {f.path}` first")
+    rows = compare_runs(base.run, cand.run, max_regression=args.max_regression)
+    print(f"{'tier':14} {'pct':>4} {'baseline s':>11} {'candidate s':>12} {'change':>8}  verdict")
+    for r in rows:
+        change = "–" if r.change is None else ("inf" if math.isinf(r.change) else f"{r.change:+.0%}")
+        print(f"{r.tier:14} p{r.percentile:<3g} {_n(r.base_s):>11} {_n(r.candidate_s):>12} {change:>8}  "
+              f"{'REGRESSION: ' if r.regressed else ''}{r.note}")
+    regressed = [r.tier for r in rows if r.regressed]
+    if regressed:
+        print(f"regression in tier {', '.join(regressed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _n(v: float | None) -> str:
+    if v is None:
+        return "–"
+    return "inf" if math.isinf(v) else f"{v:.3g}"

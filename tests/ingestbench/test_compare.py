@@ -1,0 +1,49 @@
+import math
+
+from ingestbench.compare import compare_runs
+
+
+def tier(name, p95, lo, hi, n=50):
+    return {"tier": name, "percentile": 95, "judged_s": p95, "p95_s": p95, "ci_low_s": lo, "ci_high_s": hi, "n": n}
+
+
+def run(*tiers):
+    return {"tiers": list(tiers)}
+
+
+def test_regression_beyond_noise_is_flagged():
+    base = run(tier("high", 1.0, 0.9, 1.1))
+    cand = run(tier("high", 2.0, 1.8, 2.3))
+    (row,) = compare_runs(base, cand, max_regression=0.10)
+    assert row.regressed and row.change == 1.0
+    assert "regressed" in row.note
+
+
+def test_growth_within_overlapping_intervals_is_noise():
+    base = run(tier("high", 1.0, 0.8, 1.4))
+    cand = run(tier("high", 1.2, 1.0, 1.5))
+    (row,) = compare_runs(base, cand, max_regression=0.10)
+    assert not row.regressed and "noise" in row.note
+
+
+def test_small_growth_is_allowed_even_if_separated():
+    base = run(tier("high", 1.0, 0.99, 1.01))
+    cand = run(tier("high", 1.05, 1.04, 1.06))
+    (row,) = compare_runs(base, cand, max_regression=0.10)
+    assert not row.regressed
+
+
+def test_improvement_and_missing_tiers():
+    base = run(tier("low", 10.0, 9, 11), tier("gone", 1.0, 0.9, 1.1))
+    cand = run(tier("low", 5.0, 4, 6), tier("new", 1.0, 0.9, 1.1))
+    rows = {r.tier: r for r in compare_runs(base, cand)}
+    assert not rows["low"].regressed and rows["low"].change == -0.5
+    assert rows["new"].note == "not in the baseline"
+    assert rows["gone"].note == "missing from the candidate"
+
+
+def test_percentile_beyond_loss_limit_is_infinite_and_regresses():
+    base = run(tier("high", 1.0, 0.9, 1.1))
+    cand = run(tier("high", None, None, None, n=40))
+    (row,) = compare_runs(base, cand)
+    assert math.isinf(row.candidate_s) and row.regressed
