@@ -1,13 +1,22 @@
-"""Baseline generator for the loadgen benchmark: a bare FastHttpUser posting one fixed event, no pacing."""
+"""Baseline generator for the loadgen benchmark: a bare FastHttpUser posting one fixed body, no pacing.
+
+``LOADGEN_BENCH_BATCH`` (read here, a benchmark edge) picks the body: 1 = one event to the single endpoint
+(default), N = a batch of N events to the batch endpoint, serialised once.
+"""
 
 from __future__ import annotations
+
+import os
 
 import orjson
 from locust import FastHttpUser, constant, task
 
 from loadgen.events import EventFactory
 
-BODY = orjson.dumps(EventFactory(seed=1).next_event())
+BATCH = int(os.environ.get("LOADGEN_BENCH_BATCH", "1"))
+_EVENTS = EventFactory(seed=1).batch(BATCH)
+BODY = orjson.dumps(_EVENTS[0]) if BATCH == 1 else orjson.dumps({"events": _EVENTS})
+PATH = "/event/ingest?locationEnrichment=false" if BATCH == 1 else "/event/ingest/batch?locationEnrichment=false"
 HEADERS = {"Content-Type": "application/json"}
 
 
@@ -16,4 +25,4 @@ class BareUser(FastHttpUser):
 
     @task
     def post(self) -> None:
-        self.client.post("/event/ingest?locationEnrichment=false", data=BODY, headers=HEADERS)  # type: ignore[arg-type]
+        self.client.post(PATH, data=BODY, headers=HEADERS)  # type: ignore[arg-type]

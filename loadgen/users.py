@@ -51,7 +51,8 @@ class IngestUser(FastHttpUser):
         if slot is None:
             gevent.sleep(IDLE_SLEEP_S * 4 if pacer.finished() else IDLE_SLEEP_S)
             return
-        req = target.ingest(factory.batch(slot.events, now_ms=side.unix_ms(slot.intended_s)))
+        events = factory.batch(slot.events, now_ms=side.unix_ms(slot.intended_s), shared_properties=True)
+        req = target.ingest(events)
         delay = slot.intended_s - clock()
         if delay > 0:
             gevent.sleep(delay)

@@ -9,6 +9,7 @@ completed seconds of the :class:`~loadgen.meter.Meter` to the master as ``ingest
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import tomllib
@@ -30,6 +31,7 @@ log = logging.getLogger("ingestbench.loadgen")
 PLAN_MESSAGE = "ingestbench_plan"
 STATS_MESSAGE = "ingestbench_stats"
 REPORT_INTERVAL_S = 0.5
+GC_GEN0_THRESHOLD = 50_000
 
 
 def schedule_for(scenario: Scenario, time_scale: float) -> RateSchedule:
@@ -51,13 +53,15 @@ class WorkerSide:
 
     def __init__(self, *, host: str, send_message: Callable[[str, dict[str, Any]], None],
                  registry: TargetRegistry, write_key: str | None = None,
-                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 tune_gc: bool = True):
         self.host = host
         self.send_message = send_message
         self.registry = registry
         self.write_key = write_key
         self.clock = clock
         self.wall = wall
+        self.tune_gc = tune_gc
         self.pacer: Pacer | None = None
         self.meter: Meter | None = None
         self.factory: EventFactory | None = None
@@ -90,6 +94,11 @@ class WorkerSide:
         pacer.start(self.t0_s, index=int(data["index"]), count=int(data["count"]),
                     from_s=now if data.get("join") else None)
         self.pacer = pacer
+        if self.tune_gc:
+            # Batches allocate hundreds of dicts per request; without this, frequent collections keep
+            # rescanning the long-lived template pool and Locust's own objects (~15 % of batch-mode CPU).
+            gc.freeze()
+            gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
         self._reporter = gevent.spawn(self._report_loop)
         log.info("pacing scenario %s as share %d of %d, start in %.2f s", name, data["index"], data["count"],
                  self.t0_s - now)

@@ -1,0 +1,72 @@
+"""Master + workers as separate processes: the rate is split, and re-split when a worker joins or leaves."""
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from loadgen.rates_out import read_rates
+from tests.loadgen.locust_run import LOCUST, LOCUSTFILE, free_port, serve, write_scenario
+
+pytestmark = [pytest.mark.slow, pytest.mark.server]
+
+RATE = 600
+STEP_S = 14
+
+
+def _start(cmd, log):
+    return subprocess.Popen([str(LOCUST), "-f", str(LOCUSTFILE), *cmd], stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_worker_join_and_leave_keep_the_total_rate(tmp_path):
+    scenario = write_scenario(tmp_path / "s.toml", [(RATE, STEP_S)])
+    rates = tmp_path / "rates.jsonl"
+    port = free_port()
+    logs = {n: (tmp_path / f"{n}.log").open("wb") for n in ("master", "w1", "w2")}
+    worker = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+    procs = []
+    with serve() as url:
+        try:
+            master = _start(["--master", "--headless", "--expect-workers", "1", "--master-bind-host", "127.0.0.1",
+                             "--master-bind-port", str(port), "--host", url, "--scenario", str(scenario),
+                             "--rates-out", str(rates)], logs["master"])
+            procs.append(master)
+            procs.append(_start(worker, logs["w1"]))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (rates.exists() and len(read_rates(rates)) >= 3):
+                time.sleep(0.2)  # the schedule is running: seconds 0..2 are written
+            w2 = _start(worker, logs["w2"])
+            procs.append(w2)
+            time.sleep(5)
+            _stop(w2)  # leaves mid-run
+            master.wait(timeout=STEP_S + 40)
+        finally:
+            for p in procs:
+                _stop(p)
+            for f in logs.values():
+                f.close()
+    master_log = (tmp_path / "master.log").read_text()
+    w2_log = (tmp_path / "w2.log").read_text()
+    assert "rate now split 2 ways" in master_log, master_log[-3000:]
+    assert "rate now split 1 ways" in master_log
+    assert "share 1 of 2" in w2_log or "share 0 of 2" in w2_log
+    rows = read_rates(rates)
+    seconds = [r for r in rows if r["type"] == "second"]
+    (step,) = [r for r in rows if r["type"] == "step"]
+    assert len(seconds) == STEP_S
+    # one second of slack around each change; otherwise every second holds the total rate
+    assert sum(r["achieved_eps"] for r in seconds) == pytest.approx(RATE * STEP_S, rel=0.03), seconds
+    steady = sorted(r["achieved_eps"] for r in seconds)[2:-2]
+    assert all(r == pytest.approx(RATE, rel=0.05) for r in steady), seconds
+    assert step["achieved_eps"] == pytest.approx(RATE, rel=0.03)
