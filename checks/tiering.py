@@ -147,6 +147,11 @@ class Tiering:
         return bool(self._points) and self._points[-1].unix_s >= obs.sent_unix_ms / 1000.0
 
     def apply(self, obs: Observation) -> Observation:
+        """Tier ``obs``. A send time the rate source does not cover (after the load ended, or while the
+        timeline lagged past the hold) has no known rate: only a bandless tier (transactional) takes it."""
+        if not self.ready(obs):
+            bandless = self.slo.tier_for(obs.path, None)
+            return replace(obs, tier=bandless.name if bandless else None, rate_eps=None, warmup=False)
         a = assign(
             obs.path,
             obs.sent_unix_ms / 1000.0,

@@ -25,6 +25,7 @@ EXIT_INVALID = 3
 COMMANDS = [
     "ingestbench.cmd_pipeline",
     "ingestbench.cmd_probe",
+    "ingestbench.cmd_run",
     "ingestbench.cmd_results",
 ]
 

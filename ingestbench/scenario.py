@@ -56,12 +56,39 @@ class LoadConfig:
 
 
 @dataclass(frozen=True)
+class PipelineTable:
+    """The ``[pipeline]`` table: settings of the embedded reference pipeline, at time scale 1.
+
+    ``ingestbench run`` multiplies both by the run's time scale, so that the knee rate
+    ``flush_rows / flush_max_wait_s`` stays where it is while everything runs faster.
+    """
+
+    flush_rows: int = 3000
+    flush_max_wait_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ProbeTable:
+    """The ``[probe]`` table, at time scale 1 (``None``: the probe's own default from the SLO)."""
+
+    interval_s: float = 1.0
+    poll_interval_s: float = 0.25
+    lost_after_s: float | None = None
+    drain_s: float | None = None
+    transactional: bool = True
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: Path
     load: LoadConfig
     description: str = ""
-    tables: Mapping[str, Any] = field(default_factory=dict)  # the raw document, for later tables
+    tables: Mapping[str, Any] = field(default_factory=dict)  # the raw document
+    time_scale: float = 1.0
+    slo_path: str | None = None
+    pipeline: PipelineTable = field(default_factory=PipelineTable)
+    probe: ProbeTable = field(default_factory=ProbeTable)
 
 
 def _number(table: str, key: str, value: Any, *, integer: bool = False, positive: bool = True,
@@ -138,8 +165,35 @@ def parse_load(doc: Mapping[str, Any]) -> LoadConfig:
     return LoadConfig(**kw)
 
 
-TABLE_PARSERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {"load": parse_load}
-TOP_LEVEL_KEYS = {"description"}
+def parse_pipeline(doc: Mapping[str, Any]) -> PipelineTable:
+    """Validate the ``[pipeline]`` table."""
+    _check_keys("pipeline", doc, set(PipelineTable.__dataclass_fields__))
+    kw: dict[str, Any] = {}
+    if "flush_rows" in doc:
+        kw["flush_rows"] = _number("pipeline", "flush_rows", doc["flush_rows"], integer=True)
+    if "flush_max_wait_s" in doc:
+        kw["flush_max_wait_s"] = float(_number("pipeline", "flush_max_wait_s", doc["flush_max_wait_s"]))
+    return PipelineTable(**kw)
+
+
+def parse_probe(doc: Mapping[str, Any]) -> ProbeTable:
+    """Validate the ``[probe]`` table."""
+    _check_keys("probe", doc, set(ProbeTable.__dataclass_fields__))
+    kw: dict[str, Any] = {}
+    for key in ("interval_s", "poll_interval_s", "lost_after_s", "drain_s"):
+        if key in doc:
+            kw[key] = float(_number("probe", key, doc[key], positive=key != "drain_s", at_least=0))
+    if "transactional" in doc:
+        if not isinstance(doc["transactional"], bool):
+            raise ConfigError(f"probe.transactional must be true or false, got {doc['transactional']!r}")
+        kw["transactional"] = doc["transactional"]
+    return ProbeTable(**kw)
+
+
+TABLE_PARSERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "load": parse_load, "pipeline": parse_pipeline, "probe": parse_probe,
+}
+TOP_LEVEL_KEYS = {"description", "time_scale", "slo"}
 
 
 def scenarios_dirs() -> list[Path]:
@@ -177,8 +231,18 @@ def parse_scenario(doc: Mapping[str, Any], *, name: str, path: Path) -> Scenario
     description = doc.get("description", "")
     if not isinstance(description, str):
         raise ConfigError("description must be a string")
+    time_scale = float(_number("scenario", "time_scale", doc.get("time_scale", 1.0)))
+    slo = doc.get("slo")
+    if slo is not None:
+        if not isinstance(slo, str) or not slo:
+            raise ConfigError("slo must be the path of an SLO file (relative to the scenario file)")
+        slo_path = (path.parent / slo) if not Path(slo).is_absolute() else Path(slo)
+        if not slo_path.is_file():
+            raise ConfigError(f"slo: file {slo_path} does not exist")
+        slo = str(slo_path)
     return Scenario(name=name, path=path, load=parse_load(doc["load"]), description=description,
-                    tables=dict(doc))
+                    tables=dict(doc), time_scale=time_scale, slo_path=slo,
+                    pipeline=parse_pipeline(doc.get("pipeline", {})), probe=parse_probe(doc.get("probe", {})))
 
 
 def load_scenario(name_or_path: str | Path, *, search: list[Path] | None = None) -> Scenario:

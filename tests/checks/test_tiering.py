@@ -78,3 +78,15 @@ def test_tiering_applies_to_observations_and_grows() -> None:
     tiering.extend(steps())
     tiered = tiering.apply(obs)
     assert (tiered.tier, tiered.warmup, tiered.rate_eps) == ("high", False, 1980.0)
+
+
+def test_send_after_the_timeline_ends_has_no_rate_and_no_analytical_tier() -> None:
+    """A canary sent after the load stopped must not inherit the last second's rate."""
+    tiering = Tiering(SLO, window_s=0.5)
+    tiering.extend(steps())  # last point ends at 140.0
+    after = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=140_300, seen_ns=10)
+    assert (tiering.apply(after).tier, tiering.apply(after).rate_eps) == (None, None)
+    inside = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=139_700, seen_ns=10)
+    assert tiering.apply(inside).tier == "high"
+    profile = Observation("p", "transactional", "available", sent_ns=0, sent_unix_ms=140_300, seen_ns=10)
+    assert tiering.apply(profile).tier == "transactional"

@@ -1,0 +1,88 @@
+"""Child processes of a run: start with a log file each, watch, stop by PID, report the last log lines.
+
+Children get their own session, so a Ctrl-C in the terminal reaches only ``ingestbench run``, which then
+stops them in order (load first, then the probe so it can drain, then the target). Nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("ingestbench.run")
+
+
+@dataclass
+class Child:
+    name: str
+    cmd: list[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    ok_exit_codes: tuple[int, ...] = (0,)
+    proc: subprocess.Popen[bytes] | None = None
+    started_s: float = 0.0
+    stopping: bool = False
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env={**os.environ, **self.env}, start_new_session=True)
+        self.started_s = time.monotonic()
+        log.debug("started %s (pid %d): %s", self.name, self.proc.pid, " ".join(self.cmd))
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
+
+    def poll(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def died(self) -> bool:
+        """Exited on its own with an exit code it should not have."""
+        code = self.poll()
+        return code is not None and not self.stopping and code not in self.ok_exit_codes
+
+    def send(self, sig: int) -> None:
+        if self.running:
+            assert self.proc is not None
+            self.stopping = True
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, sig)
+
+    def wait(self, timeout_s: float) -> int | None:
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=max(0.0, timeout_s))
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, *, sig: int = signal.SIGTERM, grace_s: float = 10.0) -> int | None:
+        """Signal, wait ``grace_s``, then SIGKILL (by PID) if still there."""
+        if self.proc is None:
+            return None
+        if self.running:
+            self.send(sig)
+            if self.wait(grace_s) is None:
+                log.warning("%s (pid %d) did not stop within %.0f s; killing it", self.name, self.proc.pid, grace_s)
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,156 @@
+"""Live progress of a run: current step, target vs achieved events/s, schedule lag, canaries, running
+quantiles per tier. Rich when stdout is a terminal, plain lines otherwise (or with ``--no-progress``).
+
+The view only reads the run's files as they grow (and the probe's pending gauge when it has one), so it
+shows exactly what will end up in the results.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import orjson
+
+
+@dataclass
+class _Tail:
+    path: Path
+    offset: int = 0
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []
+        self.offset += end + 1
+        out = []
+        for line in data[: end + 1].splitlines():
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(doc, dict):
+                out.append(doc)
+        return out
+
+
+@dataclass
+class Snapshot:
+    elapsed_s: float = 0.0
+    step: int | None = None
+    steps_total: int = 0
+    target_eps: float | None = None
+    achieved_eps: float | None = None
+    lag_p99_s: float | None = None
+    failed_events: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    tta_by_tier: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    pending: float | None = None
+    invalid_steps: list[int] = field(default_factory=list)
+
+    def tier_line(self, tier: str) -> str:
+        v = self.tta_by_tier[tier]
+        if not v:
+            return f"{tier}: n=0"
+        p50, p95 = np.percentile(v, [50, 95])
+        return f"{tier}: n={len(v)} p50={p50:.3g}s p95={p95:.3g}s"
+
+
+class Progress:
+    def __init__(self, run_dir: Path, *, steps_total: int, enabled: bool = True, stream: TextIO | None = None,
+                 plain_every_s: float = 5.0):
+        self.snap = Snapshot(steps_total=steps_total)
+        self._rates = _Tail(run_dir / "rates.jsonl")
+        self._samples = _Tail(run_dir / "samples.jsonl")
+        self._stream = stream or sys.stderr
+        self._enabled = enabled
+        self._rich = enabled and self._stream.isatty()
+        self._plain_every_s = plain_every_s
+        self._last_plain = 0.0
+        self._started = time.monotonic()
+        self._live: Any = None
+
+    def __enter__(self) -> Progress:
+        if self._rich:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(self._render(), console=Console(file=self._stream), refresh_per_second=4,
+                              transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._render())
+            self._live.__exit__(None, None, None)
+
+    def update(self, *, pending: float | None = None) -> None:
+        s = self.snap
+        s.elapsed_s = time.monotonic() - self._started
+        s.pending = pending
+        for rec in self._rates.read():
+            if rec.get("type") == "step":
+                if not rec.get("valid"):
+                    s.invalid_steps.append(int(rec.get("step", -1)))
+                continue
+            s.step = rec.get("step")
+            s.target_eps, s.achieved_eps = rec.get("target_eps"), rec.get("achieved_eps")
+            s.lag_p99_s = rec.get("lag_p99_s")
+            s.failed_events += int(rec.get("failed_events") or 0)
+        for rec in self._samples.read():
+            s.outcomes[rec.get("outcome", "?")] += 1
+            if rec.get("outcome") == "available" and rec.get("tta_s") is not None and not rec.get("warmup"):
+                s.tta_by_tier[rec.get("tier") or "untiered"].append(float(rec["tta_s"]))
+        if not self._enabled:
+            return
+        if self._live is not None:
+            self._live.update(self._render())
+        elif time.monotonic() - self._last_plain >= self._plain_every_s:
+            self._last_plain = time.monotonic()
+            print(self.line(), file=self._stream, flush=True)
+
+    def line(self) -> str:
+        s = self.snap
+        step = "-" if s.step is None else f"{int(s.step) + 1}/{s.steps_total}"
+        rate = (f"{s.achieved_eps:.0f}/{s.target_eps:.0f} ev/s" if s.achieved_eps is not None
+                and s.target_eps is not None else "starting")
+        lag = "-" if s.lag_p99_s is None else f"{s.lag_p99_s * 1000:.1f}ms"
+        pend = "-" if s.pending is None else f"{s.pending:.0f}"
+        tiers = "; ".join(s.tier_line(t) for t in sorted(s.tta_by_tier))
+        bad = f" INVALID steps {s.invalid_steps}" if s.invalid_steps else ""
+        return (f"[{s.elapsed_s:5.0f}s] step {step} {rate} lag p99 {lag} failed {s.failed_events} | canaries "
+                f"pending {pend} available {s.outcomes['available']} lost {s.outcomes['lost']} "
+                f"errored {s.outcomes['errored']} | {tiers or 'no TTA yet'}{bad}")
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        s = self.snap
+        t = Table(title=f"ingestbench run ({s.elapsed_s:.0f} s)", show_header=False, expand=False)
+        t.add_column("what", style="bold")
+        t.add_column("value")
+        step = "-" if s.step is None else f"{int(s.step) + 1} of {s.steps_total}"
+        t.add_row("step", step)
+        if s.target_eps is not None:
+            t.add_row("events/s", f"target {s.target_eps:.0f}, achieved {s.achieved_eps or 0:.0f}")
+        t.add_row("schedule lag p99", "-" if s.lag_p99_s is None else f"{s.lag_p99_s * 1000:.1f} ms")
+        t.add_row("failed events", str(s.failed_events))
+        t.add_row("canaries", f"pending {'-' if s.pending is None else int(s.pending)}, "
+                  f"available {s.outcomes['available']}, lost {s.outcomes['lost']}, errored {s.outcomes['errored']}")
+        for tier in sorted(s.tta_by_tier):
+            t.add_row(f"tier {tier}", s.tier_line(tier).split(": ", 1)[1])
+        if s.invalid_steps:
+            t.add_row("[red]INVALID[/red]", f"steps {s.invalid_steps} not reached")
+        return t

@@ -1,0 +1,317 @@
+"""``ingestbench run``: start what a scenario needs, supervise it, collect, judge, report.
+
+Children (each its own process, log under ``logs/``): the embedded reference pipeline (unless a target
+URL is given), the probe (``ingestbench probe`` tiering by the load's rate timeline) and Locust headless
+with the loadgen. The run ends when the load schedule ends; the probe then drains pending canaries and
+the pipeline stops. A child that dies ends the run as invalid with its last log lines; Ctrl-C stops
+everything in order and still writes what was collected.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ingestbench.children import Child
+from ingestbench.progress import Progress
+from ingestbench.reports import write_reports
+from ingestbench.rundir import RUN_JSON, SCENARIO_COPY, SCHEMA_VERSION, SLO_COPY, RunFiles, write_json_atomic
+from ingestbench.summary import EXIT_INVALID, expected_tiers, judge_files, slo_for
+
+log = logging.getLogger("ingestbench.run")
+POLL_S = 0.25
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a run needs, validated at the edge (``cmd_run``); durations here are unscaled."""
+
+    scenario_name: str
+    scenario_path: Path
+    description: str
+    rates_eps: list[float]
+    load_duration_s: float
+    time_scale: float
+    slo_path: Path
+    target: str
+    url: str | None
+    write_key: str | None
+    processes: int
+    out_root: Path
+    seed: int | None
+    progress: bool
+    flush_rows: int
+    flush_max_wait_s: float
+    interval_s: float
+    poll_interval_s: float
+    lost_after_s: float | None
+    drain_s: float | None
+    transactional: bool
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def machine_facts() -> dict[str, Any]:
+    mem = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return {"hostname": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
+            "cpus": __import__("os").cpu_count(), "memory_bytes": mem}
+
+
+def versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for pkg in ("ingestbench", "locust", "aiohttp", "numpy", "prometheus-client"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+class Run:
+    def __init__(self, settings: RunSettings):
+        self.s = settings
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.run_id = f"{stamp}-{settings.scenario_name}-{secrets.token_hex(2)}"
+        self.dir = settings.out_root / self.run_id
+        self.children: list[Child] = []
+        self.invalid: list[str] = []
+        self.interrupted = False
+        self.url = settings.url
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._started = time.time()
+        self.metrics_url = ""
+        self.pipeline_settings: dict[str, Any] | None = None
+
+    # --- public -------------------------------------------------------------------------------
+    def execute(self) -> int:
+        self.dir.mkdir(parents=True, exist_ok=False)
+        shutil.copyfile(self.s.scenario_path, self.dir / SCENARIO_COPY)
+        shutil.copyfile(self.s.slo_path, self.dir / SLO_COPY)
+        self._write_run_json("running")
+        print(f"ingestbench: run {self.run_id}: results in {self.dir}", file=sys.stderr)
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        term = signal.signal(signal.SIGTERM, self._on_sigint)
+        try:
+            self._run_children()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, term)
+            for child in reversed(self.children):
+                child.stop(grace_s=5.0)
+            if self._tmp is not None:
+                self._tmp.cleanup()
+        return self._finish()
+
+    # --- children -----------------------------------------------------------------------------
+    def _on_sigint(self, _sig: int, _frame: Any) -> None:
+        if not self.interrupted:
+            print("\ningestbench: interrupted: stopping load, probe and target; writing results", file=sys.stderr)
+        self.interrupted = True
+
+    def _scaled(self, seconds: float) -> float:
+        return seconds * self.s.time_scale
+
+    def _run_children(self) -> None:
+        py = sys.executable
+        if self.s.embedded and not self._start_pipeline(py):
+            return
+        if not self.s.embedded and not self._reachable():
+            self.invalid.append(f"target {self.s.target} at {self.url} is unreachable")
+            return
+        assert self.url is not None
+        env = {"INGESTBENCH_WRITE_KEY": self.s.write_key} if self.s.write_key else {}
+        metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        probe_cmd = [py, "-m", "ingestbench", "probe", "--target", self.s.target, "--url", self.url,
+                     "--rate-timeline", str(self.dir / "rates.jsonl"), "--slo", str(self.dir / SLO_COPY),
+                     "--time-scale", repr(self.s.time_scale), "--out", str(self.dir),
+                     "--metrics-port", str(metrics_port),
+                     "--interval", repr(self._scaled(self.s.interval_s)),
+                     "--poll-interval", repr(self._scaled(self.s.poll_interval_s)),
+                     "--drain", repr(self._drain_s())]
+        if self.s.lost_after_s is not None:
+            probe_cmd += ["--lost-after", repr(self._scaled(self.s.lost_after_s))]
+        if not self.s.transactional:
+            probe_cmd.append("--no-transactional")
+        if self.s.seed is not None:
+            probe_cmd += ["--seed", str(self.s.seed + 1)]
+        probe = Child("probe", probe_cmd, self.dir / "logs" / "probe.log", env=env, ok_exit_codes=(0, 1, 3))
+        import loadgen
+
+        locustfile = Path(str(loadgen.__file__)).resolve().parent / "locustfile.py"
+        locust_cmd = [py, "-m", "locust", "-f", str(locustfile), "--headless", "--host", self.url,
+                      "--scenario", str(self.dir / SCENARIO_COPY), "--rates-out", str(self.dir / "rates.jsonl"),
+                      "--time-scale", repr(self.s.time_scale), "--target", self.s.target, "--only-summary"]
+        if self.s.processes > 1:
+            locust_cmd += ["--processes", str(self.s.processes)]
+        load = Child("locust", locust_cmd, self.dir / "logs" / "locust.log", env=env, ok_exit_codes=(0, 1, 3))
+        for child in (probe, load):
+            child.start()
+            self.children.append(child)
+        self._supervise(load, probe)
+
+    def _start_pipeline(self, py: str) -> bool:
+        self._tmp = tempfile.TemporaryDirectory(prefix="ingestbench-pipeline-")
+        ready = Path(self._tmp.name) / "ready"
+        rows = max(1, round(self.s.flush_rows * self.s.time_scale))
+        cmd = [py, "-m", "ingestbench", "pipeline", "--host", "127.0.0.1", "--port", "0", "--data",
+               str(Path(self._tmp.name) / "data"), "--ready-file", str(ready), "--flush-rows", str(rows),
+               "--flush-max-wait", repr(self._scaled(self.s.flush_max_wait_s))]
+        env = {"INGESTBENCH_WRITE_KEY": self.s.write_key} if self.s.write_key else {}
+        child = Child("pipeline", cmd, self.dir / "logs" / "pipeline.log", env=env)
+        child.start()
+        self.children.append(child)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not self.interrupted:
+            if child.poll() is not None:
+                self.invalid.append(f"the pipeline exited with {child.poll()} before it was ready: {child.tail(5)}")
+                return False
+            if ready.exists() and ready.read_text().strip():
+                host, port = ready.read_text().strip().rsplit(":", 1)
+                self.url = f"http://{host}:{port}"
+                self.pipeline_settings = {"flush_rows": rows, "flush_max_wait_s": self._scaled(self.s.flush_max_wait_s)}
+                return True
+            time.sleep(0.05)
+        self.invalid.append("the pipeline did not become ready within 30 s" if not self.interrupted
+                            else "interrupted before the pipeline was ready")
+        return False
+
+    def _reachable(self) -> bool:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url or "")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=5):
+                return True
+        except OSError:
+            return False
+
+    def _drain_s(self) -> float:
+        if self.s.drain_s is not None:
+            return self._scaled(self.s.drain_s)
+        from checks.slo import load_slo
+
+        slo = load_slo(str(self.s.slo_path), time_scale=self.s.time_scale)
+        return max(2.0, 1.2 * max(slo.target_s(t) for t in slo.tiers))
+
+    def _pending(self) -> float | None:
+        if not self.metrics_url:
+            return None
+        try:
+            with urllib.request.urlopen(self.metrics_url, timeout=0.5) as resp:
+                text = resp.read().decode()
+        except OSError:
+            return None
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith("ingestbench_canaries_pending{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def _supervise(self, load: Child, probe: Child) -> None:
+        steps_total = len(self.s.rates_eps)
+        with Progress(self.dir, steps_total=steps_total, enabled=self.s.progress) as progress:
+            while True:
+                progress.update(pending=self._pending())
+                dead = [c for c in self.children if c.died()]
+                if dead:
+                    for c in dead:
+                        self.invalid.append(f"{c.name} exited with {c.poll()} during the run; last lines:\n"
+                                            f"{c.tail(10)}")
+                    break
+                if self.interrupted:
+                    break
+                if load.poll() is not None:
+                    break
+                time.sleep(POLL_S)
+            load.stop(sig=signal.SIGTERM, grace_s=15.0)
+            # the probe drains pending canaries on the first SIGINT; a second one skips the drain
+            probe.send(signal.SIGINT)
+            if self.interrupted:
+                time.sleep(0.2)
+                probe.send(signal.SIGINT)
+            deadline = time.monotonic() + self._drain_s() + 30
+            while probe.running and time.monotonic() < deadline:
+                progress.update(pending=self._pending())
+                if self.interrupted:
+                    probe.send(signal.SIGINT)
+                time.sleep(POLL_S)
+            probe.stop(sig=signal.SIGINT, grace_s=5.0)
+            progress.update()
+        if self.interrupted:
+            self.invalid.append("the run was interrupted before the schedule ended")
+
+    # --- results ------------------------------------------------------------------------------
+    def _base_doc(self, status: str) -> dict[str, Any]:
+        from checks.slo import load_slo
+
+        slo = load_slo(str(self.s.slo_path), time_scale=self.s.time_scale)
+        settings = asdict(self.s)
+        settings.pop("write_key", None)
+        settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in settings.items()}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "status": status,
+            "started_unix_s": self._started,
+            "scenario": {"name": self.s.scenario_name, "path": str(self.s.scenario_path),
+                         "description": self.s.description, "time_scale": self.s.time_scale,
+                         "rates_eps": self.s.rates_eps, "load_duration_s": self.s.load_duration_s},
+            "target": {"name": self.s.target, "url": self.url, "embedded": self.s.embedded,
+                       "pipeline": self.pipeline_settings},
+            "settings": settings,
+            "slo": {"path": str(self.s.slo_path), "tiers": [asdict(t) for t in slo.tiers]},
+            "expected_tiers": expected_tiers(slo, self.s.rates_eps, transactional=self.s.transactional),
+            "versions": versions(),
+            "machine": machine_facts(),
+        }
+
+    def _write_run_json(self, status: str) -> None:
+        write_json_atomic(self.dir / RUN_JSON, self._base_doc(status))
+
+    def _finish(self) -> int:
+        doc = self._base_doc("interrupted" if self.interrupted else "finished")
+        write_json_atomic(self.dir / RUN_JSON, doc)
+        files = RunFiles.load(self.dir)
+        slo = slo_for(files, None, self.s.time_scale)
+        judgement = judge_files(files, slo, extra_invalid=self.invalid)
+        doc.update(finished_unix_s=time.time(), duration_s=round(time.time() - self._started, 2),
+                   steps=judgement.steps, tiers=judgement.tiers(),
+                   gate={"status": judgement.gate.status, "reason": judgement.gate.reason,
+                         "untiered": judgement.gate.untiered},
+                   invalid_reasons=judgement.invalid_reasons, exit_code=judgement.exit_code,
+                   children=[{"name": c.name, "pid": c.pid, "exit_code": c.poll(),
+                              "log": str(c.log_path.relative_to(self.dir))} for c in self.children])
+        if self.interrupted:
+            doc["exit_code"] = EXIT_INVALID
+        write_json_atomic(self.dir / RUN_JSON, doc)
+        files.run = doc
+        write_reports(files)
+        return int(doc["exit_code"])
