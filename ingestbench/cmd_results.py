@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
     c.add_argument("candidate_dir")
     c.add_argument("--max-regression", type=float, default=0.10,
                    help="allowed growth of a judged percentile, as a fraction (default 0.10 = 10%%)")
+    c.add_argument("--min-change", type=float, default=0.05,
+                   help="ignore growth smaller than this fraction of the tier's target (default 0.05)")
     c.set_defaults(func=compare)
 
 
@@ -96,7 +98,7 @@ def compare(args: argparse.Namespace) -> int:
     for f in (base, cand):
         if "tiers" not in f.run:
             raise ConfigError(f"{f.path} has no verdicts yet: run `ingestbench report {f.path}` first")
-    rows = compare_runs(base.run, cand.run, max_regression=args.max_regression)
+    rows = compare_runs(base.run, cand.run, max_regression=args.max_regression, min_change=args.min_change)
     print(f"{'tier':14} {'pct':>4} {'baseline s':>11} {'candidate s':>12} {'change':>8}  verdict")
     for r in rows:
         change = "–" if r.change is None else ("inf" if math.isinf(r.change) else f"{r.change:+.0%}")

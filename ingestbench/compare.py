@@ -1,5 +1,7 @@
 """Compare two runs tier by tier: a regression is a judged percentile that grew by more than the allowed
-share **and** beyond the noise (the two 95 % confidence intervals do not overlap).
+share **and** beyond the noise (the two 95 % confidence intervals do not overlap) **and** by more than a
+small share of the tier's target (``min_change``, default 5 %): a transactional read going from 2 ms to
+3 ms against a 1 s promise is machine noise, not a regression a gate should fail on.
 
 Pure: two ``run.json`` documents in, rows out. A percentile beyond the loss limit is stored as null in
 ``run.json`` and read back here as infinite when the tier had samples.
@@ -39,7 +41,8 @@ def _ci(t: dict[str, Any], key: str, missing: float) -> float:
     return missing if v is None else float(v)
 
 
-def compare_runs(base: dict[str, Any], candidate: dict[str, Any], *, max_regression: float = 0.10) -> list[TierDiff]:
+def compare_runs(base: dict[str, Any], candidate: dict[str, Any], *, max_regression: float = 0.10,
+                 min_change: float = 0.05) -> list[TierDiff]:
     base_tiers = {t["tier"]: t for t in base.get("tiers", [])}
     out = []
     for cand in candidate.get("tiers", []):
@@ -55,7 +58,8 @@ def compare_runs(base: dict[str, Any], candidate: dict[str, Any], *, max_regress
             out.append(TierDiff(name, pct, b, c, None, False, "no samples on one side"))
             continue
         change = (c - b) / b if b > 0 and math.isfinite(b) else (0.0 if c == b else math.inf)
-        grew = change > max_regression
+        floor = min_change * float(cand.get("target_s") or ref.get("target_s") or 0.0)
+        grew = change > max_regression and c - b > floor
         # non-overlap: the candidate's lower bound lies above the baseline's upper bound
         separated = _ci(cand, "ci_low_s", c) > _ci(ref, "ci_high_s", math.inf if ref.get("n") else b)
         regressed = grew and separated

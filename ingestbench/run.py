@@ -174,6 +174,7 @@ class Run:
         for child in (probe, load):
             child.start()
             self.children.append(child)
+        self._write_run_json("running")  # now with the children's PIDs
         self._supervise(load, probe)
 
     def _start_pipeline(self, py: str) -> bool:
@@ -291,6 +292,8 @@ class Run:
             "expected_tiers": expected_tiers(slo, self.s.rates_eps, transactional=self.s.transactional),
             "versions": versions(),
             "machine": machine_facts(),
+            "children": [{"name": c.name, "pid": c.pid, "exit_code": c.poll(),
+                          "log": str(c.log_path.relative_to(self.dir))} for c in self.children],
         }
 
     def _write_run_json(self, status: str) -> None:
@@ -306,9 +309,7 @@ class Run:
                    steps=judgement.steps, tiers=judgement.tiers(),
                    gate={"status": judgement.gate.status, "reason": judgement.gate.reason,
                          "untiered": judgement.gate.untiered},
-                   invalid_reasons=judgement.invalid_reasons, exit_code=judgement.exit_code,
-                   children=[{"name": c.name, "pid": c.pid, "exit_code": c.poll(),
-                              "log": str(c.log_path.relative_to(self.dir))} for c in self.children])
+                   invalid_reasons=judgement.invalid_reasons, exit_code=judgement.exit_code)
         if self.interrupted:
             doc["exit_code"] = EXIT_INVALID
         write_json_atomic(self.dir / RUN_JSON, doc)

@@ -47,3 +47,12 @@ def test_percentile_beyond_loss_limit_is_infinite_and_regresses():
     cand = run(tier("high", None, None, None, n=40))
     (row,) = compare_runs(base, cand)
     assert math.isinf(row.candidate_s) and row.regressed
+
+
+def test_growth_that_is_tiny_against_the_target_is_not_a_regression():
+    base = run({**tier("transactional", 0.002, 0.0019, 0.0021), "target_s": 1.0})
+    cand = run({**tier("transactional", 0.004, 0.0038, 0.0042), "target_s": 1.0})
+    (row,) = compare_runs(base, cand)
+    assert not row.regressed
+    (row,) = compare_runs(base, cand, min_change=0.0)
+    assert row.regressed
