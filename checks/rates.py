@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 
 from checks.tiering import RatePoint
+from ingestbench.jsonl import LineTail
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +49,11 @@ class TimelineTail:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._offset = 0
+        self._lines = LineTail(path)
 
     def read_new(self) -> list[RatePoint]:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self._offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return []
-        end = data.rfind(b"\n")
-        if end < 0:
-            return []
-        self._offset += end + 1
-        points = []
-        for line in data[: end + 1].splitlines():
-            point = parse_timeline_line(line) if line.strip() else None
-            if point is not None:
-                points.append(point)
-        return points
+        points = (parse_timeline_line(line) for line in self._lines.read_lines())
+        return [p for p in points if p is not None]
 
 
 class PromRate:

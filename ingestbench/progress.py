@@ -15,34 +15,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
-import orjson
 
-
-@dataclass
-class _Tail:
-    path: Path
-    offset: int = 0
-
-    def read(self) -> list[dict[str, Any]]:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self.offset)
-                data = fh.read()
-        except FileNotFoundError:
-            return []
-        end = data.rfind(b"\n")
-        if end < 0:
-            return []
-        self.offset += end + 1
-        out = []
-        for line in data[: end + 1].splitlines():
-            try:
-                doc = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(doc, dict):
-                out.append(doc)
-        return out
+from ingestbench.jsonl import LineTail
 
 
 @dataclass
@@ -71,8 +45,8 @@ class Progress:
     def __init__(self, run_dir: Path, *, steps_total: int, enabled: bool = True, stream: TextIO | None = None,
                  plain_every_s: float = 5.0):
         self.snap = Snapshot(steps_total=steps_total)
-        self._rates = _Tail(run_dir / "rates.jsonl")
-        self._samples = _Tail(run_dir / "samples.jsonl")
+        self._rates = LineTail(run_dir / "rates.jsonl")
+        self._samples = LineTail(run_dir / "samples.jsonl")
         self._stream = stream or sys.stderr
         self._enabled = enabled
         self._rich = enabled and self._stream.isatty()
@@ -100,7 +74,7 @@ class Progress:
         s = self.snap
         s.elapsed_s = time.monotonic() - self._started
         s.pending = pending
-        for rec in self._rates.read():
+        for rec in self._rates.read_objects():
             if rec.get("type") == "step":
                 if not rec.get("valid"):
                     s.invalid_steps.append(int(rec.get("step", -1)))
@@ -109,7 +83,7 @@ class Progress:
             s.target_eps, s.achieved_eps = rec.get("target_eps"), rec.get("achieved_eps")
             s.lag_p99_s = rec.get("lag_p99_s")
             s.failed_events += int(rec.get("failed_events") or 0)
-        for rec in self._samples.read():
+        for rec in self._samples.read_objects():
             s.outcomes[rec.get("outcome", "?")] += 1
             if rec.get("outcome") == "available" and rec.get("tta_s") is not None and not rec.get("warmup"):
                 s.tta_by_tier[rec.get("tier") or "untiered"].append(float(rec["tta_s"]))

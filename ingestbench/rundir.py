@@ -21,6 +21,8 @@ from typing import Any
 
 import orjson
 
+from ingestbench.jsonl import read_jsonl
+
 SCHEMA_VERSION = 1
 RUN_JSON = "run.json"
 SAMPLES = "samples.jsonl"
@@ -34,23 +36,6 @@ def write_json_atomic(path: Path, doc: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
     os.replace(tmp, path)
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every readable line of a JSON-lines file; a torn last line (a killed writer) is skipped."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_bytes().splitlines():
-        if not line.strip():
-            continue
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(doc, dict):
-            out.append(doc)
-    return out
 
 
 @dataclass
