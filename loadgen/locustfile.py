@@ -13,7 +13,8 @@ Options (flag > env var > default; this is the edge, the only place that reads t
 also serves ``/ingestbench/metrics``).
 
 The user count comes from the shape (Little's law from the rate and measured latency), so ``-u``/``-r`` are
-ignored. When the schedule ends the test stops by itself; the exit code is 3 if any step was invalid.
+ignored. When the schedule ends the test stops by itself; the exit code is 3 if any step was invalid. In the
+web UI, pressing start again runs the schedule again; its lines are appended to the same rates file.
 """
 
 from __future__ import annotations
@@ -114,12 +115,13 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
                         send_plan=lambda wid, data: runner.send_message(PLAN_MESSAGE, data, client_id=wid))
     runner.register_message(STATS_MESSAGE, lambda environment, msg, **_: master.on_stats(msg.node_id, msg.data))
 
-    def on_stop(**_: Any) -> None:
+    def on_quit(**_: Any) -> None:
         master.finish()
         if writer is not None:
             writer.close()
 
-    environment.events.test_stop.add_listener(on_stop)
+    environment.events.test_stop.add_listener(lambda **_: master.finish())
+    environment.events.quitting.add_listener(on_quit)
     if environment.shape_class is None:
         environment.shape_class = ScheduleShape()
         environment.shape_class.runner = runner

@@ -67,6 +67,7 @@ class MasterSide:
 
     def tick(self) -> tuple[int, float] | None:
         """The shape's answer: (users, spawn rate) while running, None once the schedule is over."""
+        self.reset()  # only acts after a finished run: the web UI started a new one
         if self.timeline is None:
             self.start()
         offset = self.wall() - self.t0_unix_s
@@ -84,6 +85,11 @@ class MasterSide:
                             max_per_process=load.max_users_per_process)
         self.users = max(self.users, need, grown)
         return self.users, float(max(100, self.users))
+
+    def reset(self) -> None:
+        """Forget a finished run so the next start (web UI: press start again) runs the schedule anew."""
+        if self.verdicts is not None:
+            self.timeline, self.verdicts, self.users, self._shares = None, None, 0, []
 
     def on_stats(self, worker_id: str, data: dict[str, Any]) -> None:
         if self.timeline is not None:

@@ -70,13 +70,16 @@ class WorkerSide:
         self.t0_unix_ms = 0.0
         self.end_s = 0.0
         self._reporter: gevent.Greenlet | None = None
+        self._t0_unix_s: float | None = None
 
     def on_plan(self, data: dict[str, Any]) -> None:
         """Start pacing (first plan) or take a new share (later plans, when workers join or leave)."""
-        if self.pacer is not None:
+        if self.pacer is not None and data["t0_unix_s"] == self._t0_unix_s:
             self.pacer.reshard(int(data["index"]), int(data["count"]))
             log.info("share now %d of %d", data["index"], data["count"])
             return
+        self.stop()  # a new run (web UI restart): report what is left of the old one, then start over
+        self._t0_unix_s = data["t0_unix_s"]
         name = str(data["scenario_name"])
         scenario = parse_scenario(tomllib.loads(data["scenario_toml"]), name=name, path=Path(f"{name}.toml"))
         load = scenario.load

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -58,12 +59,17 @@ def write_scenario(path: Path, steps: list[tuple[float, float]], *, batch_size: 
     return path
 
 
-def run_locust(tmp_path: Path, host: str, scenario: Path | str, *, extra: list[str] | None = None,
-               timeout_s: float = 180, name: str = "run") -> LocustRun:
-    rates = tmp_path / f"{name}.rates.jsonl"
+def run_locust(tmp_path: Path, host: str, scenario: Path | str | None, *, extra: list[str] | None = None,
+               timeout_s: float = 180, name: str = "run", env: dict[str, str] | None = None) -> LocustRun:
+    """Run headless; ``scenario=None`` leaves ``--scenario`` and ``--rates-out`` to ``env``."""
+    rates = Path(env["INGESTBENCH_RATES_OUT"]) if env and "INGESTBENCH_RATES_OUT" in env else (
+        tmp_path / f"{name}.rates.jsonl")
     cmd = [str(LOCUST), "-f", str(LOCUSTFILE), "--host", host, "--headless", "--only-summary",
-           "--scenario", str(scenario), "--rates-out", str(rates), "--loglevel", "INFO", *(extra or [])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+           "--loglevel", "INFO", *(extra or [])]
+    if scenario is not None:
+        cmd += ["--scenario", str(scenario), "--rates-out", str(rates)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
+                            env={**os.environ, **(env or {})})
     try:
         out, _ = proc.communicate(timeout=timeout_s)
     finally:

@@ -102,10 +102,12 @@ def test_saturation_is_reported_invalid_never_passed(tmp_path):
     assert "RUN INVALID" in run.log
 
 
-def test_time_scale_scales_durations_not_rates(tmp_path):
+def test_time_scale_scales_durations_not_rates_and_env_vars_work(tmp_path):
     scenario = write_scenario(tmp_path / "s.toml", [(200, 20)])
+    env = {"INGESTBENCH_SCENARIO": str(scenario), "INGESTBENCH_RATES_OUT": str(tmp_path / "env-rates.jsonl"),
+           "INGESTBENCH_TIME_SCALE": "0.1"}
     with serve() as url:
-        run = run_locust(tmp_path, url, scenario, extra=["--time-scale", "0.1"])
+        run = run_locust(tmp_path, url, None, env=env)
     assert run.returncode == 0, run.log[-3000:]
     assert len(run.seconds) == 2
     assert run.steps[0]["end_s"] == pytest.approx(2.0)
