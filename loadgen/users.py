@@ -30,7 +30,6 @@ class IngestUser(FastHttpUser):
     wait_time = constant(0)
     network_timeout = 10.0
     connection_timeout = 5.0
-    concurrency = 1
     max_retries = 0
 
     def on_start(self) -> None:
