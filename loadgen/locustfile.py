@@ -7,7 +7,8 @@ Options (flag > env var > default; this is the edge, the only place that reads t
 
 ``--scenario NAME|PATH`` (``INGESTBENCH_SCENARIO``, default ``quick``), ``--rates-out PATH``
 (``INGESTBENCH_RATES_OUT``; JSON lines, format in :mod:`loadgen.timeline`), ``--time-scale F``
-(``INGESTBENCH_TIME_SCALE``, default 1; scales step durations, never rates), ``--target NAME``
+(``INGESTBENCH_TIME_SCALE``, default the scenario's ``time_scale``, else 1; scales step durations, never
+rates), ``--target NAME``
 (``INGESTBENCH_TARGET``, default ``pipeline``), ``--write-key`` (``INGESTBENCH_WRITE_KEY``) and
 ``--metrics-port`` (``INGESTBENCH_LOADGEN_METRICS_PORT``; Prometheus on 127.0.0.1, 0 = off; the web UI
 also serves ``/ingestbench/metrics``).
@@ -58,8 +59,9 @@ def _options(parser: Any) -> None:
                        help="scenario name (scenarios/<name>.toml) or path to a TOML file")
     group.add_argument("--rates-out", default="", env_var="INGESTBENCH_RATES_OUT",
                        help="write the per-second rate timeline (JSON lines) here")
-    group.add_argument("--time-scale", type=float, default=1.0, env_var="INGESTBENCH_TIME_SCALE",
-                       help="multiply step durations (never rates) by this factor")
+    group.add_argument("--time-scale", type=float, default=None, env_var="INGESTBENCH_TIME_SCALE",
+                       help="multiply step durations (never rates) by this factor (default: the scenario's "
+                            "time_scale, else 1)")
     group.add_argument("--target", default="pipeline", env_var="INGESTBENCH_TARGET",
                        help="ingest target kind (default pipeline)")
     group.add_argument("--write-key", default="", env_var="INGESTBENCH_WRITE_KEY", is_secret=True,
@@ -93,9 +95,10 @@ def _init(environment: Any, **_kwargs: Any) -> None:
 def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegistry) -> None:
     if opts.target not in registry.names:
         raise ConfigError(f"--target: unknown target {opts.target!r} (known: {', '.join(registry.names)})")
-    if not opts.time_scale > 0:
-        raise ConfigError(f"--time-scale must be > 0, got {opts.time_scale}")
     scenario = load_scenario(opts.scenario)
+    time_scale = scenario.time_scale if opts.time_scale is None else opts.time_scale
+    if not time_scale > 0:
+        raise ConfigError(f"--time-scale must be > 0, got {time_scale}")
     prom = CollectorRegistry()
     sinks: list[TimelineSink] = [LoadgenMetrics(prom)]
     writer = RatesWriter(opts.rates_out) if opts.rates_out else None
@@ -110,7 +113,7 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
     def set_exit_code(code: int) -> None:
         environment.process_exit_code = code
 
-    master = MasterSide(scenario=scenario, time_scale=opts.time_scale, target=opts.target, sinks=sinks,
+    master = MasterSide(scenario=scenario, time_scale=time_scale, target=opts.target, sinks=sinks,
                         workers=workers, set_exit_code=set_exit_code,
                         send_plan=lambda wid, data: runner.send_message(PLAN_MESSAGE, data, client_id=wid))
     runner.register_message(STATS_MESSAGE, lambda environment, msg, **_: master.on_stats(msg.node_id, msg.data))

@@ -40,7 +40,7 @@ class MasterSide:
         self.scenario = scenario
         self.time_scale = time_scale
         self.target = target
-        self.schedule = schedule_for(scenario, time_scale)
+        self.schedule = schedule_for(scenario.load, time_scale)
         self.sinks = list(sinks)
         self.workers = workers
         self.send_plan = send_plan

@@ -14,12 +14,11 @@ import logging
 import time
 import tomllib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import gevent
 
-from ingestbench.scenario import Scenario, parse_scenario
+from ingestbench.scenario import LoadConfig, Scenario, parse_load
 from loadgen.events import EventFactory
 from loadgen.meter import Meter
 from loadgen.pacer import Pacer
@@ -34,10 +33,10 @@ REPORT_INTERVAL_S = 0.5
 GC_GEN0_THRESHOLD = 50_000
 
 
-def schedule_for(scenario: Scenario, time_scale: float) -> RateSchedule:
-    """The scenario's ``[load]`` steps as a schedule, durations multiplied by ``time_scale``."""
+def schedule_for(load: LoadConfig, time_scale: float) -> RateSchedule:
+    """The ``[load]`` steps as a schedule, durations multiplied by ``time_scale``."""
     segments = tuple(Segment(s.rate_eps, s.rate_eps if s.end_rate_eps is None else s.end_rate_eps,
-                             s.duration_s) for s in scenario.load.steps)
+                             s.duration_s) for s in load.steps)
     return RateSchedule(segments).scaled(time_scale)
 
 
@@ -81,9 +80,9 @@ class WorkerSide:
         self.stop()  # a new run (web UI restart): report what is left of the old one, then start over
         self._t0_unix_s = data["t0_unix_s"]
         name = str(data["scenario_name"])
-        scenario = parse_scenario(tomllib.loads(data["scenario_toml"]), name=name, path=Path(f"{name}.toml"))
-        load = scenario.load
-        schedule = schedule_for(scenario, float(data["time_scale"]))
+        # Only the [load] table matters here; other tables (e.g. an SLO file path) belong to the master's machine.
+        load = parse_load(tomllib.loads(data["scenario_toml"]).get("load", {}))
+        schedule = schedule_for(load, float(data["time_scale"]))
         self.target = self.registry.create(str(data["target"]), self.host, write_key=self.write_key)
         self.factory = EventFactory(seed=load.seed * 1_000_003 + int(data["index"]), casing=load.casing,
                                     property_count=load.property_count, payload_bytes=load.payload_bytes,

@@ -120,3 +120,12 @@ def test_bad_scenario_is_a_one_line_usage_error(tmp_path):
     run = run_locust(tmp_path, "http://127.0.0.1:9", bad, timeout_s=60)
     assert run.returncode == 2
     assert "load.steps[0].rate_eps must be > 0" in run.log
+
+
+def test_scenario_time_scale_applies_without_the_flag(tmp_path):
+    scenario = write_scenario(tmp_path / "s.toml", [(200, 20)])
+    scenario.write_text("time_scale = 0.1\n" + scenario.read_text())
+    with serve() as url:
+        run = run_locust(tmp_path, url, scenario)
+    assert run.returncode == 0, run.log[-3000:]
+    assert len(run.seconds) == 2 and run.steps[0]["end_s"] == pytest.approx(2.0)

@@ -1,0 +1,89 @@
+"""WorkerSide and MasterSide with fake clocks and in-memory messaging (no Locust runner, no network)."""
+
+from pathlib import Path
+
+import pytest
+
+from ingestbench.scenario import load_scenario
+from loadgen.master import TAIL_S, MasterSide
+from loadgen.registry import TargetRegistry
+from loadgen.worker import STATS_MESSAGE, WorkerSide, plan_message
+
+SCENARIO = """
+description = "x"
+time_scale = 0.5
+slo = "slo.toml"
+
+[load]
+batch_size = 10
+steps = [{rate_eps = 100, duration_s = 4}, {rate_eps = 300, duration_s = 4}]
+"""
+
+
+@pytest.fixture
+def scenario(tmp_path):
+    (tmp_path / "slo.toml").write_text("")
+    path = tmp_path / "sc.toml"
+    path.write_text(SCENARIO)
+    return load_scenario(path)
+
+
+class Clock:
+    def __init__(self, mono, wall):
+        self.mono, self.wall = mono, wall
+
+    def advance(self, s):
+        self.mono += s
+        self.wall += s
+
+
+def test_worker_takes_the_plan_with_only_the_load_table(scenario, tmp_path):
+    clock = Clock(50.0, 1_000.0)
+    sent = []
+    side = WorkerSide(host="http://h", send_message=lambda k, d: sent.append((k, d)),
+                      registry=TargetRegistry.default(), clock=lambda: clock.mono, wall=lambda: clock.wall,
+                      tune_gc=False)
+    plan = plan_message(t0_unix_s=1_001.0, index=1, count=2, join=False, scenario=scenario, time_scale=0.5,
+                        target="pipeline")
+    # a worker on another machine: the scenario's SLO file path means nothing there
+    (tmp_path / "slo.toml").unlink()
+    side.on_plan(plan)
+    assert side.t0_s == pytest.approx(51.0)
+    assert side.pacer is not None and side.pacer.index == 1 and side.pacer.count == 2
+    assert side.pacer.schedule.duration_s == pytest.approx(4.0)  # 8 s scaled by 0.5
+    slot, _ = side.pacer.next_slot(clock.mono)
+    assert slot.seq == 1 and slot.events == 10 and slot.intended_s == pytest.approx(51.1)
+    assert side.unix_ms(slot.intended_s) == 1_001_100
+    side.on_plan({**plan, "index": 0, "count": 1})  # same run: only the share changes
+    assert side.pacer.count == 1
+    side.meter.record_start(51.2, step=0, events=10, lag_s=0.001)
+    side.meter.record_result(51.3, events=10, kind="ok", latency_s=0.1)
+    clock.advance(3)
+    side.report()
+    kind, data = sent[-1]
+    assert kind == STATS_MESSAGE and data["upto_s"] == 2 and data["bins"][0]["ok"] == 10
+    side.stop()
+
+
+def test_master_plans_sizes_and_stops(scenario):
+    clock = Clock(0.0, 5_000.0)
+    plans, codes = [], []
+    workers = ["w-b", "w-a"]
+    master = MasterSide(scenario=scenario, time_scale=0.5, target="pipeline", sinks=[],
+                        workers=lambda: list(workers), send_plan=lambda wid, d: plans.append((wid, d)),
+                        set_exit_code=codes.append, lead_s=1.0, wall=lambda: clock.wall)
+    users, _ = master.tick()
+    assert sorted((w, d["index"], d["count"]) for w, d in plans) == [("w-a", 0, 2), ("w-b", 1, 2)]
+    assert all(d["t0_unix_s"] == 5_001.0 and not d["join"] for _, d in plans)
+    assert users >= 2 * 16
+    workers.append("w-c")
+    plans.clear()
+    master._reshard()
+    assert {(w, d["index"], d["count"], d["join"]) for w, d in plans} == {
+        ("w-a", 0, 3, False), ("w-b", 1, 3, False), ("w-c", 2, 3, True)}
+    clock.advance(1.0 + 4.0 + TAIL_S + 0.1)
+    assert master.tick() is None  # schedule over: Locust stops
+    assert master.verdicts is not None and not any(v.valid for v in master.verdicts)  # nothing was sent
+    assert codes == [3]
+    assert master.tick() is not None  # a new run (web UI) starts afresh
+    assert Path(scenario.path).name == "sc.toml"
