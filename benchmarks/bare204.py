@@ -1,6 +1,6 @@
-"""The ceiling: a bare aiohttp (uvloop) server that answers every POST with 204 and stores nothing.
+"""The ceiling for the benchmarks: aiohttp (uvloop) answering every request with 204.
 
-    python benchmarks/bare204.py --port 18090
+    python benchmarks/bare204.py --port 18290
 """
 
 from __future__ import annotations
@@ -11,21 +11,19 @@ import uvloop
 from aiohttp import web
 
 
-async def accept(request: web.Request) -> web.Response:
+async def no_content(request: web.Request) -> web.Response:
     await request.read()
     return web.Response(status=204)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=18090)
+    parser.add_argument("--port", type=int, default=18290)
     args = parser.parse_args()
-    app = web.Application(client_max_size=8 * 1024 * 1024)
-    app.router.add_route("POST", "/{tail:.*}", accept)
-    app.router.add_get("/healthz", lambda _r: accept(_r))
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", no_content)
     uvloop.install()
-    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
+    web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)
 
 
 if __name__ == "__main__":

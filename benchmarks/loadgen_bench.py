@@ -51,7 +51,7 @@ def pin(core: int) -> list[str]:
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([*pin(0), sys.executable, str(ROOT / "benchmarks" / "loadgen_bare204.py"),
+    proc = subprocess.Popen([*pin(0), sys.executable, str(ROOT / "benchmarks" / "bare204.py"),
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

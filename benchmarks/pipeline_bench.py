@@ -25,12 +25,13 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.store import Store  # noqa: E402
-from pipeline.validation import validate_event  # noqa: E402
+from pipeline.validation import validate_batch  # noqa: E402
 
 
 def free_port() -> int:
@@ -101,15 +102,15 @@ def fill_store(data: Path, n_events: int, n_canaries: int) -> list[str]:
     canaries, step = [], max(1, n_events // n_canaries)
     chunk = 20_000
     for start_i in range(0, n_events, chunk):
-        rows, events = [], []
+        events = []
         for i in range(start_i, min(n_events, start_i + chunk)):
             cid = f"canary-{i}" if i % step == 0 else None
             if cid:
                 canaries.append(cid)
             events.append(make_event(i, cid))
-            rows.append(validate_event(events[-1], index=None))
         store.begin()
-        store.insert_events(time.time() * 1000, rows, json.dumps({"events": events}).encode())
+        accepted = validate_batch({"events": events}, max_batch=chunk)
+        store.insert_events(time.time() * 1000, accepted, json.dumps({"events": events}).encode())
         store.commit()
     store.begin()
     store.record_flush(store.last_id(), time.time() * 1000, "size", n_events)
@@ -138,39 +139,45 @@ async def query_latency(url: str, canaries: list[str], n_queries: int) -> dict[s
             "max_ms": float(arr.max()), "n": n_queries}
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (bare, pipeline, bare, ...)")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=1_000_000, help="store size for the query benchmark")
     parser.add_argument("--queries", type=int, default=2000)
     args = parser.parse_args()
     py = sys.executable
     single = json.dumps(make_event(1)).encode()
     batch = json.dumps({"events": [make_event(i) for i in range(100)]}).encode()
-    results: dict[str, object] = {"event_bytes": len(single), "batch_bytes": len(batch), "cpus": os.cpu_count()}
+    results: dict[str, Any] = {"event_bytes": len(single), "batch_bytes": len(batch), "cpus": os.cpu_count(),
+                               "rounds": []}
     with tempfile.TemporaryDirectory(prefix="ib-bench-") as tmp:
         work = Path(tmp)
-        port = free_port()
-        bare = start([py, str(ROOT / "benchmarks/bare204.py"), "--port", str(port)], f"http://127.0.0.1:{port}", "0")
+        bare_port, pipe_port = free_port(), free_port()
+        bare_url, pipe_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{pipe_port}"
+        bare = start([py, str(ROOT / "benchmarks/bare204.py"), "--port", str(bare_port)], bare_url, "0")
+        pipe = start([py, "-m", "ingestbench", "pipeline", "--port", str(pipe_port), "--data", str(work / "ingest")],
+                     pipe_url, "0")
         try:
-            results["bare_single"] = wrk(f"http://127.0.0.1:{port}/event/ingest", single, args.duration,
-                                         args.connections, work)
-            results["bare_batch"] = wrk(f"http://127.0.0.1:{port}/event/ingest/batch", batch, args.duration,
-                                        args.connections, work)
-        finally:
-            stop(bare)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        pipe = start([py, "-m", "ingestbench", "pipeline", "--port", str(port), "--data", str(work / "ingest")],
-                     url, "0")
-        try:
-            results["pipeline_single"] = wrk(url + "/event/ingest", single, args.duration, args.connections, work)
-            results["pipeline_batch"] = wrk(url + "/event/ingest/batch", batch, args.duration, args.connections,
-                                            work)
-            stats = json.loads(urllib.request.urlopen(url + "/internal/stats").read())
+            for _ in range(args.rounds):  # side by side: each round runs all four, so noise hits both alike
+                one: dict[str, Any] = {}
+                for name, url, path, body in (("bare_single", bare_url, "/event/ingest", single),
+                                              ("pipeline_single", pipe_url, "/event/ingest", single),
+                                              ("bare_batch", bare_url, "/event/ingest/batch", batch),
+                                              ("pipeline_batch", pipe_url, "/event/ingest/batch", batch)):
+                    one[name] = wrk(url + path, body, args.duration, args.connections, work)
+                results["rounds"].append(one)
+            stats = json.loads(urllib.request.urlopen(pipe_url + "/internal/stats").read())
             results["pipeline_stored_events"] = stats["events"]
         finally:
+            stop(bare)
             stop(pipe)
         t0 = time.perf_counter()
         canaries = fill_store(work / "query", args.events, 10_000)
@@ -183,13 +190,16 @@ def main() -> None:
             results["query_100_ids"] = asyncio.run(query_latency(url, canaries, args.queries))
         finally:
             stop(pipe)
-    bs, bb = results["bare_single"], results["bare_batch"]
-    ps, pb = results["pipeline_single"], results["pipeline_batch"]
+    rounds = results["rounds"]
+    batched = [r["pipeline_batch"]["rps"] * 100 for r in rounds]
+    single_share = [r["pipeline_single"]["rps"] / r["bare_single"]["rps"] for r in rounds]
     results["summary"] = {
-        "batched_events_per_s": round(pb["rps"] * 100),  # type: ignore[index]
-        "single_share_of_bare": round(ps["rps"] / bs["rps"], 3),  # type: ignore[index]
-        "batch_share_of_bare": round(pb["rps"] / bb["rps"], 3),  # type: ignore[index]
-        "query_p99_ms": round(results["query_100_ids"]["p99_ms"], 2),  # type: ignore[index]
+        "batched_events_per_s_by_round": [round(b) for b in batched],
+        "batched_events_per_s_median": round(median(batched)),
+        "single_share_of_bare_by_round": [round(x, 3) for x in single_share],
+        "single_share_of_bare_median": round(median(single_share), 3),
+        "non2xx_or_errors": sum(r[k]["non2xx"] + r[k]["errors"] for r in rounds for k in r),
+        "query_p99_ms": round(results["query_100_ids"]["p99_ms"], 2),
     }
     print(json.dumps(results, indent=2))
 

@@ -38,6 +38,7 @@ from pipeline.ingestor import Ingestor
 from pipeline.metrics import PipelineMetrics
 from pipeline.store import Store
 from pipeline.validation import (
+    Accepted,
     ValidationError,
     validate_batch,
     validate_canary_ids,
@@ -158,10 +159,10 @@ class PipelineApp:
         except orjson.JSONDecodeError as exc:
             raise ValidationError(f"body is not valid JSON ({exc.msg})", "$") from None
 
-    async def _commit_events(self, rows: list[Any], raw: bytes, received_ms: float) -> web.Response:
+    async def _commit_events(self, accepted: Accepted, raw: bytes, received_ms: float) -> web.Response:
         assert self._ingestor is not None
         try:
-            await self._ingestor.submit_events(rows, raw, received_ms)
+            await self._ingestor.submit_events(accepted, raw, received_ms)
         except Exception as exc:
             return _json({"error": f"events were not stored: {exc}", "field": None, "index": None}, 503)
         return web.Response(status=204)
@@ -169,16 +170,16 @@ class PipelineApp:
     async def _ingest_single(self, request: web.Request) -> web.Response:
         received_ms = time.time() * 1000.0
         doc, raw = await self._read_json(request)
-        rows = validate_single(doc)
+        accepted = validate_single(doc)
         del doc
-        return await self._commit_events(rows, raw, received_ms)
+        return await self._commit_events(accepted, raw, received_ms)
 
     async def _ingest_batch(self, request: web.Request) -> web.Response:
         received_ms = time.time() * 1000.0
         doc, raw = await self._read_json(request)
-        rows = validate_batch(doc, max_batch=self.config.max_batch)
+        accepted = validate_batch(doc, max_batch=self.config.max_batch)
         del doc  # the body is stored as received; do not keep the parsed tree alive while the commit waits
-        return await self._commit_events(rows, raw, received_ms)
+        return await self._commit_events(accepted, raw, received_ms)
 
     async def _write_profile(self, request: web.Request) -> web.Response:
         assert self._ingestor is not None

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from pipeline.flush import FlushPolicy
 from pipeline.metrics import PipelineMetrics
 from pipeline.store import Store
-from pipeline.validation import EventRow
+from pipeline.validation import Accepted
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class _Job:
     future: asyncio.Future[None]
     received_at_ms: float
-    rows: Sequence[EventRow] = ()
+    accepted: Accepted | None = None
     raw: bytes = b""
     profile: tuple[str, dict[str, Any]] | None = None
 
@@ -96,9 +96,8 @@ class Ingestor:
             await self._task
         self._writer.shutdown(wait=True)
 
-    def submit_events(self, rows: Sequence[EventRow], raw: bytes, received_at_ms: float
-                      ) -> asyncio.Future[None]:
-        return self._submit(_Job(asyncio.get_running_loop().create_future(), received_at_ms, rows, raw))
+    def submit_events(self, accepted: Accepted, raw: bytes, received_at_ms: float) -> asyncio.Future[None]:
+        return self._submit(_Job(asyncio.get_running_loop().create_future(), received_at_ms, accepted, raw))
 
     def submit_profile(self, user_id: str, doc: dict[str, Any]) -> asyncio.Future[None]:
         job = _Job(asyncio.get_running_loop().create_future(), self._clock_ms(), profile=(user_id, doc))
@@ -162,8 +161,8 @@ class Ingestor:
             for job in jobs:
                 if job.profile is not None:
                     store.upsert_profile(job.profile[0], job.profile[1], job.received_at_ms)
-                else:
-                    new += store.insert_events(job.received_at_ms, job.rows, job.raw)
+                elif job.accepted is not None:
+                    new += store.insert_events(job.received_at_ms, job.accepted, job.raw)
             flush = self._decide_flush(jobs, new)
             if flush is not None:
                 reason, at_ms = flush
@@ -181,7 +180,7 @@ class Ingestor:
     def _decide_flush(self, jobs: list[_Job], new: int) -> tuple[str, float] | None:
         oldest = self._buffer.oldest_ms
         if oldest is None:
-            oldest = min((j.received_at_ms for j in jobs if j.rows), default=None)
+            oldest = min((j.received_at_ms for j in jobs if j.accepted is not None), default=None)
         now_ms = self._clock_ms()
         reason = self._policy.reason(
             buffered=self._buffer.count + new,
@@ -195,9 +194,9 @@ class Ingestor:
         for job in jobs:
             if job.profile is not None:
                 m.profiles_written.inc()
-            elif job.rows:
-                self._buffer.add(job.received_at_ms, len(job.rows))
-                m.events_received.inc(len(job.rows))
+            elif job.accepted is not None:
+                self._buffer.add(job.received_at_ms, job.accepted.n_events)
+                m.events_received.inc(job.accepted.n_events)
         if flushed is not None:
             reason, at_ms = flushed
             groups = self._buffer.take()

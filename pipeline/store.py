@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.validation import EventRow
+from pipeline.validation import Accepted
 
 DB_NAME = "events.sqlite3"
 
@@ -170,28 +170,24 @@ class Store:
             self.writer.execute("ROLLBACK")
         self._txn_next_id = self._next_id
 
-    def insert_events(self, received_at_ms: float, rows: Sequence[EventRow], body: bytes) -> int:
+    def insert_events(self, received_at_ms: float, accepted: Accepted, body: bytes) -> int:
         """Append one request: its body to the log, its canary events to the index. Returns the event count."""
         first = self._txn_next_id
-        last = first + len(rows) - 1
+        last = first + accepted.n_events - 1
         w = self.writer
         w.execute(
             "INSERT INTO requests (received_at_ms, first_event_id, last_event_id, body) VALUES (?, ?, ?, ?)",
             (received_at_ms, first, last, body),
         )
-        canaries = [
-            (first + i, r.canary_id, r.name, r.timestamp_ms, r.user_id, r.anonymous_id, received_at_ms)
-            for i, r in enumerate(rows)
-            if r.canary_id is not None
-        ]
-        if canaries:
+        if accepted.canaries:
             w.executemany(
                 "INSERT INTO canaries (event_id, canary_id, name, timestamp_ms, user_id, anonymous_id, "
                 "received_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                canaries,
+                [(first + r.position, r.canary_id, r.name, r.timestamp_ms, r.user_id, r.anonymous_id, received_at_ms)
+                 for r in accepted.canaries],
             )
         self._txn_next_id = last + 1
-        return len(rows)
+        return accepted.n_events
 
     def last_id(self) -> int:
         """The id of the last event written so far (in the open transaction too)."""

@@ -6,7 +6,7 @@ carries the HTTP status, a one-sentence message, the JSON path of the offending 
 
 Example::
 
-    >>> validate_event({"name": "page view", "userId": "u1", "timestamp": 1.7e12}, index=None)
+    >>> check_event({"name": "page view", "userId": "u1", "timestamp": 1.7e12}, index=None)
     Traceback (most recent call last):
     ...
     pipeline.validation.ValidationError: event name must not contain white space or control characters
@@ -38,11 +38,9 @@ class ValidationError(Exception):
 
 
 class EventRow(NamedTuple):
-    """The indexed columns of one accepted event (the event itself is kept in its request body).
+    """The indexed columns of one accepted canary event (the event itself is kept in its request body)."""
 
-    A named tuple rather than a frozen dataclass: one is built per event on the ingest hot path.
-    """
-
+    position: int
     name: str
     timestamp_ms: float
     user_id: str | None
@@ -55,11 +53,20 @@ def _path(index: int | None, key: str | None = None) -> str:
     return base if key is None else f"{base}.{key}"
 
 
-def validate_event(event: Any, *, index: int | None) -> EventRow:
-    """Check one event against the UserFlux conventions and return its row, or raise ValidationError.
+class Accepted(NamedTuple):
+    """A valid request: how many events it holds, and the canaries among them (to index)."""
 
-    ``index`` is the event's position in a batch (None for the single-event endpoint); error paths are
-    built only when something is wrong, since this runs once per event on the hot path.
+    n_events: int
+    canaries: list[EventRow]
+
+
+def check_event(event: Any, *, index: int | None) -> EventRow | None:
+    """Check one event against the UserFlux conventions; raise ValidationError when it breaks one.
+
+    Returns the columns to index when the event is a canary (``properties.canary_id`` is a string), else
+    None: ordinary events need nothing beyond their place in the stored request body. ``index`` is the
+    event's position in a batch (None for the single-event endpoint). This runs once per event on the hot
+    path, so error paths are built only when something is wrong and nothing is allocated for a plain event.
     """
     if type(event) is not dict:
         raise ValidationError("an event must be a JSON object", _path(index), index)
@@ -109,23 +116,27 @@ def validate_event(event: Any, *, index: int | None) -> EventRow:
     if device is not None and type(device) is not dict:
         raise ValidationError("deviceData must be a JSON object or null", _path(index, "deviceData"), index)
     canary = properties.get("canary_id")
+    if type(canary) is not str:
+        return None
     return EventRow(
+        index or 0,
         name,
         float(timestamp),  # type: ignore[arg-type]
         user_id or None,
         anonymous_id or None,
-        canary if type(canary) is str else None,
+        canary,
     )
 
 
-def validate_single(doc: Any) -> list[EventRow]:
+def validate_single(doc: Any) -> Accepted:
     """Body of ``POST /event/ingest``: one event object."""
     if not isinstance(doc, dict):
         raise ValidationError("the body must be one event as a JSON object", "$")
-    return [validate_event(doc, index=None)]
+    row = check_event(doc, index=None)
+    return Accepted(1, [] if row is None else [row])
 
 
-def validate_batch(doc: Any, *, max_batch: int) -> list[EventRow]:
+def validate_batch(doc: Any, *, max_batch: int) -> Accepted:
     """Body of ``POST /event/ingest/batch``: ``{"events": [...]}`` with 1..max_batch events."""
     if not isinstance(doc, dict):
         raise ValidationError('the body must be a JSON object like {"events": [...]}', "$")
@@ -138,7 +149,8 @@ def validate_batch(doc: Any, *, max_batch: int) -> list[EventRow]:
         raise ValidationError(
             f"a batch holds at most {max_batch} events, got {len(events)}", "$.events", None, status=413
         )
-    return [validate_event(ev, index=i) for i, ev in enumerate(events)]
+    canaries = [row for i, ev in enumerate(events) if (row := check_event(ev, index=i)) is not None]
+    return Accepted(len(events), canaries)
 
 
 def validate_profile(doc: Any) -> tuple[str, dict[str, Any]]:

@@ -2,9 +2,9 @@ import pytest
 
 from pipeline.validation import (
     ValidationError,
+    check_event,
     validate_batch,
     validate_canary_ids,
-    validate_event,
     validate_profile,
     validate_single,
 )
@@ -12,8 +12,9 @@ from pipeline.validation import (
 TS = 1_764_000_000_000
 
 
-def ev(**kw):
-    base = {"name": "page_view", "userId": "u1", "anonymousId": None, "timestamp": TS, "properties": {}}
+def ev(canary_id=None, **kw):
+    props = {"canary_id": canary_id} if canary_id else {}
+    base = {"name": "page_view", "userId": "u1", "anonymousId": None, "timestamp": TS, "properties": props}
     base.update(kw)
     return base
 
@@ -26,14 +27,14 @@ def reject(fn, *args, **kw) -> ValidationError:
 
 def test_accepts_nested_properties_and_keeps_canary_id():
     props = {"canary_id": "c-1", "cart": {"items": [{"sku": "a", "qty": 2}], "total": 9.5}, "tags": [1, "x"]}
-    row = validate_event(ev(properties=props), index=None)
-    assert row.canary_id == "c-1"
+    row = check_event(ev(properties=props), index=None)
+    assert row is not None and row.canary_id == "c-1"
     assert row.name == "page_view"
 
 
 def test_many_properties_are_fine():
     props = {f"p{i}": i for i in range(5000)}
-    assert validate_event(ev(properties=props), index=None).name == "page_view"
+    assert check_event(ev(properties=props), index=None) is None  # valid, and not a canary
 
 
 @pytest.mark.parametrize(
@@ -59,19 +60,30 @@ def test_many_properties_are_fine():
     ],
 )
 def test_event_rules(event, field, words):
-    err = reject(validate_event, event, index=None)
+    err = reject(check_event, event, index=None)
     assert err.status == 400
     assert err.field == field
     assert words in err.error
 
 
 def test_name_of_exactly_200_chars_is_accepted():
-    assert validate_event(ev(name="x" * 200), index=None).name == "x" * 200
+    row = check_event(ev("c", name="x" * 200), index=None)
+    assert row is not None and row.name == "x" * 200
 
 
 def test_anonymous_only_is_accepted():
-    row = validate_event(ev(userId=None, anonymousId="a1"), index=None)
-    assert (row.user_id, row.anonymous_id) == (None, "a1")
+    row = check_event(ev("c", userId=None, anonymousId="a1"), index=None)
+    assert row is not None and (row.user_id, row.anonymous_id) == (None, "a1")
+
+
+def test_batch_counts_every_event_and_indexes_only_canaries():
+    accepted = validate_batch({"events": [ev(), ev("c-9"), ev(), ev("c-7")]}, max_batch=10)
+    assert accepted.n_events == 4
+    assert [(r.position, r.canary_id) for r in accepted.canaries] == [(1, "c-9"), (3, "c-7")]
+
+
+def test_non_string_canary_id_is_an_ordinary_event():
+    assert check_event(ev(properties={"canary_id": 5}), index=None) is None
 
 
 def test_batch_error_names_index_and_path():
