@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from ingestbench.config import ConfigError
 from targets.base import CanaryRow, HttpRequest, IngestResult, ProfileResult
+from targets.registry import FACTORIES
 
 
 class ProbeTarget(Protocol):
@@ -29,7 +30,7 @@ class ProfileTarget(ProbeTarget, Protocol):
 
 
 TargetMaker = Callable[..., ProbeTarget]
-_TARGETS: dict[str, TargetMaker] = {}
+_TARGETS: dict[str, TargetMaker] = dict(FACTORIES)
 
 
 def register(name: str, maker: TargetMaker) -> None:
@@ -52,12 +53,3 @@ def make_target(name: str, url: str, *, write_key: str | None = None) -> ProbeTa
 
 def supports_profiles(target: ProbeTarget) -> bool:
     return all(callable(getattr(target, m, None)) for m in ("write_profile", "read_profile", "parse_profile"))
-
-
-def _pipeline(url: str, *, write_key: str | None = None) -> ProbeTarget:
-    from targets.pipeline import PipelineTarget
-
-    return PipelineTarget(url, write_key=write_key)
-
-
-register("pipeline", _pipeline)

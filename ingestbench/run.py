@@ -28,6 +28,7 @@ from ingestbench.children import Child
 from ingestbench.progress import Progress
 from ingestbench.reports import write_reports
 from ingestbench.rundir import RUN_JSON, SCENARIO_COPY, SCHEMA_VERSION, SLO_COPY, RunFiles, write_json_atomic
+from ingestbench.scenario import with_load_seed
 from ingestbench.summary import EXIT_INVALID, expected_tiers, judge_files, slo_for
 
 log = logging.getLogger("ingestbench.run")
@@ -111,7 +112,10 @@ class Run:
     # --- public -------------------------------------------------------------------------------
     def execute(self) -> int:
         self.dir.mkdir(parents=True, exist_ok=False)
-        shutil.copyfile(self.s.scenario_path, self.dir / SCENARIO_COPY)
+        text = self.s.scenario_path.read_text(encoding="utf-8")
+        if self.s.seed is not None:
+            text = with_load_seed(text, self.s.seed)
+        (self.dir / SCENARIO_COPY).write_text(text, encoding="utf-8")
         shutil.copyfile(self.s.slo_path, self.dir / SLO_COPY)
         self._write_run_json("running")
         print(f"ingestbench: run {self.run_id}: results in {self.dir}", file=sys.stderr)

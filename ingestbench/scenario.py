@@ -253,3 +253,26 @@ def load_scenario(name_or_path: str | Path, *, search: list[Path] | None = None)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"scenario {path}: invalid TOML ({exc})") from None
     return parse_scenario(doc, name=path.stem, path=path)
+
+
+def with_load_seed(text: str, seed: int) -> str:
+    """The scenario text with ``[load] seed`` set to ``seed`` (replaced, or added under ``[load]``).
+
+    Used to run a scenario file with ``--seed`` while keeping the copy in the results directory exactly what
+    ran. The result is parsed back and checked, so a file this cannot rewrite fails loudly.
+    """
+    import re
+
+    header = re.search(r"(?m)^\[load\][ \t]*(#.*)?$", text)
+    if header is None:
+        raise ConfigError("--seed: the scenario has no [load] table to set the seed in")
+    next_table = re.search(r"(?m)^\[", text[header.end():])
+    end = header.end() + (next_table.start() if next_table else len(text) - header.end())
+    body = text[header.end():end]
+    new_body, n = re.subn(r"(?m)^([ \t]*seed[ \t]*=[ \t]*)-?\d+", rf"\g<1>{seed}", body, count=1)
+    if n == 0:
+        new_body = f"\nseed = {seed}" + body
+    out = text[:header.end()] + new_body + text[end:]
+    if tomllib.loads(out).get("load", {}).get("seed") != seed:
+        raise ConfigError("--seed: could not set [load] seed in the scenario file")
+    return out

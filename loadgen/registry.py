@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from targets.base import HttpRequest, IngestResult
+from targets.registry import FACTORIES
 
 
 class IngestTarget(Protocol):
@@ -25,12 +26,6 @@ class IngestTarget(Protocol):
 TargetFactory = Callable[..., IngestTarget]
 
 
-def _pipeline(base_url: str, **options: Any) -> IngestTarget:
-    from targets.pipeline import PipelineTarget
-
-    return PipelineTarget(base_url, write_key=options.get("write_key"))
-
-
 class TargetRegistry:
     """Name -> factory. Build one with :meth:`default` and :meth:`register` more."""
 
@@ -40,7 +35,8 @@ class TargetRegistry:
     @classmethod
     def default(cls) -> TargetRegistry:
         reg = cls()
-        reg.register("pipeline", _pipeline)
+        for name, factory in FACTORIES.items():
+            reg.register(name, factory)
         return reg
 
     def register(self, name: str, factory: TargetFactory) -> None:

@@ -77,3 +77,18 @@ def test_unknown_name_lists_known():
 def test_bare_name_found_from_another_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_scenario("quick").name == "quick"
+
+
+def test_with_load_seed_replaces_or_adds_the_seed():
+    from ingestbench.scenario import with_load_seed
+
+    text = 'description = "x"\n[load]\nbatch_size = 1\nseed = 42\nsteps = [{rate_eps = 1, duration_s = 1}]\n'
+    assert "seed = 7" in with_load_seed(text, 7) and "seed = 42" not in with_load_seed(text, 7)
+    no_seed = '[load]\nsteps = [{rate_eps = 1, duration_s = 1}]\n[probe]\ninterval_s = 1.0\n'
+    out = with_load_seed(no_seed, 9)
+    import tomllib
+
+    doc = tomllib.loads(out)
+    assert doc["load"]["seed"] == 9 and doc["probe"]["interval_s"] == 1.0
+    with pytest.raises(ConfigError):
+        with_load_seed('description = "no load"\n', 1)
