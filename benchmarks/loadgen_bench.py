@@ -20,7 +20,6 @@ import argparse
 import csv
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from ingestbench.children import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -64,14 +65,6 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("bare 204 server did not start")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def scenario(path: Path, steps: list[tuple[float, float]], *, batch_size: int, max_users: int | None = None) -> Path:
@@ -101,7 +94,7 @@ def run_generator(workdir: Path, name: str, host: str, args: list[str], *, windo
                 break
             time.sleep(0.25)
     finally:
-        stop(proc)  # type: ignore[arg-type]
+        stop_process(proc)  # type: ignore[arg-type]
         log.close()
     history = [r for r in csv.DictReader((workdir / f"{name}_stats_history.csv").open())
                if r["Name"] == "Aggregated" and int(r["Total Request Count"]) > 0]
@@ -190,7 +183,7 @@ def main() -> int:
             results["accuracy"] = {} if args.skip_accuracy else {
                 str(b): accuracy(work, host, rates, batch_size=b, step_s=args.step_s) for b in (1, 10)}
     finally:
-        stop(server)
+        stop_process(server)
     print_report(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ingestbench.children import stop_process  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 from pipeline.validation import validate_batch  # noqa: E402
 
@@ -64,13 +64,6 @@ def start(cmd: list[str], url: str, cpu: str) -> subprocess.Popen[bytes]:
     raise SystemExit(f"server did not start: {cmd}")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def wrk(url: str, body: bytes, duration_s: int, connections: int, workdir: Path) -> dict[str, float]:
@@ -177,8 +170,8 @@ def main() -> None:
             stats = json.loads(urllib.request.urlopen(pipe_url + "/internal/stats").read())
             results["pipeline_stored_events"] = stats["events"]
         finally:
-            stop(bare)
-            stop(pipe)
+            stop_process(bare)
+            stop_process(pipe)
         t0 = time.perf_counter()
         canaries = fill_store(work / "query", args.events, 10_000)
         results["fill_s"] = round(time.perf_counter() - t0, 1)
@@ -189,7 +182,7 @@ def main() -> None:
         try:
             results["query_100_ids"] = asyncio.run(query_latency(url, canaries, args.queries))
         finally:
-            stop(pipe)
+            stop_process(pipe)
     rounds = results["rounds"]
     batched = [r["pipeline_batch"]["rps"] * 100 for r in rounds]
     single_share = [r["pipeline_single"]["rps"] / r["bare_single"]["rps"] for r in rounds]

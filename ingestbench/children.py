@@ -14,8 +14,23 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("ingestbench.run")
+
+
+def stop_process(proc: subprocess.Popen[Any], *, sig: int = signal.SIGTERM, grace_s: float = 10.0) -> int:
+    """Stop one process we started, by its PID: ``sig``, up to ``grace_s`` to exit, then SIGKILL."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            log.warning("pid %d did not stop within %.0f s; killing it", proc.pid, grace_s)
+            proc.kill()
+            proc.wait(timeout=10)
+    return int(proc.returncode)
 
 
 def _die_with_parent() -> None:
@@ -86,12 +101,8 @@ class Child:
         if self.proc is None:
             return None
         if self.running:
-            self.send(sig)
-            if self.wait(grace_s) is None:
-                log.warning("%s (pid %d) did not stop within %.0f s; killing it", self.name, self.proc.pid, grace_s)
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        return self.proc.returncode
+            self.stopping = True
+        return stop_process(self.proc, sig=sig, grace_s=grace_s)
 
     def tail(self, lines: int = 15) -> str:
         try:

@@ -1,11 +1,11 @@
 """Master + workers as separate processes: the rate is split, and re-split when a worker joins or leaves."""
 
-import signal
 import subprocess
 import time
 
 import pytest
 
+from ingestbench.children import stop_process
 from loadgen.rates_out import read_rates
 from tests.loadgen.locust_run import LOCUST, LOCUSTFILE, free_port, serve, write_scenario
 
@@ -19,14 +19,6 @@ def _start(cmd, log):
     return subprocess.Popen([str(LOCUST), "-f", str(LOCUSTFILE), *cmd], stdout=log, stderr=subprocess.STDOUT)
 
 
-def _stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_worker_join_and_leave_keep_the_total_rate(tmp_path):
@@ -49,11 +41,11 @@ def test_worker_join_and_leave_keep_the_total_rate(tmp_path):
             w2 = _start(worker, logs["w2"])
             procs.append(w2)
             time.sleep(5)
-            _stop(w2)  # leaves mid-run
+            stop_process(w2)  # leaves mid-run
             master.wait(timeout=STEP_S + 40)
         finally:
             for p in procs:
-                _stop(p)
+                stop_process(p)
             for f in logs.values():
                 f.close()
     master_log = (tmp_path / "master.log").read_text()
