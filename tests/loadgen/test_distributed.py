@@ -19,8 +19,6 @@ def _start(cmd, log):
     return subprocess.Popen([str(LOCUST), "-f", str(LOCUSTFILE), *cmd], stdout=log, stderr=subprocess.STDOUT)
 
 
-
-
 def test_worker_join_and_leave_keep_the_total_rate(tmp_path):
     scenario = write_scenario(tmp_path / "s.toml", [(RATE, STEP_S)])
     rates = tmp_path / "rates.jsonl"
@@ -40,7 +38,10 @@ def test_worker_join_and_leave_keep_the_total_rate(tmp_path):
                 time.sleep(0.2)  # the schedule is running: seconds 0..2 are written
             w2 = _start(worker, logs["w2"])
             procs.append(w2)
-            time.sleep(5)
+            joined = time.monotonic() + 20  # a worker process takes a few seconds to start on a busy machine
+            while time.monotonic() < joined and " of 2" not in (tmp_path / "w2.log").read_text():
+                time.sleep(0.2)
+            time.sleep(2)  # let it send at its share for a couple of seconds
             stop_process(w2)  # leaves mid-run
             master.wait(timeout=STEP_S + 40)
         finally:
