@@ -7,6 +7,10 @@ per-second records, or samples of a Prometheus rate query). A point covers ``(un
 - Rate changes: where the requested ``target_eps`` changes (when the points carry it), otherwise where the
   achieved rate moves into another tier's band. An observation sent less than the tier's warm-up after
   the latest change is flagged ``warmup`` and left out of verdicts (counted apart).
+- A tier without a rate band (transactional: "at any rate") has neither warm-ups nor transitions.
+- Transitions: a canary's TTA also depends on the traffic *after* it was sent (a size-triggered flush needs
+  the events that follow). One sent less than its tier's target before the next change, or before the end
+  of a complete timeline (the load stopped), measures the next regime, so it is flagged ``warmup`` too.
 - A fixed declared rate has no change points: a standalone probe watches a system already in its regime.
 
 >>> pts = [RatePoint(100.0, 10.0, 10.0), RatePoint(101.0, 2000.0, 2000.0), RatePoint(102.0, 2000.0, 2000.0)]
@@ -91,11 +95,13 @@ def assign(
     declared_rate_eps: float | None = None,
     window_s: float = 5.0,
     span_s: float = 1.0,
+    end_unix_s: float | None = None,
 ) -> TierAssignment:
-    """The tier, the rate used and whether the send fell in a warm-up.
+    """The tier, the rate used and whether the send fell in a warm-up or a transition.
 
     ``declared_rate_eps`` wins over ``points`` (it is what the operator said); ``changes`` are regime starts
-    from :func:`change_times`. ``window_s`` is used as given (the caller scales it).
+    from :func:`change_times`; ``end_unix_s`` is when the load ended, for a complete timeline. ``window_s``
+    is used as given (the caller scales it).
     """
     if declared_rate_eps is not None:
         rate: float | None = declared_rate_eps
@@ -104,9 +110,13 @@ def assign(
     tier = slo.tier_for(path, rate)
     if tier is None:
         return TierAssignment(None, rate, False)
+    if tier.at_least_eps is None and tier.below_eps is None:
+        return TierAssignment(tier.name, rate, False)  # promised at any rate: rate changes are part of it
     started = [c for c in changes if c <= sent_unix_s]
     warmup = bool(started) and sent_unix_s - max(started) < slo.warmup_s(tier)
-    return TierAssignment(tier.name, rate, warmup)
+    ends = [c for c in changes if c > sent_unix_s] + ([end_unix_s] if end_unix_s is not None else [])
+    transition = bool(ends) and min(ends) - sent_unix_s < slo.target_s(tier)
+    return TierAssignment(tier.name, rate, warmup or transition)
 
 
 class Tiering:
@@ -119,8 +129,11 @@ class Tiering:
         declared_rate_eps: float | None = None,
         window_s: float = 5.0,
         span_s: float = 1.0,
+        complete: bool = False,
     ):
+        """``complete``: the points are the whole run (judging afterwards), so their end is the load's end."""
         self.slo = slo
+        self.complete = complete
         self.declared_rate_eps = declared_rate_eps
         self.window_s = window_s
         self.span_s = span_s
@@ -161,5 +174,6 @@ class Tiering:
             declared_rate_eps=self.declared_rate_eps,
             window_s=self.window_s,
             span_s=self.span_s,
+            end_unix_s=self._points[-1].unix_s if self.complete and self._points else None,
         )
         return replace(obs, tier=a.tier, rate_eps=a.rate_eps, warmup=a.warmup)

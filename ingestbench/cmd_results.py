@@ -53,19 +53,20 @@ def report(args: argparse.Namespace) -> int:
     from ingestbench.summary import EXIT_INVALID, judge_files, slo_for
 
     files = _load(args.run_dir)
-    if files.run.get("status") != "finished" or "tiers" not in files.run:
-        # a run that was killed: judge what its files hold, and say it is incomplete
-        slo = slo_for(files, None, _time_scale(files))
-        note = [] if files.run.get("status") == "finished" else [
-            f"the run did not finish (status {files.run.get('status', 'unknown')}); judged from what it recorded"]
-        j = judge_files(files, slo, extra_invalid=note)
-        files.run.update(steps=j.steps, tiers=j.tiers(), invalid_reasons=j.invalid_reasons,
-                         gate={"status": j.gate.status, "reason": j.gate.reason},
-                         exit_code=j.exit_code if files.run.get("status") == "finished" else EXIT_INVALID)
-        files.run.setdefault("run_id", files.path.name)
-        if files.run.get("status") != "finished":
-            files.run["status"] = "incomplete"
-        write_json_atomic(files.path / RUN_JSON, files.run)
+    finished = files.run.get("status") == "finished"
+    slo = slo_for(files, None, _time_scale(files))
+    # a run that was killed is judged from what its files hold, and says it is incomplete
+    note = [] if finished else [
+        f"the run did not finish (status {files.run.get('status', 'unknown')}); judged from what it recorded"]
+    j = judge_files(files, slo, extra_invalid=note + list(files.run.get("run_problems", [])))
+    files.run.update(steps=j.steps, tiers=j.tiers(), invalid_reasons=j.invalid_reasons,
+                     gate={"status": j.gate.status, "reason": j.gate.reason, "untiered": j.gate.untiered},
+                     exit_code=j.exit_code if finished else EXIT_INVALID)
+    files.run.setdefault("run_id", files.path.name)
+    if not finished:
+        files.run["status"] = "incomplete"
+    write_json_atomic(files.path / RUN_JSON, files.run)
+    files.samples = j.sample_records()
     written = write_reports(files)
     print(f"wrote {', '.join(str(files.path / w) for w in written)}")
     return 0
@@ -78,7 +79,7 @@ def gate(args: argparse.Namespace) -> int:
     if args.slo is not None and not Path(args.slo).is_file():
         raise ConfigError(f"--slo: file {args.slo} does not exist")
     slo = slo_for(files, args.slo, _time_scale(files))
-    j = judge_files(files, slo, re_tier=args.slo is not None)
+    j = judge_files(files, slo, other_slo=args.slo is not None)
     print(f"{'tier':14} {'n':>5} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'target':>7}  result")
     for v in j.gate.verdicts:
         print(f"{v.tier:14} {v.n:5d} {_n(v.p50_s):>8} {_n(v.p95_s):>8} {_n(v.p99_s):>8} {v.target_s:7.3g}  "

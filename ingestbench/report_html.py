@@ -37,7 +37,11 @@ SIZE_PROBE = ("document.querySelectorAll('svg.chart').forEach(function(s){var r=
 
 
 def _f(v: Any) -> str:
-    return "–" if v is None else (f"{v:.3g}" if isinstance(v, float) else escape(str(v)))
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+    return escape(str(v))
 
 
 def _tta_histograms(files: RunFiles, tiers: list[dict[str, Any]]) -> list[str]:

@@ -313,10 +313,12 @@ class Run:
                    steps=judgement.steps, tiers=judgement.tiers(),
                    gate={"status": judgement.gate.status, "reason": judgement.gate.reason,
                          "untiered": judgement.gate.untiered},
-                   invalid_reasons=judgement.invalid_reasons, exit_code=judgement.exit_code)
+                   invalid_reasons=judgement.invalid_reasons, run_problems=self.invalid,
+                   exit_code=judgement.exit_code)
         if self.interrupted:
             doc["exit_code"] = EXIT_INVALID
         write_json_atomic(self.dir / RUN_JSON, doc)
         files.run = doc
+        files.samples = judgement.sample_records()
         write_reports(files)
         return int(doc["exit_code"])

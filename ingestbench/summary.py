@@ -29,6 +29,11 @@ class Judgement:
     steps: list[dict[str, Any]]
     invalid_reasons: list[str]
     exit_code: int
+    observations: list[Observation]
+
+    def sample_records(self) -> list[dict[str, Any]]:
+        """The observations as judged (tiers from the complete timeline), for the reports' charts."""
+        return [o.to_record() for o in self.observations]
 
     def tiers(self) -> list[dict[str, Any]]:
         out = []
@@ -63,7 +68,7 @@ def retier(obs: list[Observation], files: RunFiles, slo: Slo) -> list[Observatio
 
     points = read_timeline(files.path / "rates.jsonl")
     if points:
-        tiering = Tiering(slo, window_s=5.0 * slo.time_scale)
+        tiering = Tiering(slo, window_s=5.0 * slo.time_scale, complete=True)
         tiering.extend(points)
         return [tiering.apply(o) for o in obs]
     out = []
@@ -97,17 +102,18 @@ def decide(gate: GateResult, steps: list[dict[str, Any]], extra_invalid: list[st
     return invalid, EXIT_OK
 
 
-def judge_files(files: RunFiles, slo: Slo, *, re_tier: bool = False, extra_invalid: list[str] | None = None
+def judge_files(files: RunFiles, slo: Slo, *, other_slo: bool = False, extra_invalid: list[str] | None = None
                 ) -> Judgement:
-    obs = observations(files)
-    if re_tier:
-        obs = retier(obs, files, slo)
+    """Judge a run from its files. Every canary is tiered again from the complete rate timeline, which,
+    unlike the live probe, knows what came after each send (transitions, the end of the load).
+    ``other_slo``: ``slo`` is not the one the run was made for, so the tiers it must cover come from it."""
+    obs = retier(observations(files), files, slo)
     gate = judge(obs, slo)
     steps = step_records(files)
     extra = list(extra_invalid or [])
     judged = {v.tier for v in gate.verdicts}
     expected = files.run.get("expected_tiers", [])
-    if re_tier:  # another SLO: its own tiers that the scenario's rates fall in
+    if other_slo:
         rates = files.run.get("scenario", {}).get("rates_eps", [])
         transactional = bool(files.run.get("settings", {}).get("transactional", False))
         expected = expected_tiers(slo, rates, transactional=transactional)
@@ -115,7 +121,7 @@ def judge_files(files: RunFiles, slo: Slo, *, re_tier: bool = False, extra_inval
         if name not in judged:
             extra.append(f"tier {name}: the scenario should exercise it, but no canary was judged in it.")
     invalid, code = decide(gate, steps, extra)
-    return Judgement(gate, steps, invalid, code)
+    return Judgement(gate, steps, invalid, code, obs)
 
 
 def expected_tiers(slo: Slo, rates_eps: list[float], *, transactional: bool) -> list[str]:

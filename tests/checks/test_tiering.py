@@ -90,3 +90,26 @@ def test_send_after_the_timeline_ends_has_no_rate_and_no_analytical_tier() -> No
     assert tiering.apply(inside).tier == "high"
     profile = Observation("p", "transactional", "available", sent_ns=0, sent_unix_ms=140_300, seen_ns=10)
     assert tiering.apply(profile).tier == "transactional"
+
+
+def test_send_just_before_a_rate_change_is_a_transition() -> None:
+    """Its TTA depends on the traffic after the send: at 2000/s just before the load stops, it measures the
+    quiet that follows, not the high-volume regime."""
+    high_then_low = [RatePoint(100.0 + i, 1990.0, 2000.0) for i in range(1, 21)] + [
+        RatePoint(120.0 + i, 10.0, 10.0) for i in range(1, 21)]
+    tiering = Tiering(SLO, window_s=0.5)  # high target 0.3 s at time scale 0.1
+    tiering.extend(high_then_low)
+    just_before = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=119_850, seen_ns=10)
+    earlier = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=119_500, seen_ns=10)
+    assert (tiering.apply(just_before).tier, tiering.apply(just_before).warmup) == ("high", True)
+    assert (tiering.apply(earlier).tier, tiering.apply(earlier).warmup) == ("high", False)
+
+
+def test_end_of_a_complete_timeline_counts_as_a_change() -> None:
+    points = [RatePoint(100.0 + i, 1990.0, 2000.0) for i in range(1, 21)]  # the load stops at 120
+    late = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=119_900, seen_ns=10)
+    live, done = Tiering(SLO, window_s=0.5), Tiering(SLO, window_s=0.5, complete=True)
+    live.extend(points)
+    done.extend(points)
+    assert live.apply(late).warmup is False  # live, more points may come
+    assert done.apply(late).warmup is True  # afterwards: the load ended 0.1 s after the send
