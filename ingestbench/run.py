@@ -10,7 +10,6 @@ everything in order and still writes what was collected.
 from __future__ import annotations
 
 import logging
-import platform
 import secrets
 import shutil
 import signal
@@ -20,11 +19,11 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ingestbench.children import Child
+from ingestbench.facts import free_port, machine_facts, versions
 from ingestbench.progress import Progress
 from ingestbench.reports import write_reports
 from ingestbench.rundir import RUN_JSON, SCENARIO_COPY, SCHEMA_VERSION, SLO_COPY, RunFiles, write_json_atomic
@@ -64,34 +63,6 @@ class RunSettings:
     @property
     def embedded(self) -> bool:
         return self.url is None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def machine_facts() -> dict[str, Any]:
-    mem = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return {"hostname": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
-            "cpus": __import__("os").cpu_count(), "memory_bytes": mem}
-
-
-def versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for pkg in ("ingestbench", "locust", "aiohttp", "numpy", "prometheus-client"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
 
 
 class Run:
