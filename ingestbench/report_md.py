@@ -58,5 +58,11 @@ def render(files: RunFiles) -> str:
     outcomes: dict[str, int] = {}
     for rec in files.samples:
         outcomes[rec.get("outcome", "?")] = outcomes.get(rec.get("outcome", "?"), 0) + 1
-    lines += ["", "## Canaries", "", ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "none", ""]
+    lines += ["", "## Canaries", "", ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "none"]
+    probe = run.get("probe") or {}
+    if probe:
+        lines.append(f"\nSent {probe.get('sent')} analytical and {probe.get('transactional_sent')} transactional "
+                     f"canaries; {probe.get('abandoned')} still pending when the probe stopped (not judged); "
+                     f"{probe.get('poll_failures')} of {probe.get('polls')} polls failed.")
+    lines.append("")
     return "\n".join(lines)

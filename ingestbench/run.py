@@ -26,7 +26,15 @@ from ingestbench.children import Child
 from ingestbench.facts import free_port, machine_facts, versions
 from ingestbench.progress import Progress
 from ingestbench.reports import write_reports
-from ingestbench.rundir import RUN_JSON, SCENARIO_COPY, SCHEMA_VERSION, SLO_COPY, RunFiles, write_json_atomic
+from ingestbench.rundir import (
+    RUN_JSON,
+    SCENARIO_COPY,
+    SCHEMA_VERSION,
+    SLO_COPY,
+    RunFiles,
+    probe_counts,
+    write_json_atomic,
+)
 from ingestbench.scenario import with_load_seed
 from ingestbench.summary import EXIT_INVALID, expected_tiers, judge_files, slo_for
 
@@ -285,7 +293,7 @@ class Run:
                    gate={"status": judgement.gate.status, "reason": judgement.gate.reason,
                          "untiered": judgement.gate.untiered},
                    invalid_reasons=judgement.invalid_reasons, run_problems=self.invalid,
-                   exit_code=judgement.exit_code)
+                   probe=probe_counts(self.dir), exit_code=judgement.exit_code)
         if self.interrupted:
             doc["exit_code"] = EXIT_INVALID
         write_json_atomic(self.dir / RUN_JSON, doc)

@@ -38,6 +38,16 @@ def write_json_atomic(path: Path, doc: Any) -> None:
     os.replace(tmp, path)
 
 
+def probe_counts(run_dir: Path) -> dict[str, Any]:
+    """What the probe sent and what it could not decide before it stopped (from its ``verdicts.json``)."""
+    try:
+        doc = orjson.loads((Path(run_dir) / "verdicts.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    keys = ("sent", "transactional_sent", "abandoned", "polls", "poll_failures")
+    return {k: doc.get(k) for k in keys}
+
+
 @dataclass
 class RunFiles:
     """Everything a report needs, read from one run directory."""
