@@ -72,15 +72,7 @@ class Comparator:
         item = self._pending.pop(canary_id, None)
         if item is None:
             return None
-        return Observation(
-            canary_id=canary_id,
-            path=self.path,
-            outcome=ERRORED,
-            sent_ns=item.sent_ns,
-            sent_unix_ms=item.sent_unix_ms,
-            last_miss_ns=item.last_miss_ns,
-            error=error,
-        )
+        return self._decide(item, ERRORED, None, 0, error=error)
 
     # --- what the reader reports ------------------------------------------------------------
     def query_ids(self) -> list[str]:
@@ -138,7 +130,8 @@ class Comparator:
         self._lost.clear()
         return ids
 
-    def _decide(self, item: _Pending, outcome: str, seen_ns: int | None, duplicates: int) -> Observation:
+    def _decide(self, item: _Pending, outcome: str, seen_ns: int | None, duplicates: int,
+                error: str | None = None) -> Observation:
         return Observation(
             canary_id=item.canary_id,
             path=self.path,
@@ -149,4 +142,5 @@ class Comparator:
             seen_ns=seen_ns,
             last_miss_ns=item.last_miss_ns,
             duplicates=duplicates,
+            error=error,
         )

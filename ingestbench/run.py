@@ -13,7 +13,6 @@ import logging
 import secrets
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestbench.children import Child
-from ingestbench.facts import free_port, machine_facts, versions
+from ingestbench.facts import free_port, machine_facts, reachable, versions
 from ingestbench.progress import Progress
 from ingestbench.reports import write_reports
 from ingestbench.rundir import (
@@ -124,7 +123,7 @@ class Run:
         py = sys.executable
         if self.s.embedded and not self._start_pipeline(py):
             return
-        if not self.s.embedded and not self._reachable():
+        if not self.s.embedded and not reachable(self.url or ""):
             self.invalid.append(f"target {self.s.target} at {self.url} is unreachable")
             return
         assert self.url is not None
@@ -185,17 +184,6 @@ class Run:
         self.invalid.append("the pipeline did not become ready within 30 s" if not self.interrupted
                             else "interrupted before the pipeline was ready")
         return False
-
-    def _reachable(self) -> bool:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(self.url or "")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=5):
-                return True
-        except OSError:
-            return False
 
     def _drain_s(self) -> float:
         if self.s.drain_s is not None:
