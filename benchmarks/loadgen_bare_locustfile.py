@@ -16,7 +16,7 @@ from loadgen.events import EventFactory
 BATCH = int(os.environ.get("LOADGEN_BENCH_BATCH", "1"))
 _EVENTS = EventFactory(seed=1).batch(BATCH)
 BODY = orjson.dumps(_EVENTS[0]) if BATCH == 1 else orjson.dumps({"events": _EVENTS})
-PATH = "/event/ingest?locationEnrichment=false" if BATCH == 1 else "/event/ingest/batch?locationEnrichment=false"
+PATH = "/event/ingest" if BATCH == 1 else "/event/ingest/batch"  # the paths PipelineTarget sends to
 HEADERS = {"Content-Type": "application/json"}
 
 

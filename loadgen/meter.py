@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from loadgen.schedule import RateSchedule
@@ -29,6 +30,25 @@ TAIL_STEP = -1  # completions after the schedule ended
 def new_lag_histogram() -> HdrHistogram:
     """Schedule lag in µs, 1 µs .. 60 s, 2 significant digits (1 % resolution)."""
     return HdrHistogram(1, LAG_MAX_US, 2)
+
+
+def lag_histogram(lags_s: list[float]) -> HdrHistogram:
+    """The histogram of many lags at once, in µs (clamped to 1 µs .. 60 s).
+
+    Recording one value costs ~3.5 µs of Python, too much per request; here the values are first rounded
+    down to their histogram bucket's lowest value (with 2 significant digits a bucket holds 256 sub-buckets,
+    so values with ``b > 8`` bits keep their top 8 bits: the same bucket, nothing lost), then each distinct
+    value is recorded once with its count.
+    """
+    hist = new_lag_histogram()
+    if not lags_s:
+        return hist
+    us = np.clip(np.rint(np.asarray(lags_s, dtype=np.float64) * 1e6), 1, LAG_MAX_US).astype(np.int64)
+    shift = np.maximum(np.frexp(us.astype(np.float64))[1] - 8, 0)  # frexp's exponent is the bit length
+    values, counts = np.unique((us >> shift) << shift, return_counts=True)
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        hist.record_value(value, count)
+    return hist
 
 
 @dataclass
@@ -43,13 +63,13 @@ class Bin:
     latency_sum_s: float = 0.0
     latency_count: int = 0
     inflight_peak: int = 0
-    lag_us: HdrHistogram = field(default_factory=new_lag_histogram)
+    lags_s: list[float] = field(default_factory=list)  # raw, turned into a histogram when drained
 
     def to_wire(self, second: int, step: int) -> dict[str, Any]:
         return {"sec": second, "step": step, "sent": self.sent_events, "req": self.requests,
                 "ok": self.ok_events, "failed": dict(self.failed_by_kind), "dropped": self.dropped_events,
                 "lat_sum_s": self.latency_sum_s, "lat_n": self.latency_count, "busy": self.inflight_peak,
-                "lag": self.lag_us.encode().decode("ascii") if self.lag_us.get_total_count() else ""}
+                "lag": lag_histogram(self.lags_s).encode().decode("ascii") if self.lags_s else ""}
 
 
 class Meter:
@@ -80,7 +100,7 @@ class Meter:
         self.inflight += 1
         if self.inflight > b.inflight_peak:
             b.inflight_peak = self.inflight
-        b.lag_us.record_value(min(max(1, round(lag_s * 1e6)), LAG_MAX_US))
+        b.lags_s.append(lag_s)
 
     def record_result(self, t_s: float, *, events: int, kind: str, latency_s: float) -> None:
         """A response arrived at ``t_s``; ``kind`` is ``ok`` or a failure kind."""

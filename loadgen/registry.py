@@ -1,11 +1,11 @@
 """Ingest targets by name: a tiny factory so a new target plugs in without touching the Locust users.
 
-A target here is anything with the two sans-IO methods the users need (see :class:`IngestTarget`); the
+A target here is anything with the sans-IO methods the users need (see :class:`IngestTarget`); the
 registry maps a name (``pipeline``) to a constructor taking the base URL and options::
 
     reg = TargetRegistry.default()
     target = reg.create("pipeline", "http://127.0.0.1:8080", write_key=None)
-    req = target.ingest(events)           # HttpRequest: method, path, headers, body
+    req = target.ingest_encoded([target.encode_event(e) for e in events])  # method, path, headers, body
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from targets.registry import FACTORIES
 
 
 class IngestTarget(Protocol):
-    def ingest(self, events: Sequence[Mapping[str, Any]]) -> HttpRequest: ...
+    def encode_event(self, event: Mapping[str, Any]) -> bytes: ...
+
+    def ingest_encoded(self, encoded: Sequence[bytes]) -> HttpRequest: ...
 
     def parse_ingest(self, status: int, headers: Mapping[str, str], body: bytes) -> IngestResult: ...
 

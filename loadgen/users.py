@@ -1,8 +1,9 @@
 """The Locust user that sends paced ingest requests (FastHttp client, sans-IO target builders).
 
-Each iteration takes the next due slot from the process's :class:`~loadgen.pacer.Pacer`, builds the events
-and the request *before* the slot is due, sleeps until it is, sends, and meters the schedule lag (actual
-start - intended start), the outcome by kind and the latency. A 429 with ``Retry-After`` holds the pacer.
+Each iteration takes the next due slot from the process's :class:`~loadgen.pacer.Pacer`, builds the request
+from pre-encoded events (:mod:`loadgen.encoded`) *before* the slot is due, sleeps until it is, sends, and
+meters the schedule lag (actual start - intended start), the outcome by kind and the latency. A 429 with
+``Retry-After`` holds the pacer.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ class IngestUser(FastHttpUser):
     @task
     def send(self) -> None:
         side = self.side
-        pacer, meter, factory, target = side.pacer, side.meter, side.factory, side.target
-        if pacer is None or meter is None or factory is None or target is None:
+        pacer, meter, encoded, target = side.pacer, side.meter, side.events, side.target
+        if pacer is None or meter is None or encoded is None or target is None:
             gevent.sleep(IDLE_SLEEP_S)
             return
         clock = side.clock
@@ -50,8 +51,7 @@ class IngestUser(FastHttpUser):
         if slot is None:
             gevent.sleep(IDLE_SLEEP_S * 4 if pacer.finished() else IDLE_SLEEP_S)
             return
-        events = factory.batch(slot.events, now_ms=side.unix_ms(slot.intended_s), shared_properties=True)
-        req = target.ingest(events)
+        req = target.ingest_encoded(encoded.batch(slot.events, now_ms=side.unix_ms(slot.intended_s)))
         delay = slot.intended_s - clock()
         if delay > 0:
             gevent.sleep(delay)

@@ -4,7 +4,7 @@ The master sends an ``ingestbench_plan`` message (start time on the wall clock, 
 scenario text, time scale and target name): the plan is the single source of truth, so a ``--worker``
 started with other options still runs the master's scenario. From then on a reporter greenlet ships the
 completed seconds of the :class:`~loadgen.meter.Meter` to the master as ``ingestbench_stats`` every
-``REPORT_INTERVAL_S``. Users (:mod:`loadgen.users`) read the pacer, factory and target from here.
+``REPORT_INTERVAL_S``. Users (:mod:`loadgen.users`) read the pacer, encoded events and target from here.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import gevent
 
 from ingestbench.scenario import LoadConfig, Scenario, parse_load
+from loadgen.encoded import EncodedEvents
 from loadgen.events import EventFactory
 from loadgen.meter import Meter
 from loadgen.pacer import Pacer
@@ -63,7 +64,7 @@ class WorkerSide:
         self.tune_gc = tune_gc
         self.pacer: Pacer | None = None
         self.meter: Meter | None = None
-        self.factory: EventFactory | None = None
+        self.events: EncodedEvents | None = None
         self.target: IngestTarget | None = None
         self.t0_s = 0.0
         self.t0_unix_ms = 0.0
@@ -84,9 +85,10 @@ class WorkerSide:
         load = parse_load(tomllib.loads(data["scenario_toml"]).get("load", {}))
         schedule = schedule_for(load, float(data["time_scale"]))
         self.target = self.registry.create(str(data["target"]), self.host, write_key=self.write_key)
-        self.factory = EventFactory(seed=load.seed * 1_000_003 + int(data["index"]), casing=load.casing,
-                                    property_count=load.property_count, payload_bytes=load.payload_bytes,
-                                    nested=load.nested, anonymous_ratio=load.anonymous_ratio)
+        factory = EventFactory(seed=load.seed * 1_000_003 + int(data["index"]), casing=load.casing,
+                               property_count=load.property_count, payload_bytes=load.payload_bytes,
+                               nested=load.nested, anonymous_ratio=load.anonymous_ratio)
+        self.events = EncodedEvents(factory, self.target.encode_event)
         now, wall = self.clock(), self.wall()
         self.t0_s = now - (wall - float(data["t0_unix_s"]))
         self.t0_unix_ms = float(data["t0_unix_s"]) * 1000.0

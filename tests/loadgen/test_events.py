@@ -106,18 +106,9 @@ def test_all_casings_known():
 
 
 def test_importable_without_locust_or_gevent():
-    code = ("import sys, loadgen.events, loadgen.schedule, loadgen.pacer, loadgen.meter, loadgen.timeline; "
+    code = ("import sys, loadgen.events, loadgen.encoded, loadgen.schedule, loadgen.pacer, loadgen.meter; "
+            "import loadgen.timeline; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-
-
-def test_shared_properties_batch_matches_copied_batch():
-    a = EventFactory(seed=4).batch(300, now_ms=5)
-    b = EventFactory(seed=4).batch(300, now_ms=5, shared_properties=True)
-    assert a == b
-    f = EventFactory(seed=4, pool_size=1)
-    shared = f.batch(2, now_ms=5, shared_properties=True)
-    assert shared[0]["properties"] is shared[1]["properties"]
-    assert shared[0] is not shared[1]

@@ -1,6 +1,8 @@
+import random
+
 from prometheus_client import CollectorRegistry, generate_latest
 
-from loadgen.meter import Meter
+from loadgen.meter import LAG_MAX_US, Meter, lag_histogram, new_lag_histogram
 from loadgen.metrics import LoadgenMetrics
 from loadgen.rates_out import RatesWriter, read_rates
 from loadgen.schedule import RateSchedule
@@ -127,3 +129,17 @@ def test_metrics_sink_exposes_rates_and_lag():
     assert "ingestbench_loadgen_events_sent_total 100.0" in text
     assert 'ingestbench_loadgen_schedule_lag_seconds_bucket{le="0.0025"} 0.0' in text
     assert 'ingestbench_loadgen_schedule_lag_seconds_bucket{le="0.005"} 100.0' in text
+
+
+def test_lag_histogram_in_bulk_equals_recording_each_value():
+    rng = random.Random(3)
+    lags = [rng.choice((0.0, -0.001, 1e-7, 61.0)) if rng.random() < 0.01 else 10 ** rng.uniform(-6.5, 1.5)
+            for _ in range(20_000)]
+    one_by_one = new_lag_histogram()
+    for lag in lags:
+        one_by_one.record_value(min(max(1, round(lag * 1e6)), LAG_MAX_US))
+    bulk = lag_histogram(lags)
+    assert bulk.get_total_count() == one_by_one.get_total_count() == len(lags)
+    for q in (0, 1, 10, 50, 90, 99, 99.9, 100):
+        assert bulk.get_value_at_percentile(q) == one_by_one.get_value_at_percentile(q), q
+    assert lag_histogram([]).get_total_count() == 0

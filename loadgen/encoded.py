@@ -1,0 +1,56 @@
+"""Pre-encoded events: the generator's fast path from an :class:`~loadgen.events.EventFactory` to request bytes.
+
+Each factory template is encoded once, by the target, with a placeholder timestamp; a request's events are
+then the template bytes with the send time spliced in (``ts.join((head, tail))``, ~0.16 µs an event) instead
+of a fresh dict per event serialised per request (~0.95 µs an event, measured in ``benchmarks/``). The
+sequence of events is the factory's: for a given seed, the same events in the same order as
+:meth:`EventFactory.batch`, and the same bytes as encoding those (tested).
+
+A template whose encoding does not hold the placeholder exactly once (a target that rewrites the timestamp,
+say as ISO 8601) is encoded per request from a copy with the real timestamp: slower, still correct::
+
+    enc = EncodedEvents(EventFactory(seed=7), target.encode_event)
+    req = target.ingest_encoded(enc.batch(100, now_ms=1_700_000_000_000))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from loadgen.events import EventFactory
+
+PLACEHOLDER_MS = 9_999_999_999_999  # 13 digits, like every timestamp until the year 2286
+_PLACEHOLDER = str(PLACEHOLDER_MS).encode()
+
+Encode = Callable[[Mapping[str, Any]], bytes]
+
+
+class EncodedEvents:
+    """Hands out encoded events cycling through a factory's templates; see the module docstring."""
+
+    def __init__(self, factory: EventFactory, encode: Encode):
+        self._encode = encode
+        self._templates = factory.templates
+        parts: list[tuple[bytes, bytes] | None] = []
+        for tpl in self._templates:
+            pieces = encode({**tpl, "timestamp": PLACEHOLDER_MS}).split(_PLACEHOLDER)
+            parts.append((pieces[0], pieces[1]) if len(pieces) == 2 else None)
+        self.spliced = sum(p is not None for p in parts)  # templates on the fast path
+        self._parts = parts
+        self._next = 0
+
+    def batch(self, n: int, now_ms: int) -> list[bytes]:
+        """``n`` encoded events sharing the timestamp ``now_ms``."""
+        ts = b"%d" % now_ms
+        parts, size, i = self._parts, len(self._parts), self._next
+        if i + n <= size and self.spliced == size:  # the common case: one slice, every template spliced
+            self._next = i + n if i + n < size else 0
+            return [ts.join(p) for p in parts[i:i + n]]  # type: ignore[arg-type]
+        out = []
+        for _ in range(n):
+            p = parts[i]
+            out.append(ts.join(p) if p is not None else self._encode({**self._templates[i], "timestamp": now_ms}))
+            i = i + 1 if i + 1 < size else 0
+        self._next = i
+        return out
