@@ -53,6 +53,7 @@ class LoadConfig:
     min_achieved_ratio: float = 0.97
     max_behind_s: float = 1.0
     max_users_per_process: int = 1000
+    send_tick_s: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,9 @@ def parse_load(doc: Mapping[str, Any]) -> LoadConfig:
     for key in ("lag_bound_s", "max_behind_s"):
         if key in doc:
             kw[key] = float(_number("load", key, doc[key]))
+    if "send_tick_s" in doc:
+        kw["send_tick_s"] = float(_number("load", "send_tick_s", doc["send_tick_s"], positive=False, at_least=0,
+                                          at_most=0.1))
     for key in ("anonymous_ratio", "min_achieved_ratio"):
         if key in doc:
             kw[key] = float(_number("load", key, doc[key], positive=False, at_least=0, at_most=1))

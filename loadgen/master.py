@@ -79,10 +79,11 @@ class MasterSide:
         rate = self.schedule.max_rate_between(max(offset, 0.0), max(offset, 0.0) + LOOKAHEAD_S)
         assert self.timeline is not None
         need = users_needed(rate_eps=rate, batch_size=load.batch_size, latency_s=self.timeline.recent_latency_s,
-                            processes=processes, max_per_process=load.max_users_per_process)
+                            processes=processes, hold_s=load.send_tick_s,
+                            max_per_process=load.max_users_per_process)
         grown = grow_on_lag(self.users, lag_p99_s=self.timeline.recent_lag_p99_s, lag_bound_s=load.lag_bound_s,
                             processes=processes, busy=self.timeline.recent_busy,
-                            max_per_process=load.max_users_per_process)
+                            max_per_process=load.max_users_per_process, cpu=self.timeline.recent_cpu)
         self.users = max(self.users, need, grown)
         return self.users, float(max(100, self.users))
 

@@ -1,8 +1,9 @@
 """Meter: what one generator process did, binned by (second since t0, step), ready to ship to the master.
 
 Counts events sent, acknowledged (``ok``), failed by kind and dropped (too late to send), the request
-latency sum and the peak number of requests in flight (for sizing the user pool), and schedule lag in a
-mergeable HDR histogram (µs).
+latency sum and the peak number of requests in flight (for sizing the user pool), schedule lag in a
+mergeable HDR histogram (µs), and the share of a core the generator process used (``cpu``: a process near
+1.0 is CPU-bound, and its lag is its own, not the target's).
 A bin's second is where the thing happened: a send when it started, an acknowledgement when it arrived.
 Completed seconds are drained as plain dicts (the wire format of the ``ingestbench_stats`` message)::
 
@@ -65,11 +66,12 @@ class Bin:
     inflight_peak: int = 0
     lags_s: list[float] = field(default_factory=list)  # raw, turned into a histogram when drained
 
-    def to_wire(self, second: int, step: int) -> dict[str, Any]:
+    def to_wire(self, second: int, step: int, cpu: float | None = None) -> dict[str, Any]:
         return {"sec": second, "step": step, "sent": self.sent_events, "req": self.requests,
                 "ok": self.ok_events, "failed": dict(self.failed_by_kind), "dropped": self.dropped_events,
                 "lat_sum_s": self.latency_sum_s, "lat_n": self.latency_count, "busy": self.inflight_peak,
-                "lag": lag_histogram(self.lags_s).encode().decode("ascii") if self.lags_s else ""}
+                "lag": lag_histogram(self.lags_s).encode().decode("ascii") if self.lags_s else "",
+                "cpu": None if cpu is None else round(cpu, 3)}
 
 
 class Meter:
@@ -80,6 +82,8 @@ class Meter:
         self.t0_s = t0_s
         self._bins: dict[tuple[int, int], Bin] = {}
         self.inflight = 0  # requests started and not yet answered: the busy part of the user pool
+        self._cpu: dict[int, float] = {}  # second -> highest share of a core measured over it
+        self._cpu_mark: tuple[float, float] | None = None
 
     def _bin(self, t_s: float, step: int | None = None) -> Bin:
         offset = t_s - self.t0_s
@@ -116,8 +120,22 @@ class Meter:
     def record_dropped(self, t_s: float, *, events: int) -> None:
         self._bin(t_s).dropped_events += events
 
+    def note_cpu(self, t_s: float, cpu_s: float) -> None:
+        """The process had used ``cpu_s`` CPU seconds by ``t_s``: the share of a core since the previous note
+        goes to every second that interval touched (the highest share when several intervals touch one)."""
+        if self._cpu_mark is not None and t_s > self._cpu_mark[0]:
+            since, used = self._cpu_mark
+            share = max(0.0, cpu_s - used) / (t_s - since)
+            first, last = (max(0, math.floor(x - self.t0_s)) for x in (since, t_s))
+            for s in range(first, last + 1):
+                self._cpu[s] = max(self._cpu.get(s, 0.0), share)
+        self._cpu_mark = (t_s, cpu_s)
+
     def drain(self, now_s: float, *, final: bool = False) -> tuple[list[dict[str, Any]], int]:
         """Wire dicts of every completed second (all seconds when ``final``) and the exclusive bound."""
         upto = 2**31 if final else max(0, math.floor(now_s - self.t0_s))
         keys = sorted(k for k in self._bins if k[0] < upto)
-        return [self._bins.pop(k).to_wire(*k) for k in keys], upto
+        out = [self._bins.pop(k).to_wire(*k, cpu=self._cpu.get(k[0])) for k in keys]
+        for s in [s for s in self._cpu if s < upto - 1]:  # keep the last one: a late bin may still need it
+            del self._cpu[s]
+        return out, upto

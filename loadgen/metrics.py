@@ -62,6 +62,9 @@ class LoadgenMetrics:
                               registry=registry)
         self.dropped = Counter("ingestbench_loadgen_events_dropped", "Events too late to send",
                                registry=registry)
+        self.generator_cpu = Gauge("ingestbench_loadgen_generator_cpu_ratio",
+                                   "Share of a core used by the busiest generator process (last second); "
+                                   "near 1 the generator is the bottleneck", registry=registry)
         self.lag_us = new_lag_histogram()
         registry.register(_LagCollector(self.lag_us))
 
@@ -72,6 +75,8 @@ class LoadgenMetrics:
         for kind, n in row["failed_by_kind"].items():
             self.failed.labels(kind=kind).inc(n)
         self.dropped.inc(row["dropped_events"])
+        if row.get("generator_cpu") is not None:
+            self.generator_cpu.set(row["generator_cpu"])
         self.lag_us.add(lag_us)
 
     def step(self, row: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """How many Locust users a rate needs: Little's law with headroom (pure).
 
-Each user sends one request at a time, so ``rate / batch_size`` requests/s at ``latency_s`` each keep
-``rate / batch_size * latency_s`` users busy. We keep ``headroom`` times that, never fewer than
+Each user sends one request at a time and holds its slot from the send tick before it (up to ``hold_s``)
+until the response, so ``rate / batch_size`` requests/s keep ``rate / batch_size * (latency_s + hold_s)``
+users busy. We keep ``headroom`` times that, never fewer than
 ``min_per_process`` per generator and never more than ``max_per_process``. If the pacer still reports lag
 above its bound the caller doubles the pool (:func:`grow_on_lag`); the count never shrinks during a run,
 because stopping a user would silently lose the send slot it holds.
@@ -15,21 +16,27 @@ ASSUMED_LATENCY_S = 0.02  # before the first response has been measured
 
 
 def users_needed(*, rate_eps: float, batch_size: int, latency_s: float | None, processes: int,
-                 headroom: float = 4.0, min_per_process: int = 16, max_per_process: int = 1000) -> int:
+                 hold_s: float = 0.0, headroom: float = 4.0, min_per_process: int = 16,
+                 max_per_process: int = 1000) -> int:
     """Total users across ``processes`` generators for ``rate_eps``."""
     processes = max(1, processes)
     latency = max(latency_s if latency_s is not None else ASSUMED_LATENCY_S, 0.001)
-    busy = rate_eps / batch_size * latency * headroom
+    busy = rate_eps / batch_size * (latency + hold_s) * headroom
     per_process = math.ceil(busy / processes)
     return processes * min(max(per_process, min_per_process), max_per_process)
 
 
 def grow_on_lag(current: int, *, lag_p99_s: float | None, lag_bound_s: float, processes: int,
-                busy: int, max_per_process: int = 1000, busy_ratio: float = 0.75) -> int:
-    """Double the pool (capped) when lag exceeds its bound *and* most users were busy.
+                busy: int, max_per_process: int = 1000, busy_ratio: float = 0.75,
+                cpu: float | None = None, cpu_bound: float = 0.9) -> int:
+    """Double the pool (capped) when lag exceeds its bound, most users were busy, and no generator process
+    was CPU-bound (``cpu``: the busiest one's share of a core).
 
-    Lag with idle users means the generator is out of CPU: more users would only make that worse.
+    Lag with idle users, or with a generator out of CPU (whose unread responses keep users "busy"), is not
+    a shortage of users: more of them would only add connections and make it worse.
     """
     if lag_p99_s is None or lag_p99_s <= lag_bound_s or busy < busy_ratio * current:
+        return current
+    if cpu is not None and cpu >= cpu_bound:
         return current
     return min(current * 2, max(1, processes) * max_per_process)

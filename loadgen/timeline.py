@@ -7,20 +7,26 @@ JSON lines format (``--rates-out PATH``; one object per line, flushed after each
 
     {"type": "second", "t_s": 12, "unix_s": 1718000013.52, "target_eps": 1100.0, "achieved_eps": 1098.0,
      "sent_events": 1100, "failed_events": 0, "failed_by_kind": {}, "dropped_events": 0,
-     "lag_p50_s": 0.00021, "lag_p99_s": 0.0012, "step": 3, "valid": null}
+     "lag_p50_s": 0.00021, "lag_p99_s": 0.0012, "latency_mean_s": 0.0011, "inflight_peak": 4,
+     "generator_cpu": 0.41, "step": 3, "valid": null}
 
   ``t_s`` is whole seconds since the schedule started (the row covers ``[t_s, t_s + 1)``); ``unix_s`` is the
   wall clock (``time.time()``) at the *end* of that second. ``target_eps`` is the events due in the second,
   ``achieved_eps`` the events acknowledged by the target in it, ``sent_events`` the events whose request
   started in it; failures are counted when their response (or error) came back. ``lag_*`` are schedule-lag
-  quantiles of the requests started in the second (null if none). ``step`` is the step running at ``t_s``;
+  quantiles of the requests started in the second (null if none), ``latency_mean_s`` the mean response time
+  of the requests answered in it (null if none) and ``inflight_peak`` the most requests in flight at once
+  (summed over generators; the user pool must exceed it). ``generator_cpu`` is the highest share of a core
+  any generator process used in the second (null if not measured): near 1.0, the generator itself is the
+  bottleneck. ``step`` is the step running at ``t_s``;
   ``valid`` is null while that step is in progress and its verdict (true/false) on the step's last second.
 
 * after the last second, one ``"type": "step"`` line per step::
 
     {"type": "step", "step": 3, "start_s": 30.0, "end_s": 40.0, "target_eps": 1100.0,
      "achieved_eps": 1099.2, "sent_events": 11000, "failed_events": 0, "dropped_events": 0,
-     "lag_p50_s": 0.0002, "lag_p99_s": 0.0013, "valid": true, "reason": "achieved ..."}
+     "lag_p50_s": 0.0002, "lag_p99_s": 0.0013, "generator_cpu_peak": 0.45, "valid": true,
+     "reason": "achieved ..."}
 
   A step's ``achieved_eps`` is the events acknowledged while the step ran divided by its duration.
 """
@@ -56,6 +62,7 @@ class _Totals:
     lat_sum_s: float = 0.0
     lat_n: int = 0
     busy: int = 0
+    cpu: float | None = None  # the highest share of a core any generator process used
     lag_us: HdrHistogram = field(default_factory=new_lag_histogram)
 
     def add(self, b: dict[str, Any], lag: HdrHistogram | None) -> None:
@@ -67,6 +74,8 @@ class _Totals:
         self.lat_sum_s += b["lat_sum_s"]
         self.lat_n += b["lat_n"]
         self.busy += b.get("busy", 0)
+        if b.get("cpu") is not None:
+            self.cpu = max(self.cpu or 0.0, b["cpu"])
         if lag is not None:
             self.lag_us.add(lag)
 
@@ -92,6 +101,7 @@ class Timeline:
         self.recent_latency_s: float | None = None
         self.recent_lag_p99_s: float | None = None
         self.recent_busy = 0  # peak requests in flight, summed over generators, in the last second
+        self.recent_cpu: float | None = None  # the busiest generator's share of a core in the last second
         self._pending: dict[int, list[tuple[dict[str, Any], HdrHistogram | None]]] = {}
         self._upto: dict[str, int] = {}
         self._steps = [_Totals() for _ in schedule.segments]
@@ -146,6 +156,7 @@ class Timeline:
             self.recent_latency_s = max(self.recent_latency_s or 0.0, total.lat_sum_s / total.lat_n)
         self.recent_lag_p99_s = total.lag_s(99.0)
         self.recent_busy = total.busy
+        self.recent_cpu = total.cpu
         for i in range(len(self.schedule.segments)):
             end_s = self.schedule.step_bounds(i)[1]
             if i not in self.verdicts and math.ceil(end_s - 1e-9) <= s + 1:
@@ -157,7 +168,9 @@ class Timeline:
             "achieved_eps": float(total.ok), "sent_events": total.sent,
             "failed_events": sum(total.failed.values()), "failed_by_kind": total.failed,
             "dropped_events": total.dropped, "lag_p50_s": total.lag_s(50.0), "lag_p99_s": total.lag_s(99.0),
-            "step": step, "valid": None if verdict is None else verdict.valid,
+            "latency_mean_s": round(total.lat_sum_s / total.lat_n, 6) if total.lat_n else None,
+            "inflight_peak": total.busy, "generator_cpu": total.cpu, "step": step,
+            "valid": None if verdict is None else verdict.valid,
         }
         self.next_second = s + 1
         for sink in self.sinks:
@@ -171,5 +184,5 @@ class Timeline:
             step=i, target_eps=self.schedule.segments[i].events / duration_s, achieved_eps=t.ok / duration_s,
             lag_p50_s=t.lag_s(50.0), lag_p99_s=t.lag_s(99.0), sent_events=t.sent, failed_by_kind=t.failed,
             dropped_events=t.dropped, min_achieved_ratio=self.min_achieved_ratio, lag_bound_s=self.lag_bound_s,
-            completed=completed,
+            completed=completed, generator_cpu=t.cpu,
         )

@@ -1,9 +1,9 @@
 """The Locust user that sends paced ingest requests (FastHttp client, sans-IO target builders).
 
 Each iteration takes the next due slot from the process's :class:`~loadgen.pacer.Pacer`, builds the request
-from pre-encoded events (:mod:`loadgen.encoded`) *before* the slot is due, sleeps until it is, sends, and
-meters the schedule lag (actual start - intended start), the outcome by kind and the latency. A 429 with
-``Retry-After`` holds the pacer.
+from pre-encoded events (:mod:`loadgen.encoded`, stamped with the send time) *before* the slot is due, sleeps
+until its send tick, sends, and meters the schedule lag (actual start - intended start), the outcome by kind
+and the latency. A 429 with ``Retry-After`` holds the pacer.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class IngestUser(FastHttpUser):
         if slot is None:
             gevent.sleep(IDLE_SLEEP_S * 4 if pacer.finished() else IDLE_SLEEP_S)
             return
-        req = target.ingest_encoded(encoded.batch(slot.events, now_ms=side.unix_ms(slot.intended_s)))
-        delay = slot.intended_s - clock()
+        req = target.ingest_encoded(encoded.batch(slot.events, now_ms=side.unix_ms(slot.send_s)))
+        delay = slot.send_s - clock()
         if delay > 0:
             gevent.sleep(delay)
         start = clock()

@@ -2,13 +2,17 @@
 
 A step is **invalid** when the target acknowledged fewer than ``min_achieved_ratio`` of the events asked
 for (or more than the mirror-image excess), or when schedule-lag p99 exceeds ``lag_bound_s``: an unreached
-rate is never reported as reached.
+rate is never reported as reached. When an invalid step's busiest generator process used at least
+``CPU_BOUND`` of a core, the reason says the generator was CPU-bound: the shortfall is the generator's, and
+more generator processes (``--processes``, workers) or a bigger machine are the remedy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+CPU_BOUND = 0.9  # share of a core at which a generator process counts as saturated
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,7 @@ class StepVerdict:
     sent_events: int
     failed_events: int
     dropped_events: int
+    generator_cpu_peak: float | None
     valid: bool
     reason: str
 
@@ -38,6 +43,7 @@ def judge_step(
     min_achieved_ratio: float = 0.97,
     lag_bound_s: float = 0.05,
     completed: bool = True,
+    generator_cpu: float | None = None,
 ) -> StepVerdict:
     """Judge one step from its totals; the reason is one sentence naming the numbers."""
     failed = dict(failed_by_kind or {})
@@ -59,6 +65,8 @@ def judge_step(
         extra.append("failed " + ", ".join(f"{k} {v}" for k, v in sorted(failed.items())))
     if dropped_events:
         extra.append(f"dropped {dropped_events} too late to send")
+    if problems and generator_cpu is not None and generator_cpu >= CPU_BOUND:
+        extra.append(f"generator CPU-bound: a process used {generator_cpu:.0%} of a core; add processes or workers")
     tail = f" ({'; '.join(extra)})" if extra else ""
     if problems:
         reason = "; ".join(problems) + tail
@@ -67,4 +75,4 @@ def judge_step(
         reason = f"achieved {achieved_eps:.1f} of {target_eps:.1f} events/s ({ratio:.1%}), lag p99 {p99}"
         reason += tail
     return StepVerdict(step, target_eps, achieved_eps, lag_p50_s, lag_p99_s, sent_events, failed_events,
-                       dropped_events, not problems, reason)
+                       dropped_events, generator_cpu, not problems, reason)

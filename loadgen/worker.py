@@ -54,13 +54,14 @@ class WorkerSide:
     def __init__(self, *, host: str, send_message: Callable[[str, dict[str, Any]], None],
                  registry: TargetRegistry, write_key: str | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 tune_gc: bool = True):
+                 cpu_clock: Callable[[], float] = time.process_time, tune_gc: bool = True):
         self.host = host
         self.send_message = send_message
         self.registry = registry
         self.write_key = write_key
         self.clock = clock
         self.wall = wall
+        self.cpu_clock = cpu_clock
         self.tune_gc = tune_gc
         self.pacer: Pacer | None = None
         self.meter: Meter | None = None
@@ -94,7 +95,9 @@ class WorkerSide:
         self.t0_unix_ms = float(data["t0_unix_s"]) * 1000.0
         self.end_s = self.t0_s + schedule.duration_s
         self.meter = Meter(schedule, t0_s=self.t0_s)
-        pacer = Pacer(schedule, batch_size=load.batch_size, max_behind_s=load.max_behind_s)
+        self.meter.note_cpu(now, self.cpu_clock())
+        pacer = Pacer(schedule, batch_size=load.batch_size, max_behind_s=load.max_behind_s,
+                      tick_s=load.send_tick_s)
         pacer.start(self.t0_s, index=int(data["index"]), count=int(data["count"]),
                     from_s=now if data.get("join") else None)
         self.pacer = pacer
@@ -114,7 +117,9 @@ class WorkerSide:
     def report(self, *, final: bool = False) -> None:
         if self.meter is None:
             return
-        bins, upto = self.meter.drain(self.clock(), final=final)
+        now = self.clock()
+        self.meter.note_cpu(now, self.cpu_clock())
+        bins, upto = self.meter.drain(now, final=final)
         self.send_message(STATS_MESSAGE, {"bins": bins, "upto_s": upto})
 
     def _report_loop(self) -> None:

@@ -1,3 +1,5 @@
+from collections import Counter
+
 import pytest
 
 from loadgen.pacer import Pacer
@@ -115,3 +117,20 @@ def test_bad_arguments():
     p = Pacer(RateSchedule.constant(1, 1), batch_size=1)
     with pytest.raises(ValueError):
         p.start(0.0, index=2, count=2)
+
+
+def test_send_times_round_up_to_the_tick_and_never_precede_the_slot():
+    p = Pacer(RateSchedule.constant(3000, 1), batch_size=1, tick_s=0.01)
+    p.start(50.0)
+    slots = drain(p, 50.0)
+    assert len(slots) == 3000
+    for s in slots:
+        assert s.intended_s <= s.send_s < s.intended_s + 0.01 + 1e-9
+        assert round((s.send_s - 50.0) / 0.01, 6).is_integer()  # on the tick grid from t0
+    per_tick = Counter(round(s.send_s, 6) for s in slots)
+    assert per_tick[50.0] == 1 and per_tick[50.01] == 30 and len(per_tick) == 101  # (t0 + k tick - tick, t0 + k tick]
+    exact = Pacer(RateSchedule.constant(3000, 1), batch_size=1)
+    exact.start(50.0)
+    assert all(s.send_s == s.intended_s for s in drain(exact, 50.0))
+    with pytest.raises(ValueError):
+        Pacer(RateSchedule.constant(1, 1), batch_size=1, tick_s=-0.1)

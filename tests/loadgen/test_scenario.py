@@ -27,6 +27,7 @@ def write(tmp_path, text):
 def test_path_and_defaults(tmp_path):
     sc = load_scenario(write(tmp_path, "[load]\nsteps = [{rate_eps = 10, duration_s = 1}]\n"))
     assert sc.load.batch_size == 1 and sc.load.lag_bound_s == 0.05 and sc.load.min_achieved_ratio == 0.97
+    assert sc.load.send_tick_s == 0.01
 
 
 def test_full_load_table(tmp_path):
@@ -40,8 +41,10 @@ payload_bytes = 900
 nested = false
 lag_bound_s = 0.1
 min_achieved_ratio = 0.9
+send_tick_s = 0
 steps = [{rate_eps = 10, duration_s = 1, end_rate_eps = 100}]
 """))
+    assert sc.load.send_tick_s == 0.0
     assert sc.load.batch_size == 50 and sc.load.casing == "TitleCase" and sc.load.steps[0].end_rate_eps == 100
 
 
@@ -56,6 +59,7 @@ steps = [{rate_eps = 10, duration_s = 1, end_rate_eps = 100}]
     ("[load]\nbatch_size = 1.5\nsteps = [{rate_eps = 1, duration_s = 1}]", "load.batch_size must be an integer"),
     ("[load]\ncasing = 'kebab'\nsteps = [{rate_eps = 1, duration_s = 1}]", "load.casing must be one of"),
     ("[load]\nsteps = []", "load.steps must be a non-empty list"),
+    ("[load]\nsend_tick_s = 0.5\nsteps = [{rate_eps = 1, duration_s = 1}]", "load.send_tick_s must be <= 0.1"),
     ("[load]\nseed = 1", "load.steps is required"),
     ("description = 'x'", "[load] table is required"),
     ("[slow]\nx = 1\n[load]\nsteps = [{rate_eps = 1, duration_s = 1}]", "[slow] is not a known table"),

@@ -18,6 +18,7 @@ def test_users_follow_littles_law_with_headroom():
 def test_users_are_capped_and_assume_a_latency_before_measuring():
     assert users_needed(rate_eps=1e6, batch_size=1, latency_s=1.0, processes=2, max_per_process=500) == 1000
     assert users_needed(rate_eps=1000, batch_size=1, latency_s=None, processes=1) == 80  # 20 ms assumed
+    assert users_needed(rate_eps=3000, batch_size=1, latency_s=0.01, processes=1, hold_s=0.01) == 240
 
 
 def test_pool_grows_on_lag_only_when_users_were_busy():
@@ -37,3 +38,10 @@ def test_registry_builds_targets_by_name():
     assert reg.create("other", "http://h").ingest([{}, {}]).url.startswith("http://h/other/event/ingest/batch")
     with pytest.raises(ValueError, match="unknown target 'nope'"):
         reg.create("nope", "http://h")
+
+
+def test_pool_does_not_grow_when_a_generator_is_out_of_cpu():
+    kw = {"lag_p99_s": 0.3, "lag_bound_s": 0.05, "processes": 2, "busy": 200}
+    assert grow_on_lag(200, **kw, cpu=0.5) == 400
+    assert grow_on_lag(200, **kw, cpu=0.97) == 200
+    assert grow_on_lag(200, **kw) == 400  # not measured: decide on lag and busy users alone

@@ -143,3 +143,35 @@ def test_lag_histogram_in_bulk_equals_recording_each_value():
     for q in (0, 1, 10, 50, 90, 99, 99.9, 100):
         assert bulk.get_value_at_percentile(q) == one_by_one.get_value_at_percentile(q), q
     assert lag_histogram([]).get_total_count() == 0
+
+
+def test_generator_cpu_is_attributed_to_seconds_and_merged_as_the_busiest_process():
+    sched = RateSchedule.constant(100, 3)
+    busy, idle = Meter(sched, t0_s=10.0), Meter(sched, t0_s=10.0)
+    for m, share, first in ((busy, 0.95, 0), (idle, 0.2, 1)):  # each process sends every other event
+        m.note_cpu(10.0, 5.0)
+        for i in range(first, 300, 2):
+            t = 10.0 + i / 100
+            m.record_start(t, step=0, events=1, lag_s=0.001)
+            m.record_result(t + 0.001, events=1, kind="ok", latency_s=0.001)
+        m.note_cpu(11.5, 5.0 + 1.5 * share)  # one interval touching seconds 0 and 1
+        m.note_cpu(13.0, 5.0 + 1.5 * share + 1.5 * share / 2)  # seconds 1 and 2 at half the share
+    rows = []
+    sink = type("Sink", (), {"second": lambda self, row, lag: rows.append(row), "step": lambda self, row: None})()
+    reg = CollectorRegistry()
+    tl = Timeline(sched, t0_unix_s=0.0, sinks=[sink, LoadgenMetrics(reg)])
+    tl.set_workers(["busy", "idle"])
+    tl.add("busy", *busy.drain(13.0, final=True))
+    tl.add("idle", *idle.drain(13.0, final=True))
+    verdict = tl.finish(3.0)[0]
+    assert [r["generator_cpu"] for r in rows] == [0.95, 0.95, 0.475]
+    assert "ingestbench_loadgen_generator_cpu_ratio 0.475" in generate_latest(reg).decode()
+    assert verdict.generator_cpu_peak == 0.95 and verdict.valid
+    assert "CPU-bound" not in verdict.reason  # a busy generator that delivered is not called out
+
+
+def test_invalid_step_names_a_cpu_bound_generator():
+    v = judge_step(step=2, target_eps=3000, achieved_eps=2500, lag_p50_s=0.4, lag_p99_s=1.0, generator_cpu=0.98)
+    assert not v.valid and "generator CPU-bound: a process used 98% of a core" in v.reason
+    calm = judge_step(step=2, target_eps=3000, achieved_eps=2500, lag_p50_s=0.4, lag_p99_s=1.0, generator_cpu=0.5)
+    assert "CPU-bound" not in calm.reason
