@@ -10,6 +10,7 @@ verdicts and, if any step is invalid, logs it loudly and sets the process exit c
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import gevent
 
 from ingestbench.scenario import Scenario
-from loadgen.sizing import grow_on_lag, users_needed
+from loadgen.sizing import grow_on_lag, saturated, users_needed
 from loadgen.timeline import Timeline, TimelineSink
 from loadgen.verdict import StepVerdict
 from loadgen.worker import plan_message, schedule_for
@@ -51,6 +52,8 @@ class MasterSide:
         self.verdicts: list[StepVerdict] | None = None
         self.t0_unix_s = 0.0
         self.users = 0
+        self._changed_at_s = -math.inf  # schedule offset of the last change of the user count
+        self._sizing_latency_s: float | None = None
         self._shares: list[str] = []
         self._loop: gevent.Greenlet | None = None
 
@@ -77,20 +80,34 @@ class MasterSide:
         load = self.scenario.load
         processes = max(1, len(self._shares))
         rate = self.schedule.max_rate_between(max(offset, 0.0), max(offset, 0.0) + LOOKAHEAD_S)
-        assert self.timeline is not None
-        need = users_needed(rate_eps=rate, batch_size=load.batch_size, latency_s=self.timeline.recent_latency_s,
+        tl = self.timeline
+        assert tl is not None
+        # Latency measured while a generator or its machine has no CPU to spare is queueing that more users
+        # would only lengthen (each brings a connection): size on the last latency measured without it.
+        if not saturated(tl.recent_cpu, tl.recent_host_cpu) or self._sizing_latency_s is None:
+            self._sizing_latency_s = tl.recent_latency_s
+        need = users_needed(rate_eps=rate, batch_size=load.batch_size, latency_s=self._sizing_latency_s,
                             processes=processes, hold_s=load.send_tick_s,
                             max_per_process=load.max_users_per_process)
-        grown = grow_on_lag(self.users, lag_p99_s=self.timeline.recent_lag_p99_s, lag_bound_s=load.lag_bound_s,
-                            processes=processes, busy=self.timeline.recent_busy,
-                            max_per_process=load.max_users_per_process, cpu=self.timeline.recent_cpu)
-        self.users = max(self.users, need, grown)
+        # Judge lag only on a second that began after the last change had a second to take effect (spawning
+        # and connecting new users), so that one episode of lag does not grow the pool again and again.
+        settled = tl.next_second - 1 >= self._changed_at_s + 1.0
+        grown = grow_on_lag(self.users, lag_p99_s=tl.recent_lag_p99_s if settled else None,
+                            lag_bound_s=load.lag_bound_s, processes=processes, busy=tl.recent_busy,
+                            max_per_process=load.max_users_per_process, cpu=tl.recent_cpu,
+                            host_cpu=tl.recent_host_cpu)
+        users = max(self.users, need, grown)
+        if users != self.users:
+            self._changed_at_s = offset
+        self.users = users
         return self.users, float(max(100, self.users))
 
     def reset(self) -> None:
         """Forget a finished run so the next start (web UI: press start again) runs the schedule anew."""
         if self.verdicts is not None:
             self.timeline, self.verdicts, self.users, self._shares = None, None, 0, []
+            self._changed_at_s = -math.inf
+            self._sizing_latency_s = None
 
     def on_stats(self, worker_id: str, data: dict[str, Any]) -> None:
         if self.timeline is not None:

@@ -2,8 +2,9 @@
 
 Counts events sent, acknowledged (``ok``), failed by kind and dropped (too late to send), the request
 latency sum and the peak number of requests in flight (for sizing the user pool), schedule lag in a
-mergeable HDR histogram (µs), and the share of a core the generator process used (``cpu``: a process near
-1.0 is CPU-bound, and its lag is its own, not the target's).
+mergeable HDR histogram (µs), the share of a core the generator process used (``cpu``: a process near
+1.0 is CPU-bound, and its lag is its own, not the target's) and the busy share of its whole machine
+(``host_cpu``: near 1.0 nothing on that machine, a co-located target included, has CPU to spare).
 A bin's second is where the thing happened: a send when it started, an acknowledgement when it arrived.
 Completed seconds are drained as plain dicts (the wire format of the ``ingestbench_stats`` message)::
 
@@ -26,6 +27,19 @@ from loadgen.schedule import RateSchedule
 
 LAG_MAX_US = 60_000_000
 TAIL_STEP = -1  # completions after the schedule ended
+
+
+def host_cpu_times(path: str = "/proc/stat") -> tuple[float, float] | None:
+    """The whole machine's (busy, total) CPU time in clock ticks since boot; None where it cannot be read."""
+    try:
+        with open(path, encoding="ascii") as f:
+            fields = [float(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 5:
+        return None
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest time is inside user)
+    return total - fields[3] - fields[4], total
 
 
 def new_lag_histogram() -> HdrHistogram:
@@ -66,12 +80,13 @@ class Bin:
     inflight_peak: int = 0
     lags_s: list[float] = field(default_factory=list)  # raw, turned into a histogram when drained
 
-    def to_wire(self, second: int, step: int, cpu: float | None = None) -> dict[str, Any]:
+    def to_wire(self, second: int, step: int, cpu: tuple[float, float | None] | None = None) -> dict[str, Any]:
         return {"sec": second, "step": step, "sent": self.sent_events, "req": self.requests,
                 "ok": self.ok_events, "failed": dict(self.failed_by_kind), "dropped": self.dropped_events,
                 "lat_sum_s": self.latency_sum_s, "lat_n": self.latency_count, "busy": self.inflight_peak,
                 "lag": lag_histogram(self.lags_s).encode().decode("ascii") if self.lags_s else "",
-                "cpu": None if cpu is None else round(cpu, 3)}
+                "cpu": None if cpu is None else round(cpu[0], 3),
+                "host_cpu": None if cpu is None or cpu[1] is None else round(cpu[1], 3)}
 
 
 class Meter:
@@ -82,8 +97,8 @@ class Meter:
         self.t0_s = t0_s
         self._bins: dict[tuple[int, int], Bin] = {}
         self.inflight = 0  # requests started and not yet answered: the busy part of the user pool
-        self._cpu: dict[int, float] = {}  # second -> highest share of a core measured over it
-        self._cpu_mark: tuple[float, float] | None = None
+        self._cpu: dict[int, tuple[float, float | None]] = {}  # second -> highest (process, host) shares
+        self._cpu_mark: tuple[float, float, tuple[float, float] | None] | None = None
 
     def _bin(self, t_s: float, step: int | None = None) -> Bin:
         offset = t_s - self.t0_s
@@ -120,16 +135,23 @@ class Meter:
     def record_dropped(self, t_s: float, *, events: int) -> None:
         self._bin(t_s).dropped_events += events
 
-    def note_cpu(self, t_s: float, cpu_s: float) -> None:
-        """The process had used ``cpu_s`` CPU seconds by ``t_s``: the share of a core since the previous note
-        goes to every second that interval touched (the highest share when several intervals touch one)."""
-        if self._cpu_mark is not None and t_s > self._cpu_mark[0]:
-            since, used = self._cpu_mark
+    def note_cpu(self, t_s: float, cpu_s: float, host: tuple[float, float] | None = None) -> None:
+        """By ``t_s`` the process had used ``cpu_s`` CPU seconds and the machine ``host = (busy, total)`` CPU
+        time (any unit; None if unknown). The shares since the previous note go to every second that
+        interval touched (the highest shares when several intervals touch one)."""
+        mark = self._cpu_mark
+        if mark is not None and t_s > mark[0]:
+            since, used, host_before = mark
             share = max(0.0, cpu_s - used) / (t_s - since)
+            host_share = None
+            if host is not None and host_before is not None and host[1] > host_before[1]:
+                host_share = max(0.0, host[0] - host_before[0]) / (host[1] - host_before[1])
             first, last = (max(0, math.floor(x - self.t0_s)) for x in (since, t_s))
             for s in range(first, last + 1):
-                self._cpu[s] = max(self._cpu.get(s, 0.0), share)
-        self._cpu_mark = (t_s, cpu_s)
+                old_share, old_host = self._cpu.get(s, (0.0, None))
+                merged_host = host_share if old_host is None else max(old_host, host_share or 0.0)
+                self._cpu[s] = (max(old_share, share), merged_host)
+        self._cpu_mark = (t_s, cpu_s, host)
 
     def drain(self, now_s: float, *, final: bool = False) -> tuple[list[dict[str, Any]], int]:
         """Wire dicts of every completed second (all seconds when ``final``) and the exclusive bound."""

@@ -30,6 +30,8 @@ from typing import NamedTuple
 
 from loadgen.schedule import RateSchedule
 
+STEP_EDGE_S = 0.002
+
 
 class Slot(NamedTuple):
     """One request to send: its sequence number, when it is due, how many events, which step, and when to
@@ -67,6 +69,7 @@ class Pacer:
         self.batch_size = batch_size
         self.max_behind_s = max_behind_s
         self.tick_s = tick_s
+        self._step_ends = [schedule.step_bounds(i)[1] for i in range(len(schedule.segments))]
         self.total_events = math.floor(schedule.total_events + 1e-9)
         self.total_requests = math.ceil(self.total_events / batch_size)
         self.t0_s: float | None = None
@@ -140,11 +143,17 @@ class Pacer:
         return self._slot(seq, found), dropped
 
     def _slot(self, seq: int, found: tuple[float, int]) -> Slot:
-        """The slot of request ``seq``, due ``found[0]`` after t0 in step ``found[1]``."""
+        """The slot of request ``seq``, due ``found[0]`` after t0 in step ``found[1]``.
+
+        Rounding up to the tick never carries a request out of its step: one due in a step's last tick is
+        sent ``STEP_EDGE_S`` before the step ends, so every step's requests start (and are counted) in it.
+        """
         assert self.t0_s is not None
-        offset, tick = found[0], self.tick_s
-        send = math.ceil(offset / tick - 1e-9) * tick if tick else offset
-        return Slot(seq, self.t0_s + offset, self._events_in(seq), found[1], self.t0_s + max(send, offset))
+        offset, step, tick = found[0], found[1], self.tick_s
+        send = offset
+        if tick:
+            send = max(offset, min(math.ceil(offset / tick - 1e-9) * tick, self._step_ends[step] - STEP_EDGE_S))
+        return Slot(seq, self.t0_s + offset, self._events_in(seq), step, self.t0_s + send)
 
     def _due(self, seq: int) -> float:
         t = self.schedule.time_of_event(seq * self.batch_size)

@@ -8,7 +8,7 @@ JSON lines format (``--rates-out PATH``; one object per line, flushed after each
     {"type": "second", "t_s": 12, "unix_s": 1718000013.52, "target_eps": 1100.0, "achieved_eps": 1098.0,
      "sent_events": 1100, "failed_events": 0, "failed_by_kind": {}, "dropped_events": 0,
      "lag_p50_s": 0.00021, "lag_p99_s": 0.0012, "latency_mean_s": 0.0011, "inflight_peak": 4,
-     "generator_cpu": 0.41, "step": 3, "valid": null}
+     "generator_cpu": 0.41, "host_cpu": 0.63, "step": 3, "valid": null}
 
   ``t_s`` is whole seconds since the schedule started (the row covers ``[t_s, t_s + 1)``); ``unix_s`` is the
   wall clock (``time.time()``) at the *end* of that second. ``target_eps`` is the events due in the second,
@@ -18,14 +18,15 @@ JSON lines format (``--rates-out PATH``; one object per line, flushed after each
   of the requests answered in it (null if none) and ``inflight_peak`` the most requests in flight at once
   (summed over generators; the user pool must exceed it). ``generator_cpu`` is the highest share of a core
   any generator process used in the second (null if not measured): near 1.0, the generator itself is the
-  bottleneck. ``step`` is the step running at ``t_s``;
+  bottleneck. ``host_cpu`` is the busy share of the busiest generator's whole machine: near 1.0, that
+  machine (and a target running on it) has no CPU to spare. ``step`` is the step running at ``t_s``;
   ``valid`` is null while that step is in progress and its verdict (true/false) on the step's last second.
 
 * after the last second, one ``"type": "step"`` line per step::
 
     {"type": "step", "step": 3, "start_s": 30.0, "end_s": 40.0, "target_eps": 1100.0,
      "achieved_eps": 1099.2, "sent_events": 11000, "failed_events": 0, "dropped_events": 0,
-     "lag_p50_s": 0.0002, "lag_p99_s": 0.0013, "generator_cpu_peak": 0.45, "valid": true,
+     "lag_p50_s": 0.0002, "lag_p99_s": 0.0013, "generator_cpu_peak": 0.45, "host_cpu_peak": 0.7, "valid": true,
      "reason": "achieved ..."}
 
   A step's ``achieved_eps`` is the events acknowledged while the step ran divided by its duration.
@@ -34,6 +35,7 @@ JSON lines format (``--rates-out PATH``; one object per line, flushed after each
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -45,6 +47,7 @@ from loadgen.schedule import RateSchedule
 from loadgen.verdict import StepVerdict, judge_step
 
 REPORT_GRACE_S = 3.0
+LATENCY_WINDOW = 10  # seconds of per-second mean latency behind recent_latency_s
 
 
 class TimelineSink(Protocol):
@@ -63,6 +66,7 @@ class _Totals:
     lat_n: int = 0
     busy: int = 0
     cpu: float | None = None  # the highest share of a core any generator process used
+    host_cpu: float | None = None  # the busiest generator machine's busy share
     lag_us: HdrHistogram = field(default_factory=new_lag_histogram)
 
     def add(self, b: dict[str, Any], lag: HdrHistogram | None) -> None:
@@ -76,6 +80,8 @@ class _Totals:
         self.busy += b.get("busy", 0)
         if b.get("cpu") is not None:
             self.cpu = max(self.cpu or 0.0, b["cpu"])
+        if b.get("host_cpu") is not None:
+            self.host_cpu = max(self.host_cpu or 0.0, b["host_cpu"])
         if lag is not None:
             self.lag_us.add(lag)
 
@@ -99,9 +105,11 @@ class Timeline:
         self.next_second = 0
         self.verdicts: dict[int, StepVerdict] = {}
         self.recent_latency_s: float | None = None
+        self._latencies: list[float] = []
         self.recent_lag_p99_s: float | None = None
         self.recent_busy = 0  # peak requests in flight, summed over generators, in the last second
         self.recent_cpu: float | None = None  # the busiest generator's share of a core in the last second
+        self.recent_host_cpu: float | None = None  # the busiest generator machine's busy share, last second
         self._pending: dict[int, list[tuple[dict[str, Any], HdrHistogram | None]]] = {}
         self._upto: dict[str, int] = {}
         self._steps = [_Totals() for _ in schedule.segments]
@@ -152,11 +160,16 @@ class Timeline:
             if b["step"] != TAIL_STEP and 0 <= b["step"] < len(self._steps):
                 self._steps[b["step"]].add(b, lag)
         step = self.schedule.step_at(float(s))
-        if total.lat_n:  # high-water mark: latency rises with load, and the user pool never shrinks
-            self.recent_latency_s = max(self.recent_latency_s or 0.0, total.lat_sum_s / total.lat_n)
+        if total.lat_n:
+            # The median of the last LATENCY_WINDOW seconds' mean latency, not the peak: the user pool never
+            # shrinks, so one episode of queueing (say, new connections at a step's start) would size it for
+            # good, and a pool grown on it adds connections to a target that is already the bottleneck.
+            self._latencies = [*self._latencies, total.lat_sum_s / total.lat_n][-LATENCY_WINDOW:]
+            self.recent_latency_s = statistics.median(self._latencies)
         self.recent_lag_p99_s = total.lag_s(99.0)
         self.recent_busy = total.busy
         self.recent_cpu = total.cpu
+        self.recent_host_cpu = total.host_cpu
         for i in range(len(self.schedule.segments)):
             end_s = self.schedule.step_bounds(i)[1]
             if i not in self.verdicts and math.ceil(end_s - 1e-9) <= s + 1:
@@ -169,7 +182,7 @@ class Timeline:
             "failed_events": sum(total.failed.values()), "failed_by_kind": total.failed,
             "dropped_events": total.dropped, "lag_p50_s": total.lag_s(50.0), "lag_p99_s": total.lag_s(99.0),
             "latency_mean_s": round(total.lat_sum_s / total.lat_n, 6) if total.lat_n else None,
-            "inflight_peak": total.busy, "generator_cpu": total.cpu, "step": step,
+            "inflight_peak": total.busy, "generator_cpu": total.cpu, "host_cpu": total.host_cpu, "step": step,
             "valid": None if verdict is None else verdict.valid,
         }
         self.next_second = s + 1
@@ -184,5 +197,5 @@ class Timeline:
             step=i, target_eps=self.schedule.segments[i].events / duration_s, achieved_eps=t.ok / duration_s,
             lag_p50_s=t.lag_s(50.0), lag_p99_s=t.lag_s(99.0), sent_events=t.sent, failed_by_kind=t.failed,
             dropped_events=t.dropped, min_achieved_ratio=self.min_achieved_ratio, lag_bound_s=self.lag_bound_s,
-            completed=completed, generator_cpu=t.cpu,
+            completed=completed, generator_cpu=t.cpu, host_cpu=t.host_cpu,
         )

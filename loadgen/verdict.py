@@ -4,7 +4,8 @@ A step is **invalid** when the target acknowledged fewer than ``min_achieved_rat
 for (or more than the mirror-image excess), or when schedule-lag p99 exceeds ``lag_bound_s``: an unreached
 rate is never reported as reached. When an invalid step's busiest generator process used at least
 ``CPU_BOUND`` of a core, the reason says the generator was CPU-bound: the shortfall is the generator's, and
-more generator processes (``--processes``, workers) or a bigger machine are the remedy.
+more generator processes (``--processes``, workers) are the remedy; when a generator's whole machine was at
+least ``CPU_BOUND`` busy, it says that machine was saturated (with the target on it, neither had room).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class StepVerdict:
     failed_events: int
     dropped_events: int
     generator_cpu_peak: float | None
+    host_cpu_peak: float | None
     valid: bool
     reason: str
 
@@ -44,6 +46,7 @@ def judge_step(
     lag_bound_s: float = 0.05,
     completed: bool = True,
     generator_cpu: float | None = None,
+    host_cpu: float | None = None,
 ) -> StepVerdict:
     """Judge one step from its totals; the reason is one sentence naming the numbers."""
     failed = dict(failed_by_kind or {})
@@ -67,6 +70,8 @@ def judge_step(
         extra.append(f"dropped {dropped_events} too late to send")
     if problems and generator_cpu is not None and generator_cpu >= CPU_BOUND:
         extra.append(f"generator CPU-bound: a process used {generator_cpu:.0%} of a core; add processes or workers")
+    if problems and host_cpu is not None and host_cpu >= CPU_BOUND:
+        extra.append(f"generator machine saturated: {host_cpu:.0%} of its CPU busy")
     tail = f" ({'; '.join(extra)})" if extra else ""
     if problems:
         reason = "; ".join(problems) + tail
@@ -75,4 +80,4 @@ def judge_step(
         reason = f"achieved {achieved_eps:.1f} of {target_eps:.1f} events/s ({ratio:.1%}), lag p99 {p99}"
         reason += tail
     return StepVerdict(step, target_eps, achieved_eps, lag_p50_s, lag_p99_s, sent_events, failed_events,
-                       dropped_events, generator_cpu, not problems, reason)
+                       dropped_events, generator_cpu, host_cpu, not problems, reason)

@@ -21,7 +21,7 @@ import gevent
 from ingestbench.scenario import LoadConfig, Scenario, parse_load
 from loadgen.encoded import EncodedEvents
 from loadgen.events import EventFactory
-from loadgen.meter import Meter
+from loadgen.meter import Meter, host_cpu_times
 from loadgen.pacer import Pacer
 from loadgen.registry import IngestTarget, TargetRegistry
 from loadgen.schedule import RateSchedule, Segment
@@ -54,7 +54,8 @@ class WorkerSide:
     def __init__(self, *, host: str, send_message: Callable[[str, dict[str, Any]], None],
                  registry: TargetRegistry, write_key: str | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 cpu_clock: Callable[[], float] = time.process_time, tune_gc: bool = True):
+                 cpu_clock: Callable[[], float] = time.process_time,
+                 host_cpu: Callable[[], tuple[float, float] | None] = host_cpu_times, tune_gc: bool = True):
         self.host = host
         self.send_message = send_message
         self.registry = registry
@@ -62,6 +63,7 @@ class WorkerSide:
         self.clock = clock
         self.wall = wall
         self.cpu_clock = cpu_clock
+        self.host_cpu = host_cpu
         self.tune_gc = tune_gc
         self.pacer: Pacer | None = None
         self.meter: Meter | None = None
@@ -95,7 +97,7 @@ class WorkerSide:
         self.t0_unix_ms = float(data["t0_unix_s"]) * 1000.0
         self.end_s = self.t0_s + schedule.duration_s
         self.meter = Meter(schedule, t0_s=self.t0_s)
-        self.meter.note_cpu(now, self.cpu_clock())
+        self.meter.note_cpu(now, self.cpu_clock(), self.host_cpu())
         pacer = Pacer(schedule, batch_size=load.batch_size, max_behind_s=load.max_behind_s,
                       tick_s=load.send_tick_s)
         pacer.start(self.t0_s, index=int(data["index"]), count=int(data["count"]),
@@ -118,7 +120,7 @@ class WorkerSide:
         if self.meter is None:
             return
         now = self.clock()
-        self.meter.note_cpu(now, self.cpu_clock())
+        self.meter.note_cpu(now, self.cpu_clock(), self.host_cpu())
         bins, upto = self.meter.drain(now, final=final)
         self.send_message(STATS_MESSAGE, {"bins": bins, "upto_s": upto})
 

@@ -40,10 +40,11 @@ class LocustRun:
     def steps(self) -> list[dict[str, Any]]:
         return [r for r in self.rows if r["type"] == "step"]
 
-    def steady_eps(self, step: int, trim_s: int = 1) -> float:
-        """Mean achieved events/s over the step's whole seconds, minus ``trim_s`` at each end."""
+    def steady_eps(self, step: int, trim_s: int = 1, warmup_s: int = 0) -> float:
+        """Mean achieved events/s over the step's whole seconds, minus ``trim_s`` at each end and ``warmup_s``
+        more at the start."""
         rows = [r for r in self.seconds if r["step"] == step]
-        rows = rows[trim_s:len(rows) - trim_s]
+        rows = rows[trim_s + warmup_s:len(rows) - trim_s]
         assert len(rows) >= 1, f"step {step} has no steady seconds"
         return sum(r["achieved_eps"] for r in rows) / len(rows)
 

@@ -4,12 +4,11 @@ The steady-state achieved rate over 10 whole seconds (each 12 s step minus its f
 within ±2 % of the target, and two generator processes (``--processes 2``) deliver the same total rate as
 one.
 
-Single-event mode stops at 1,100 events/s: on this 2-core machine a *bare* Locust FastHttpUser at full
-speed reaches only ~2,400 requests/s against the pipeline (~2,850 with two processes), because the
-generator and the pipeline share the two cores; asking for 3,000 single events/s here is saturation, which
-the generator reports as an invalid step (see ``test_locust_run.py``). 3,000 events/s is covered in batch
-mode.
+Single-event mode at 3,000 events/s needs both cores of this machine (two generator processes and the
+pipeline); it has its own test below, with a warm-up and an honest verdict about the start-up transient.
 """
+
+import statistics
 
 import pytest
 
@@ -58,3 +57,33 @@ def test_two_processes_deliver_the_same_total_rate(tmp_path):
     assert steady_two == pytest.approx(steady_one, rel=TOLERANCE)
     assert steady_two == pytest.approx(rate, rel=TOLERANCE)
     assert two.steps[0]["sent_events"] == pytest.approx(rate * STEP_S, abs=2)
+
+
+def test_3000_single_events_per_second_with_two_processes(tmp_path):
+    """3,000 single events/s against the pipeline needs both cores: two generator processes and the pipeline
+    together keep this 2-core machine 95-100 % busy. The steady state (10 s after a 9 s warm-up in which
+    the user pool grows from cold and catches up) is within ±2 % and on time (median per-second lag p99
+    within the 50 ms bound); the step verdict stays honest about the start-up transient, which pushes the
+    whole step's lag p99 past that bound on a machine this full, and names the saturated machine."""
+    rate, warmup_s, steady_s = 3000, 9, 10
+    scenario = write_scenario(tmp_path / "s.toml", [(rate, warmup_s + steady_s + 1)], lag_bound_s=0.05)
+    with start_pipeline(tmp_path, flush_rows=3000, flush_max_wait_s=3.0) as p:
+        run = run_locust(tmp_path, p.url, scenario, extra=["--processes", "2"], timeout_s=120)
+    assert run.steps, run.log[-3000:]
+    step = run.steps[0]
+    steady = run.steady_eps(0, trim_s=1, warmup_s=warmup_s - 1)  # seconds 9 .. 18
+    window = [r for r in run.seconds if r["step"] == 0][warmup_s:-1]
+    print(f"steady {steady:.1f} events/s; step: {step['reason']}")
+    for r in run.seconds:
+        print(r["t_s"], r["achieved_eps"], r["lag_p99_s"], r["latency_mean_s"], r["inflight_peak"], r["generator_cpu"])
+    assert len(window) == steady_s
+    assert steady == pytest.approx(rate, rel=TOLERANCE)
+    assert statistics.median(r["lag_p99_s"] for r in window) <= 0.05
+    assert step["failed_events"] == 0 and step["achieved_eps"] == pytest.approx(rate, rel=0.03)
+    assert "share 1 of 2" in run.log
+    if step["valid"]:
+        assert run.returncode == 0
+    else:  # the only thing allowed to go wrong is timing, and then the run says so
+        assert "schedule lag p99" in step["reason"] and "achieved" not in step["reason"], step["reason"]
+        assert "generator machine saturated" in step["reason"] or "generator CPU-bound" in step["reason"]
+        assert run.returncode == 3 and "INVALID step 0" in run.log

@@ -126,11 +126,21 @@ def test_send_times_round_up_to_the_tick_and_never_precede_the_slot():
     assert len(slots) == 3000
     for s in slots:
         assert s.intended_s <= s.send_s < s.intended_s + 0.01 + 1e-9
-        assert round((s.send_s - 50.0) / 0.01, 6).is_integer()  # on the tick grid from t0
+        on_grid = round((s.send_s - 50.0) / 0.01, 6).is_integer()
+        assert on_grid or s.intended_s > 50.99  # the last tick would be the step's end (next test)
     per_tick = Counter(round(s.send_s, 6) for s in slots)
-    assert per_tick[50.0] == 1 and per_tick[50.01] == 30 and len(per_tick) == 101  # (t0 + k tick - tick, t0 + k tick]
+    assert per_tick[50.0] == 1 and per_tick[50.01] == 30 and per_tick[50.99] == 30  # (t0 + (k-1) tick, t0 + k tick]
     exact = Pacer(RateSchedule.constant(3000, 1), batch_size=1)
     exact.start(50.0)
     assert all(s.send_s == s.intended_s for s in drain(exact, 50.0))
     with pytest.raises(ValueError):
         Pacer(RateSchedule.constant(1, 1), batch_size=1, tick_s=-0.1)
+
+
+def test_the_tick_never_carries_a_request_into_the_next_step():
+    sched = RateSchedule.steps([(995, 1), (2000, 1)])
+    p = Pacer(sched, batch_size=1, tick_s=0.01)
+    p.start(0.0)
+    for s in drain(p, 0.0):
+        start, end = sched.step_bounds(s.step)
+        assert start <= s.intended_s <= s.send_s < end

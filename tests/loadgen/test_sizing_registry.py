@@ -22,7 +22,7 @@ def test_users_are_capped_and_assume_a_latency_before_measuring():
 
 
 def test_pool_grows_on_lag_only_when_users_were_busy():
-    assert grow_on_lag(100, lag_p99_s=0.2, lag_bound_s=0.05, processes=1, busy=90) == 200
+    assert grow_on_lag(100, lag_p99_s=0.2, lag_bound_s=0.05, processes=1, busy=90) == 150
     assert grow_on_lag(100, lag_p99_s=0.2, lag_bound_s=0.05, processes=1, busy=10) == 100  # CPU-bound
     assert grow_on_lag(100, lag_p99_s=0.01, lag_bound_s=0.05, processes=1, busy=100) == 100
     assert grow_on_lag(800, lag_p99_s=0.2, lag_bound_s=0.05, processes=1, busy=800, max_per_process=1000) == 1000
@@ -42,6 +42,6 @@ def test_registry_builds_targets_by_name():
 
 def test_pool_does_not_grow_when_a_generator_is_out_of_cpu():
     kw = {"lag_p99_s": 0.3, "lag_bound_s": 0.05, "processes": 2, "busy": 200}
-    assert grow_on_lag(200, **kw, cpu=0.5) == 400
+    assert grow_on_lag(200, **kw, cpu=0.5) == 300
     assert grow_on_lag(200, **kw, cpu=0.97) == 200
-    assert grow_on_lag(200, **kw) == 400  # not measured: decide on lag and busy users alone
+    assert grow_on_lag(200, **kw) == 300  # not measured: decide on lag and busy users alone
