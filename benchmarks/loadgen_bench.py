@@ -6,8 +6,11 @@ Runs, one after another in one invocation (server and generator each pinned to i
 
 1. max speed, single events: bare ``FastHttpUser`` posting a fixed body with no pacing, then ingestbench's
    ``IngestUser`` asked for far more than it can do; both with the same number of users;
-2. max speed, batches of 100 events per request (ingestbench only);
-3. rate accuracy: 100 … 10,000 events/s in single-event and batch-10 mode; target, achieved, lag p50/p99.
+2. max speed, batches of 100 events per request (ingestbench and a bare user posting a fixed body);
+3. paced cost: 2,000 single events/s with exact send times (``send_tick_s = 0``) and on the default 10 ms
+   tick, generator CPU per request;
+4. rate accuracy: 100 … 10,000 events/s in single-event and batch-10 mode; target, achieved, lag p50/p99 and
+   the generator's peak share of a core.
 
 Throughput is reported per generator core: requests (or events) counted by Locust in a steady window,
 divided by the CPU seconds the generator process used in that window (from /proc), so the figure holds on
@@ -67,12 +70,14 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
 
 
 
-def scenario(path: Path, steps: list[tuple[float, float]], *, batch_size: int, max_users: int | None = None) -> Path:
+def scenario(path: Path, steps: list[tuple[float, float]], *, batch_size: int, max_users: int | None = None,
+             tick_s: float | None = None) -> Path:
     """A one-off scenario. Max-speed runs (``max_users``) never drop late requests (``max_behind_s``), so they
     measure how fast the generator can send rather than the cost of skipping a hopeless backlog."""
     users = f"max_users_per_process = {max_users}\nmax_behind_s = 3600\n" if max_users else ""
+    tick = "" if tick_s is None else f"send_tick_s = {tick_s}\n"
     body = ", ".join(f"{{rate_eps = {r}, duration_s = {d}}}" for r, d in steps)
-    path.write_text(f"[load]\nbatch_size = {batch_size}\nseed = 1\n{users}steps = [{body}]\n")
+    path.write_text(f"[load]\nbatch_size = {batch_size}\nseed = 1\n{users}{tick}steps = [{body}]\n")
     return path
 
 
@@ -179,6 +184,13 @@ def main() -> int:
             best = {k: median_run(v) for k, v in runs.items()}
             results["max_speed"] = {**best, "rounds": runs,
                                     "ratio": best["ingestbench"]["rps_per_core"] / best["bare"]["rps_per_core"]}
+            paced: dict[str, list[dict[str, Any]]] = {"exact": [], "tick_10ms": []}
+            for rnd in range(args.rounds):  # interleaved like the max-speed runs
+                for key, tick in (("exact", 0.0), ("tick_10ms", 0.01)):
+                    sc = scenario(work / f"paced-{key}.toml", [(2000, args.seconds)], batch_size=1, tick_s=tick)
+                    paced[key].append(run_generator(work, f"paced-{key}-{rnd}", host, ["-f", lf, "--scenario", str(sc)],
+                                                    window=window, timeout_s=args.seconds + 30))
+            results["paced"] = {"rounds": paced, **{k: median_run(v) for k, v in paced.items()}}
             rates = [100, 500, 1000, 2000, 5000, 10_000]
             results["accuracy"] = {} if args.skip_accuracy else {
                 str(b): accuracy(work, host, rates, batch_size=b, step_s=args.step_s) for b in (1, 10)}
@@ -205,15 +217,25 @@ def print_report(results: dict[str, Any]) -> None:
           f"{m['ratio']:.1%}")
     for key, rounds in m["rounds"].items():
         print(f"  {key}: " + ", ".join(f"{r['rps_per_core']:,.0f}" for r in rounds) + " requests/s per core")
+    p = results["paced"]
+    print("\n| 2,000 single events/s, paced | requests/s | generator CPU s / wall s | CPU µs per request |")
+    print("|---|---|---|---|")
+    for key in ("exact", "tick_10ms"):
+        r = p[key]
+        print(f"| {key} | {r['rps']:,.0f} | {r['cpu_s'] / r['wall_s']:.2f} | {1e6 / r['rps_per_core']:,.0f} |")
+    for key in ("exact", "tick_10ms"):
+        print(f"  {key}: " + ", ".join(f"{1e6 / r['rps_per_core']:,.0f}" for r in p["rounds"][key])
+              + " µs per request")
     print()
-    print("| batch | target events/s | achieved events/s | ratio | lag p50 ms | lag p99 ms | valid |")
-    print("|---|---|---|---|---|---|---|")
+    print("| batch | target events/s | achieved events/s | ratio | lag p50 ms | lag p99 ms | generator CPU | valid |")
+    print("|---|---|---|---|---|---|---|---|")
     for batch, steps in results["accuracy"].items():
         for s in steps:
             p50 = "-" if s["lag_p50_s"] is None else f"{s['lag_p50_s'] * 1000:.2f}"
             p99 = "-" if s["lag_p99_s"] is None else f"{s['lag_p99_s'] * 1000:.2f}"
+            cpu = "-" if s.get("generator_cpu_peak") is None else f"{s['generator_cpu_peak']:.0%}"
             print(f"| {batch} | {s['target_eps']:,.0f} | {s['achieved_eps']:,.1f} | "
-                  f"{s['achieved_eps'] / s['target_eps']:.1%} | {p50} | {p99} | {s['valid']} |")
+                  f"{s['achieved_eps'] / s['target_eps']:.1%} | {p50} | {p99} | {cpu} | {s['valid']} |")
 
 
 if __name__ == "__main__":

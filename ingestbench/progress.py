@@ -27,11 +27,20 @@ class Snapshot:
     target_eps: float | None = None
     achieved_eps: float | None = None
     lag_p99_s: float | None = None
+    generator_cpu: float | None = None
+    host_cpu: float | None = None
     failed_events: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     tta_by_tier: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     pending: float | None = None
     invalid_steps: list[int] = field(default_factory=list)
+
+    def cpu_text(self) -> str:
+        """The busiest generator process's share of a core and its machine's busy share."""
+        def pct(x: float | None) -> str:
+            return "-" if x is None else f"{x:.0%}"
+
+        return f"generator {pct(self.generator_cpu)} of a core, machine {pct(self.host_cpu)} busy"
 
     def tier_line(self, tier: str) -> str:
         v = self.tta_by_tier[tier]
@@ -82,6 +91,7 @@ class Progress:
             s.step = rec.get("step")
             s.target_eps, s.achieved_eps = rec.get("target_eps"), rec.get("achieved_eps")
             s.lag_p99_s = rec.get("lag_p99_s")
+            s.generator_cpu, s.host_cpu = rec.get("generator_cpu"), rec.get("host_cpu")
             s.failed_events += int(rec.get("failed_events") or 0)
         for rec in self._samples.read_objects():
             s.outcomes[rec.get("outcome", "?")] += 1
@@ -104,7 +114,8 @@ class Progress:
         pend = "-" if s.pending is None else f"{s.pending:.0f}"
         tiers = "; ".join(s.tier_line(t) for t in sorted(s.tta_by_tier))
         bad = f" INVALID steps {s.invalid_steps}" if s.invalid_steps else ""
-        return (f"[{s.elapsed_s:5.0f}s] step {step} {rate} lag p99 {lag} failed {s.failed_events} | canaries "
+        return (f"[{s.elapsed_s:5.0f}s] step {step} {rate} lag p99 {lag} failed {s.failed_events} "
+                f"({s.cpu_text()}) | canaries "
                 f"pending {pend} available {s.outcomes['available']} lost {s.outcomes['lost']} "
                 f"errored {s.outcomes['errored']} | {tiers or 'no TTA yet'}{bad}")
 
@@ -120,6 +131,7 @@ class Progress:
         if s.target_eps is not None:
             t.add_row("events/s", f"target {s.target_eps:.0f}, achieved {s.achieved_eps or 0:.0f}")
         t.add_row("schedule lag p99", "-" if s.lag_p99_s is None else f"{s.lag_p99_s * 1000:.1f} ms")
+        t.add_row("generator CPU", s.cpu_text())
         t.add_row("failed events", str(s.failed_events))
         t.add_row("canaries", f"pending {'-' if s.pending is None else int(s.pending)}, "
                   f"available {s.outcomes['available']}, lost {s.outcomes['lost']}, errored {s.outcomes['errored']}")

@@ -9,12 +9,13 @@ Users ask for the next slot, sleep until it is due, and report when they actuall
 the **schedule lag**. Users do not wake at each slot's own instant: they send at ``send_s``, the slot's time
 rounded *up* to the next ``tick_s`` boundary after ``t0``, so all the requests due in one tick go out
 together after a single wake-up. On the 2-core VM this was measured on, each separate wake-up of the
-generator process cost so much CPU that 2,000 single events/s took 0.93 of a core with exact send times
-and 0.61 with a 10 ms tick (``benchmarks/README.md``); the lag histogram includes the rounding, so it is
-paid for honestly (about half a tick at p50). A request more than ``max_behind_s`` late is not sent at all
-(it is *dropped* and counted): catching up in a burst would put one step's traffic into the next. While a
-target asks to back off (429 with Retry-After), :meth:`Pacer.hold_until` drops the slots falling in that
-window.
+generator process is expensive: 2,000 paced single events/s cost 433 µs of generator CPU per request with
+exact send times and 366 µs with a 10 ms tick (``benchmarks/README.md``). The lag histogram includes the
+rounding, so it is paid for honestly (about half a tick at p50).
+
+A request more than ``max_behind_s`` late is not sent at all (it is *dropped* and counted): catching up in a
+burst would put one step's traffic into the next. While a target asks to back off (429 with Retry-After),
+:meth:`Pacer.hold_until` drops the slots falling in that window.
 
 The pacer does no I/O and never sleeps; times are seconds on whatever monotonic clock the caller uses::
 
