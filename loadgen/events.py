@@ -9,7 +9,8 @@ and an array among them when ``nested`` is set.
 Speed matters more than endless variety: a pool of ``pool_size`` templates is built once from the seed, and
 :meth:`EventFactory.next_event` hands out a fresh copy of the next one (new top-level dict and new
 ``properties`` dict, current timestamp). Callers may add or replace keys, e.g. ``properties["canary_id"]``;
-nested property values are shared between copies and must not be mutated.
+nested property values are shared between copies and must not be mutated. The load generator goes one step
+further and never builds dicts per request: :mod:`loadgen.encoded` encodes each template once.
 
 This module must stay importable without Locust/gevent (the asyncio probes in ``checks`` use it)::
 
