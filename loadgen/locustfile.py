@@ -36,7 +36,7 @@ from loadgen.rates_out import RatesWriter
 from loadgen.registry import TargetRegistry
 from loadgen.timeline import TimelineSink
 from loadgen.users import IngestUser
-from loadgen.worker import PLAN_MESSAGE, STATS_MESSAGE, WorkerSide
+from loadgen.worker import HELLO_MESSAGE, PLAN_MESSAGE, STATS_MESSAGE, WorkerSide
 
 __all__ = ["IngestUser", "ScheduleShape"]
 
@@ -84,6 +84,8 @@ def _init(environment: Any, **_kwargs: Any) -> None:
         environment.ingestbench_worker = side
         runner.register_message(PLAN_MESSAGE, lambda environment, msg, **_: side.on_plan(msg.data))
         environment.events.test_stop.add_listener(lambda **_: side.stop())
+        if isinstance(runner, WorkerRunner):
+            runner.send_message(HELLO_MESSAGE, {})
     if isinstance(runner, LocalRunner | MasterRunner):
         try:
             _init_master(environment, runner, opts, registry)
@@ -117,6 +119,7 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
                         workers=workers, set_exit_code=set_exit_code,
                         send_plan=lambda wid, data: runner.send_message(PLAN_MESSAGE, data, client_id=wid))
     runner.register_message(STATS_MESSAGE, lambda environment, msg, **_: master.on_stats(msg.node_id, msg.data))
+    runner.register_message(HELLO_MESSAGE, lambda environment, msg, **_: master.on_hello(msg.node_id))
 
     def on_quit(**_: Any) -> None:
         master.finish()

@@ -109,6 +109,16 @@ class MasterSide:
             self._changed_at_s = -math.inf
             self._sizing_latency_s = None
 
+    def on_hello(self, worker_id: str) -> None:
+        """A worker's plan handler is now registered: send its plan again if it already has a share (the
+        first one may have arrived before the handler and been dropped)."""
+        if self.timeline is None or self.verdicts is not None or worker_id not in self._shares:
+            return  # no run yet, or not yet a share: the next re-shard sends the plan
+        self.send_plan(worker_id, plan_message(
+            t0_unix_s=self.t0_unix_s, index=self._shares.index(worker_id), count=len(self._shares), join=True,
+            scenario=self.scenario, time_scale=self.time_scale, target=self.target))
+        log.info("generator %s ready: plan sent again", worker_id)
+
     def on_stats(self, worker_id: str, data: dict[str, Any]) -> None:
         if self.timeline is not None:
             self.timeline.add(worker_id, data["bins"], int(data["upto_s"]))

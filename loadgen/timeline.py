@@ -20,7 +20,9 @@ JSON lines format (``--rates-out PATH``; one object per line, flushed after each
   any generator process used in the second (null if not measured): near 1.0, the generator itself is the
   bottleneck. ``host_cpu`` is the busy share of the busiest generator's whole machine: near 1.0, that
   machine (and a target running on it) has no CPU to spare. ``step`` is the step running at ``t_s``;
-  ``valid`` is null while that step is in progress and its verdict (true/false) on the step's last second.
+  ``valid`` is null while that step is in progress and its verdict (true/false) on the step's last second;
+  that verdict is provisional: the step line, written at the end, judges the step again on complete
+  totals, counting requests of the step that started (late) after it ended.
 
 * after the last second, one ``"type": "step"`` line per step::
 
@@ -144,9 +146,13 @@ class Timeline:
             self._stopped_at_s = now_offset_s
             while self.next_second < min(self.seconds, math.ceil(now_offset_s - 1e-9)):
                 self._write_second(self.next_second)
+            for s in sorted(self._pending):  # e.g. the last step's last requests, started after the schedule
+                for b, lag in self._pending.pop(s):
+                    if b["step"] != TAIL_STEP and 0 <= b["step"] < len(self._steps):
+                        self._steps[b["step"]].add(b, lag)
             for i in range(len(self.schedule.segments)):
-                if i not in self.verdicts:
-                    self._judge(i, completed=now_offset_s >= self.schedule.step_bounds(i)[1])
+                # judged again on complete totals: a step's last requests may start (late) after it ended
+                self._judge(i, completed=now_offset_s >= self.schedule.step_bounds(i)[1] - 1e-6)
                 start_s, end_s = self.schedule.step_bounds(i)
                 row = {"type": "step", "start_s": start_s, "end_s": end_s, **asdict(self.verdicts[i])}
                 for sink in self.sinks:

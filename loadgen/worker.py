@@ -2,7 +2,10 @@
 
 The master sends an ``ingestbench_plan`` message (start time on the wall clock, this worker's share, the
 scenario text, time scale and target name): the plan is the single source of truth, so a ``--worker``
-started with other options still runs the master's scenario. From then on a reporter greenlet ships the
+started with other options still runs the master's scenario. A worker can report ready to the master before
+its locustfile has registered the plan handler, and Locust drops a message nobody handles; so once the
+handler is registered the worker sends ``ingestbench_hello`` and the master sends its plan again (a plan
+with the same start time only re-shards, so a duplicate is harmless). From then on a reporter greenlet ships the
 completed seconds of the :class:`~loadgen.meter.Meter` to the master as ``ingestbench_stats`` every
 ``REPORT_INTERVAL_S``. Users (:mod:`loadgen.users`) read the pacer, encoded events and target from here.
 """
@@ -30,6 +33,7 @@ log = logging.getLogger("ingestbench.loadgen")
 
 PLAN_MESSAGE = "ingestbench_plan"
 STATS_MESSAGE = "ingestbench_stats"
+HELLO_MESSAGE = "ingestbench_hello"  # worker -> master: my plan handler is registered (resend my plan)
 REPORT_INTERVAL_S = 0.5
 GC_GEN0_THRESHOLD = 50_000
 

@@ -87,3 +87,21 @@ def test_master_plans_sizes_and_stops(scenario):
     assert codes == [3]
     assert master.tick() is not None  # a new run (web UI) starts afresh
     assert Path(scenario.path).name == "sc.toml"
+
+
+def test_a_worker_that_missed_its_plan_gets_it_again_on_hello(scenario):
+    clock = Clock(0.0, 5_000.0)
+    plans = []
+    master = MasterSide(scenario=scenario, time_scale=0.5, target="pipeline", sinks=[],
+                        workers=lambda: ["w-a", "w-b"], send_plan=lambda wid, d: plans.append((wid, d)),
+                        set_exit_code=lambda code: None, lead_s=1.0, wall=lambda: clock.wall)
+    master.on_hello("w-b")  # before the run: nothing to resend, the first re-shard will send it
+    assert plans == []
+    master.tick()
+    plans.clear()
+    master.on_hello("w-b")  # its first plan was dropped: same start time, its own share, as a joiner
+    assert [(w, d["index"], d["count"], d["join"], d["t0_unix_s"]) for w, d in plans] == [
+        ("w-b", 1, 2, True, 5_001.0)]
+    plans.clear()
+    master.on_hello("w-unknown")
+    assert plans == []

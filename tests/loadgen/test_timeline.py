@@ -175,3 +175,19 @@ def test_invalid_step_names_a_cpu_bound_generator():
     assert not v.valid and "generator CPU-bound: a process used 98% of a core" in v.reason
     calm = judge_step(step=2, target_eps=3000, achieved_eps=2500, lag_p50_s=0.4, lag_p99_s=1.0, generator_cpu=0.5)
     assert "CPU-bound" not in calm.reason
+
+
+def test_requests_that_start_after_the_schedule_ended_still_count_for_their_step():
+    sched = RateSchedule.constant(100, 2)
+    meter = Meter(sched, t0_s=0.0)
+    for i in range(200):
+        start = 2.004 if i == 199 else i / 100  # the last one is due at 1.99 and starts 14 ms late
+        meter.record_start(start, step=0, events=1, lag_s=start - i / 100)
+        meter.record_result(start + 0.001, events=1, kind="ok", latency_s=0.001)
+    tl = Timeline(sched, t0_unix_s=0.0)
+    tl.set_workers(["w"])
+    tl.add("w", *meter.drain(3.0, final=True))
+    tl.flush(3.0)
+    verdict = tl.finish(3.0)[0]
+    assert verdict.sent_events == 200  # the late start is in second 2, past the schedule's two seconds
+    assert verdict.lag_p99_s is not None and verdict.lag_p99_s > 0.0
