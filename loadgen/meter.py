@@ -158,6 +158,6 @@ class Meter:
         upto = 2**31 if final else max(0, math.floor(now_s - self.t0_s))
         keys = sorted(k for k in self._bins if k[0] < upto)
         out = [self._bins.pop(k).to_wire(*k, cpu=self._cpu.get(k[0])) for k in keys]
-        for s in [s for s in self._cpu if s < upto - 1]:  # keep the last one: a late bin may still need it
+        for s in [s for s in self._cpu if s < upto]:  # every bin of those seconds has been drained
             del self._cpu[s]
         return out, upto

@@ -148,8 +148,7 @@ class Timeline:
                 self._write_second(self.next_second)
             for s in sorted(self._pending):  # e.g. the last step's last requests, started after the schedule
                 for b, lag in self._pending.pop(s):
-                    if b["step"] != TAIL_STEP and 0 <= b["step"] < len(self._steps):
-                        self._steps[b["step"]].add(b, lag)
+                    self._add_to_step(b, lag)
             for i in range(len(self.schedule.segments)):
                 # judged again on complete totals: a step's last requests may start (late) after it ended
                 self._judge(i, completed=now_offset_s >= self.schedule.step_bounds(i)[1] - 1e-6)
@@ -163,8 +162,7 @@ class Timeline:
         total = _Totals()
         for b, lag in self._pending.pop(s, []):
             total.add(b, lag)
-            if b["step"] != TAIL_STEP and 0 <= b["step"] < len(self._steps):
-                self._steps[b["step"]].add(b, lag)
+            self._add_to_step(b, lag)
         step = self.schedule.step_at(float(s))
         if total.lat_n:
             # The median of the last LATENCY_WINDOW seconds' mean latency, not the peak: the user pool never
@@ -194,6 +192,10 @@ class Timeline:
         self.next_second = s + 1
         for sink in self.sinks:
             sink.second(row, total.lag_us)
+
+    def _add_to_step(self, b: dict[str, Any], lag: HdrHistogram | None) -> None:
+        if b["step"] != TAIL_STEP and 0 <= b["step"] < len(self._steps):
+            self._steps[b["step"]].add(b, lag)
 
     def _judge(self, i: int, *, completed: bool) -> None:
         start_s, end_s = self.schedule.step_bounds(i)

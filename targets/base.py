@@ -3,7 +3,7 @@
 A target module never performs I/O. It returns an :class:`HttpRequest` (method, path, headers, body),
 which the caller executes with whatever client it owns, and it parses what came back::
 
-    req = target.ingest_batch(events)
+    req = target.ingest(events)
     resp = await session.request(req.method, req.url, headers=req.headers, data=req.body)
     result = target.parse_ingest(resp.status, resp.headers, await resp.read())
 """
