@@ -17,7 +17,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,14 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ingestbench.children import stop_process  # noqa: E402
+from ingestbench.facts import free_port  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 from pipeline.validation import validate_batch  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_event(i: int, canary: str | None = None) -> dict:

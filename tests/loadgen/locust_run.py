@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ingestbench.facts import free_port
 from loadgen.rates_out import read_rates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,12 +80,6 @@ def run_locust(tmp_path: Path, host: str, scenario: Path | str | None, *, extra:
     log = out.decode(errors="replace")
     (tmp_path / f"{name}.log").write_text(log)
     return LocustRun(proc.returncode, log, read_rates(rates) if rates.exists() else [])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
