@@ -4,8 +4,12 @@ Both report to one :class:`~checks.comparator.Comparator` and hand decided obser
 Network errors are data: a failed ingest is an ``errored`` observation, a failed poll is counted in the
 metrics and simply does not narrow any TTA bound.
 
-Send times are jittered (uniformly within +-``jitter`` of the interval) so that canaries sample every
-phase of the poll grid and of any periodic flush; a fixed phase would bias every TTA the same way.
+Send times are jittered (uniformly within +-``jitter`` of the interval), and so is the start of every poll
+(within +-``poll_jitter`` of the poll interval, keeping its mean): a target that flushes on a timer of its
+own would otherwise lock in phase with a strict poll grid and bias every TTA the same way.
+
+A canary rides the load's path: with ``batch_size > 1`` it goes out inside a batch of ordinary events from
+the same factory, through the same endpoint the load uses; ``batch_size = 1`` uses the single-event one.
 """
 
 from __future__ import annotations
@@ -51,10 +55,14 @@ class CanaryWriter:
 
     def __init__(self, *, target: ProbeTarget, session: aiohttp.ClientSession, comparator: Comparator,
                  canaries: CanaryFactory, clock: Clock, sink: Sink, interval_s: float = 1.0,
-                 jitter: float = 0.2, timeout_s: float = 5.0, rng: random.Random | None = None):
+                 jitter: float = 0.2, timeout_s: float = 5.0, rng: random.Random | None = None,
+                 batch_size: int = 1):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self._target, self._session, self._cmp = target, session, comparator
         self._canaries, self._clock, self._sink = canaries, clock, sink
         self.interval_s, self.jitter, self.timeout_s = interval_s, jitter, timeout_s
+        self.batch_size = batch_size
         self._rng = rng or random.Random()
         self._inflight: set[asyncio.Task[None]] = set()
         self.sent = 0
@@ -71,8 +79,8 @@ class CanaryWriter:
 
     async def send_one(self) -> None:
         sent_unix_ms = self._clock.unix_ms()
-        canary_id, event = self._canaries.make(sent_unix_ms)
-        req = self._target.ingest([event])
+        canary_id, events = self._canaries.make_batch(sent_unix_ms, self.batch_size, self._rng)
+        req = self._target.ingest(events)
         sent_ns = self._clock.monotonic_ns()
         self._cmp.sent(canary_id, sent_ns=sent_ns, sent_unix_ms=sent_unix_ms)
         self.sent += 1
@@ -98,21 +106,25 @@ class Reader:
 
     def __init__(self, *, target: ProbeTarget, session: aiohttp.ClientSession, comparator: Comparator,
                  clock: Clock, sink: Sink, metrics: ProbeMetrics | None = None, poll_interval_s: float = 0.25,
-                 timeout_s: float = 5.0, on_tick: Callable[[], None] | None = None):
+                 poll_jitter: float = 0.5, timeout_s: float = 5.0, on_tick: Callable[[], None] | None = None,
+                 rng: random.Random | None = None):
+        if not 0 <= poll_jitter < 1:
+            raise ValueError(f"poll_jitter must be in [0, 1), got {poll_jitter}")
         self._target, self._session, self._cmp = target, session, comparator
         self._clock, self._sink, self._metrics = clock, sink, metrics
-        self.poll_interval_s, self.timeout_s = poll_interval_s, timeout_s
+        self.poll_interval_s, self.poll_jitter, self.timeout_s = poll_interval_s, poll_jitter, timeout_s
+        self._rng = rng or random.Random()
         self._on_tick = on_tick
         self.polls = 0
         self.poll_failures = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll at most once per ``poll_interval_s`` (start to start) until ``stop`` is set."""
-        interval_ns = int(self.poll_interval_s * _NS_PER_S)
+        """Poll every ``poll_interval_s`` on average (start to start, each gap jittered) until ``stop``."""
         next_ns = self._clock.monotonic_ns()
         while not stop.is_set():
             await self.poll_once()
-            next_ns = max(next_ns + interval_ns, self._clock.monotonic_ns())
+            gap_s = self.poll_interval_s * (1.0 + self.poll_jitter * (2.0 * self._rng.random() - 1.0))
+            next_ns = max(next_ns + int(gap_s * _NS_PER_S), self._clock.monotonic_ns())
             delay = (next_ns - self._clock.monotonic_ns()) / _NS_PER_S
             await sleep_or_stop(stop, delay)
 

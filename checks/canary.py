@@ -76,3 +76,11 @@ class CanaryFactory:
         event["properties"] = props
         event["timestamp"] = sent_unix_ms
         return canary_id, event
+
+    def make_batch(self, sent_unix_ms: int, size: int, rng: random.Random) -> tuple[str, list[dict[str, Any]]]:
+        """``(canary_id, events)``: the canary at a random place among ``size - 1`` ordinary events, the way
+        the load sends batches (``size = 1``: the canary alone)."""
+        canary_id, canary = self.make(sent_unix_ms)
+        events = [self._events.next_event(now_ms=sent_unix_ms) for _ in range(size - 1)]
+        events.insert(rng.randrange(size), canary)
+        return canary_id, events

@@ -7,14 +7,17 @@ every rule is tested with made-up nanoseconds::
     c.sent("c1", sent_ns=0, sent_unix_ms=1_700_000_000_000)
     c.polled(["c1"], started_ns=100, ended_ns=200, found=[])          # a miss
     [obs] = c.polled(["c1"], started_ns=300, ended_ns=400, found=["c1"])
-    obs.tta_s == 400e-9 and obs.tta_low_s == 100e-9
+    (obs.tta_low_s, obs.tta_high_s) == (100e-9, 400e-9)   # tta_s is their midpoint, 250e-9
 
 Rules:
 - ``available``: the first poll whose answer contains the canary; ``seen_ns`` is when that answer arrived,
-  ``last_miss_ns`` when the last poll that did not contain it was sent.
+  ``last_miss_ns`` when the last poll that did not contain it was sent, ``prior_poll_ns`` (stationary polls
+  only) when the poll before the first one that looked it up was sent.
 - ``errored``: the ingest request failed; the canary stops being looked for, and is not counted as lost.
 - ``lost``: not seen ``lost_after_s`` after it was sent. It is then still watched for ``late_watch_s``:
   if it shows up, a second, ``late`` observation for the same ``canary_id`` is emitted (never merged).
+- ``undecided``: still pending when the probe had to stop (:meth:`Comparator.undecided`); only an
+  interrupted run has these.
 - ``duplicates``: rows beyond the first for the same canary in the answer that found it.
 - A failed poll is neither a miss nor a find: it only widens the bounds of the next decision.
 """
@@ -25,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from checks.observation import AVAILABLE, ERRORED, LATE, LOST, PATHS, Observation
+from checks.observation import AVAILABLE, ERRORED, LATE, LOST, PATHS, UNDECIDED, Observation
 
 _NS_PER_S = 1_000_000_000
 
@@ -37,12 +40,17 @@ class _Pending:
     sent_unix_ms: int
     acked_ns: int | None = None
     last_miss_ns: int | None = None
+    prior_poll_ns: int | None = None
+    looked_up: bool = False
 
 
 class Comparator:
     """Pending canaries of one path and the decisions about them."""
 
-    def __init__(self, *, path: str, lost_after_s: float, late_watch_s: float | None = None):
+    def __init__(self, *, path: str, lost_after_s: float, late_watch_s: float | None = None,
+                 stationary_polls: bool = False):
+        """``stationary_polls``: polls run on their own clock, whatever the sends do (the analytical reader),
+        so the poll before a canary's first look-up bounds the gap its visibility fell in."""
         if path not in PATHS:
             raise ValueError(f"unknown path {path!r}")
         if lost_after_s <= 0:
@@ -52,6 +60,8 @@ class Comparator:
         watch_s = lost_after_s if late_watch_s is None else late_watch_s
         self._late_watch_ns = int(watch_s * _NS_PER_S)
         self._pending: dict[str, _Pending] = {}
+        self._stationary = stationary_polls
+        self._prev_started_ns: int | None = None  # start of the previous successful poll
         self._lost: dict[str, Observation] = {}  # declared lost, still watched for a late appearance
 
     # --- what the writer reports ------------------------------------------------------------
@@ -67,7 +77,7 @@ class Comparator:
         if item is not None:
             self._pending[canary_id] = replace(item, acked_ns=acked_ns)
 
-    def failed(self, canary_id: str, *, error: str, failed_ns: int | None = None) -> Observation | None:
+    def failed(self, canary_id: str, *, error: str) -> Observation | None:
         """The ingest request failed: an ``errored`` observation (None if already decided)."""
         item = self._pending.pop(canary_id, None)
         if item is None:
@@ -92,6 +102,9 @@ class Comparator:
         for cid in ids:
             n = counts.get(cid, 0)
             item = self._pending.get(cid)
+            if item is not None and not item.looked_up:
+                prior = self._prev_started_ns if self._stationary else None
+                item = self._pending[cid] = replace(item, looked_up=True, prior_poll_ns=prior)
             if item is not None:
                 if n == 0:
                     if started_ns >= item.sent_ns:
@@ -106,6 +119,7 @@ class Comparator:
                 decided.append(replace(lost, outcome=LATE, seen_ns=ended_ns, duplicates=n - 1))
             elif lost is not None and started_ns >= lost.sent_ns:
                 self._lost[cid] = replace(lost, last_miss_ns=started_ns)
+        self._prev_started_ns = started_ns
         return decided
 
     def expire(self, now_ns: int) -> list[Observation]:
@@ -123,12 +137,16 @@ class Comparator:
                 del self._lost[cid]
         return decided
 
-    def abandon(self) -> list[str]:
-        """Forget everything still undecided (shutdown); returns the ids, which are *not* observations."""
-        ids = list(self._pending)
+    def stop_watching_lost(self) -> None:
+        """Forget the lost canaries still watched for a late appearance (no ``late`` record will come)."""
+        self._lost.clear()
+
+    def undecided(self) -> list[Observation]:
+        """Stop looking (shutdown): every still pending canary as an ``undecided`` observation."""
+        out = [self._decide(item, UNDECIDED, None, 0) for item in self._pending.values()]
         self._pending.clear()
         self._lost.clear()
-        return ids
+        return out
 
     def _decide(self, item: _Pending, outcome: str, seen_ns: int | None, duplicates: int,
                 error: str | None = None) -> Observation:
@@ -141,6 +159,7 @@ class Comparator:
             acked_ns=item.acked_ns,
             seen_ns=seen_ns,
             last_miss_ns=item.last_miss_ns,
+            prior_poll_ns=item.prior_poll_ns,
             duplicates=duplicates,
             error=error,
         )

@@ -34,12 +34,14 @@ class ProbeMetrics:
         self.poll_errors = Counter("ingestbench_poll_errors", "Read-back requests that failed",
                                    ["target", "path"], registry=registry)
 
-    def observe(self, obs: Observation) -> None:
+    def observe(self, obs: Observation, tier: str | None) -> None:
+        """Count a decided canary; ``tier`` is the live tier (the final one is the judge's)."""
         self.canaries.labels(self.target, obs.path, obs.outcome).inc()
         if obs.duplicates:
             self.duplicates.labels(self.target, obs.path).inc(obs.duplicates)
         if obs.outcome == AVAILABLE and obs.tta_s is not None:
-            self.tta.labels(self.target, obs.tier or "none", obs.path).observe(obs.tta_s)
+            # the unbiased estimate can dip below 0 for a canary visible at once; a histogram wants >= 0
+            self.tta.labels(self.target, tier or "none", obs.path).observe(max(0.0, obs.tta_s))
 
     def set_pending(self, path: str, count: int) -> None:
         self.pending.labels(self.target, path).set(count)

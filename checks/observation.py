@@ -11,10 +11,18 @@ and before the first poll that found it answered, so ``tta_low_s < true TTA <= t
     sent ──── miss ──── miss ──── found
                         ^last_miss_ns   ^seen_ns
 
-``tta_s`` is the midpoint of the bounds. Polls fall at a random phase relative to the moment a canary
-becomes visible, so the true value is spread evenly over the interval and the midpoint is the unbiased,
-smallest-worst-case-error estimate (error within +-resolution/2). ``tta_high_s`` is the conservative
-bound: what a reader polling at that interval experienced. Both bounds are recorded with every sample.
+``tta_s`` estimates the TTA without bias. The reader jitters the start of every poll, so polls fall at a
+random phase relative to the moment a canary becomes visible (a target that flushes on a timer of its own
+cannot lock in phase with them), and the moment lies uniformly within the gap between the poll start before
+it and the first answer after it: the midpoint of that gap is unbiased. Usually that gap is the bounds. When
+the first poll that looked the canary up found it, the poll before it started before the send
+(``prior_poll_ns``): the midpoint of *that* gap is the unbiased one, and it can fall below the send for a
+canary visible almost at once (a negative ``tta_s``, within half a poll interval), where clipping to the
+bounds would bias every fast canary upwards. ``tta_high_s`` is the conservative bound: what a reader polling
+at that interval experienced. Both bounds are recorded; the truth lies between them.
+
+An observation holds facts only. Which tier it counts for, and whether it fell in a warm-up or transition
+window, is decided once, by the judge (:mod:`checks.judge`), from the complete rate timeline.
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ AVAILABLE = "available"
 LOST = "lost"
 ERRORED = "errored"
 LATE = "late"
-OUTCOMES = (AVAILABLE, LOST, ERRORED, LATE)
+UNDECIDED = "undecided"  # only when the probe was stopped before it could decide: the run is invalid
+OUTCOMES = (AVAILABLE, LOST, ERRORED, LATE, UNDECIDED)
 
 ANALYTICAL = "analytical"
 TRANSACTIONAL = "transactional"
@@ -37,7 +46,7 @@ _NS_PER_S = 1_000_000_000
 
 @dataclass(frozen=True)
 class Observation:
-    """One decided canary. ``tier``/``rate_eps``/``warmup`` are filled in by tiering after the decision."""
+    """What became of one canary, as the probe measured it."""
 
     canary_id: str
     path: str
@@ -47,11 +56,9 @@ class Observation:
     acked_ns: int | None = None
     seen_ns: int | None = None
     last_miss_ns: int | None = None
+    prior_poll_ns: int | None = None
     duplicates: int = 0
     error: str | None = None
-    tier: str | None = None
-    rate_eps: float | None = None
-    warmup: bool = False
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -71,7 +78,7 @@ class Observation:
     @property
     def tta_low_s(self) -> float | None:
         """Lower bound: the start of the last poll that missed it (0 when the first poll found it)."""
-        if self.outcome == ERRORED:
+        if self.outcome in (ERRORED, UNDECIDED):
             return None
         if self.last_miss_ns is None:
             return 0.0
@@ -80,10 +87,13 @@ class Observation:
     @property
     def tta_s(self) -> float | None:
         """The TTA for verdicts (midpoint of the bounds); only ``available`` canaries have one (late ones
-        exceeded ``lost_after`` and are judged as beyond it)."""
+        exceeded the loss horizon and are judged as beyond it)."""
         high, low = self.tta_high_s, self.tta_low_s
         if self.outcome != AVAILABLE or high is None or low is None:
             return None
+        if self.last_miss_ns is None and self.prior_poll_ns is not None:
+            # found by the first poll that looked: the gap around it began with the poll before (see above)
+            return ((self.prior_poll_ns - self.sent_ns) / _NS_PER_S + high) / 2
         return (low + high) / 2
 
     @property
@@ -116,6 +126,7 @@ class Observation:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Observation:
-        """Inverse of :meth:`to_record`; derived keys are recomputed, unknown keys ignored."""
+        """Inverse of :meth:`to_record`; derived keys are recomputed, unknown keys (such as the tiers that
+        older results stored with each sample) ignored."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in record.items() if k in names})

@@ -1,21 +1,29 @@
-"""The probe: canary writer, reader, transactional check, tiering, recording and metrics, wired together.
+"""The probe: canary writer, reader, transactional check, recording and metrics, wired together.
 
-Decided observations flow ``comparator -> tiering -> samples.jsonl + metrics + report``. With a live rate
-timeline an observation waits (at most ``tier_hold_s``) until the timeline covers its send time, so a
-canary sent just after a rate step is not tiered from the previous step.
+The probe records facts. Every decided observation goes straight to ``samples.jsonl`` (and to the
+``on_observation`` callback); which tier it counts for is decided once, by the judge, from the complete rate
+timeline. The live tiering here only labels the Prometheus metrics: with a live rate timeline an observation
+waits (at most ``tier_hold_s``) until the timeline covers its send time, so a canary sent just after a rate
+step is not labelled with the previous step's tier.
+
+Every canary is decided: after ``stop`` the writers stop and the probe drains, polling until every pending
+canary is seen or past its loss horizon (the longest of its path's tiers, from the SLO). Only ``abort`` (or a
+``drain_s`` cap) cuts the drain short; the canaries still pending are then recorded as ``undecided``, which
+makes the run invalid.
 
 ::
 
     async with aiohttp.ClientSession() as session:
         probe = Probe(target=target, session=session, tiering=Tiering(slo, declared_rate_eps=10))
         report = await probe.run(duration_s=60)
-    judge(report.observations, slo)
+    judge_run(report.observations, slo=slo, rates=RateSource(declared_rate_eps=10))
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +35,7 @@ from checks.canary import CanaryFactory
 from checks.clock import Clock, SystemClock, sleep_or_stop
 from checks.comparator import Comparator
 from checks.metrics import ProbeMetrics
-from checks.observation import ANALYTICAL, TRANSACTIONAL, Observation
+from checks.observation import ANALYTICAL, TRANSACTIONAL, UNDECIDED, Observation
 from checks.rates import PromRate, TimelineTail
 from checks.recorder import SamplesWriter
 from checks.registry import ProbeTarget, supports_profiles
@@ -41,14 +49,15 @@ _NS_PER_S = 1_000_000_000
 class ProbeSettings:
     interval_s: float = 1.0
     poll_interval_s: float = 0.25
-    lost_after_s: float | None = None  # None: the SLO's (10 x largest target, >= 120 s, time-scaled)
-    late_watch_s: float | None = None  # None: as long as lost_after_s
+    poll_jitter: float = 0.5  # each poll starts interval x (1 +- jitter) after the previous one
+    batch_size: int = 1  # events per canary request: the canary rides in a batch of ordinary events when > 1
+    late_watch_s: float | None = None  # None: as long as the loss horizon
     transactional: bool = True
     transactional_interval_s: float | None = None  # None: interval_s
     profile_retry_s: float = 0.05
     jitter: float = 0.2
     timeout_s: float = 5.0
-    drain_s: float = 5.0
+    drain_s: float | None = None  # None: until every canary is decided; a number caps the drain
     tier_hold_s: float = 5.0
     rate_sample_s: float = 1.0
 
@@ -58,10 +67,11 @@ class ProbeReport:
     observations: tuple[Observation, ...]
     sent: int
     transactional_sent: int
-    abandoned: int
+    undecided: int
     polls: int
     poll_failures: int
     duration_s: float
+    drain_s: float
 
 
 class Probe:
@@ -78,18 +88,21 @@ class Probe:
         self._timeline, self._rate_query = timeline, rate_query
         self._on_observation = on_observation
         rng = random.Random(seed)
-        lost_after = s.lost_after_s if s.lost_after_s is not None else tiering.slo.lost_after_s
-        self.analytical = Comparator(path=ANALYTICAL, lost_after_s=lost_after, late_watch_s=s.late_watch_s)
-        self.transactional = Comparator(path=TRANSACTIONAL, lost_after_s=lost_after, late_watch_s=0.0)
+        slo = tiering.slo
+        self.analytical = Comparator(path=ANALYTICAL, lost_after_s=slo.probe_horizon_s(ANALYTICAL),
+                                     late_watch_s=s.late_watch_s, stationary_polls=True)
+        self.transactional = Comparator(path=TRANSACTIONAL, lost_after_s=slo.probe_horizon_s(TRANSACTIONAL),
+                                        late_watch_s=0.0)
         self.observations: list[Observation] = []
         self._held: list[tuple[int, Observation]] = []
         self.writer = CanaryWriter(target=target, session=session, comparator=self.analytical,
                                    canaries=canaries or CanaryFactory(seed=rng.getrandbits(32)),
                                    clock=self._clock, sink=self._decided, interval_s=s.interval_s,
-                                   jitter=s.jitter, timeout_s=s.timeout_s, rng=rng)
+                                   jitter=s.jitter, timeout_s=s.timeout_s, rng=rng, batch_size=s.batch_size)
         self.reader = Reader(target=target, session=session, comparator=self.analytical, clock=self._clock,
                              sink=self._decided, metrics=metrics, poll_interval_s=s.poll_interval_s,
-                             timeout_s=s.timeout_s, on_tick=self._tick)
+                             poll_jitter=s.poll_jitter, timeout_s=s.timeout_s, on_tick=self._tick,
+                             rng=random.Random(rng.getrandbits(32)))
         self.tx: TransactionalProbe | None = None
         if s.transactional and supports_profiles(target):
             self.tx = TransactionalProbe(target=target, session=session,  # type: ignore[arg-type]
@@ -99,47 +112,65 @@ class Probe:
 
     async def run(self, *, stop: asyncio.Event | None = None, duration_s: float | None = None,
                   abort: asyncio.Event | None = None) -> ProbeReport:
-        """Probe until ``stop`` is set or ``duration_s`` passed, then drain pending canaries for up to
-        ``drain_s`` (cut short by ``abort``). Undecided canaries are counted as abandoned, not observed."""
+        """Probe until ``stop`` is set or ``duration_s`` passed, then drain until every canary is decided (or
+        ``drain_s`` passed, or ``abort`` is set: what is still pending is then recorded as undecided)."""
         stop = stop or asyncio.Event()
         abort = abort or asyncio.Event()
         start_ns = self._clock.monotonic_ns()
         stop_writing, stop_reading = asyncio.Event(), asyncio.Event()
         writers = [asyncio.create_task(self.writer.run(stop_writing))]
         if self.tx is not None:
-            writers.append(asyncio.create_task(self.tx.run(stop_writing)))
+            writers.append(asyncio.create_task(self.tx.run(stop_writing, abort)))
         tasks = [*writers, asyncio.create_task(self.reader.run(stop_reading))]
         if self._rate_query is not None:
             tasks.append(asyncio.create_task(self._sample_rates(stop_reading)))
+        drain_started_ns = None
         try:
             await sleep_or_stop(stop, duration_s if duration_s is not None else float("inf"))
             stop_writing.set()
-            await asyncio.gather(*writers)
-            drain_until = self._clock.monotonic_ns() + int(self.settings.drain_s * _NS_PER_S)
-            while self.analytical.pending_count and self._clock.monotonic_ns() < drain_until:
-                if await sleep_or_stop(abort, min(0.05, self.settings.poll_interval_s)):
+            drain_started_ns = self._clock.monotonic_ns()
+            cap_ns = math.inf if self.settings.drain_s is None else self.settings.drain_s * _NS_PER_S
+            while (self.analytical.pending_count or not all(w.done() for w in writers)) and not abort.is_set():
+                if self._clock.monotonic_ns() - drain_started_ns >= cap_ns:
                     break
+                await sleep_or_stop(abort, min(0.05, self.settings.poll_interval_s))
         finally:
             stop_writing.set()
             stop_reading.set()
+            cut_short = abort.is_set() or any(not w.done() for w in writers) or self.analytical.pending_count
             for task in tasks:
-                if abort.is_set():
+                if cut_short:
                     task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(*tasks, return_exceptions=True)
-        abandoned = len(self.analytical.abandon()) + (self.tx.abandoned if self.tx else 0)
+        undecided = [*self.analytical.undecided(), *self.transactional.undecided()]
+        for obs in undecided:
+            self._decided(obs)
         self._release(force=True)
+        end_ns = self._clock.monotonic_ns()
         return ProbeReport(
             observations=tuple(self.observations), sent=self.writer.sent,
-            transactional_sent=self.tx.sent if self.tx else 0, abandoned=abandoned, polls=self.reader.polls,
-            poll_failures=self.reader.poll_failures,
-            duration_s=(self._clock.monotonic_ns() - start_ns) / _NS_PER_S,
+            transactional_sent=self.tx.sent if self.tx else 0, undecided=len(undecided), polls=self.reader.polls,
+            poll_failures=self.reader.poll_failures, duration_s=(end_ns - start_ns) / _NS_PER_S,
+            drain_s=(end_ns - (drain_started_ns or end_ns)) / _NS_PER_S,
         )
+
+    @property
+    def pending(self) -> int:
+        """Canaries sent and not yet decided (both paths)."""
+        return self.analytical.pending_count + self.transactional.pending_count
 
     # --- decided observations -----------------------------------------------------------------
     def _decided(self, obs: Observation) -> None:
-        self._held.append((self._clock.monotonic_ns(), obs))
-        self._release()
+        """Facts first: recorded at once (a crash loses nothing decided); metrics wait for a live tier."""
+        self.observations.append(obs)
+        if self._recorder is not None:
+            self._recorder.write(obs)
+        if self._on_observation is not None:
+            self._on_observation(obs)
+        if self._metrics is not None and obs.outcome != UNDECIDED:
+            self._held.append((self._clock.monotonic_ns(), obs))
+            self._release()
 
     def _tick(self) -> None:
         if self._timeline is not None:
@@ -149,24 +180,17 @@ class Probe:
         self._release()
 
     def _release(self, force: bool = False) -> None:
+        if self._metrics is None:
+            return
         hold_ns = int(self.settings.tier_hold_s * _NS_PER_S)
         now_ns = self._clock.monotonic_ns()
         keep = []
         for held_ns, obs in self._held:
-            if force or self.tiering.ready(obs) or now_ns - held_ns >= hold_ns:
-                self._emit(self.tiering.apply(obs))
+            if force or self.tiering.ready(obs.path, obs.sent_unix_ms) or now_ns - held_ns >= hold_ns:
+                self._metrics.observe(obs, self.tiering.place(obs.path, obs.sent_unix_ms).tier)
             else:
                 keep.append((held_ns, obs))
         self._held = keep
-
-    def _emit(self, obs: Observation) -> None:
-        self.observations.append(obs)
-        if self._recorder is not None:
-            self._recorder.write(obs)
-        if self._metrics is not None:
-            self._metrics.observe(obs)
-        if self._on_observation is not None:
-            self._on_observation(obs)
 
     async def _sample_rates(self, stop: asyncio.Event) -> None:
         assert self._rate_query is not None

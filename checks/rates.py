@@ -30,7 +30,12 @@ def parse_timeline_line(line: bytes) -> RatePoint | None:
         doc = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(doc, dict) or doc.get("type") != "second":
+    return point_from_record(doc) if isinstance(doc, dict) else None
+
+
+def point_from_record(doc: dict[str, Any]) -> RatePoint | None:
+    """A parsed ``second`` record as a point; other record types and malformed records give None."""
+    if doc.get("type", "second") != "second":
         return None
     unix_s, achieved = doc.get("unix_s"), doc.get("achieved_eps")
     if not isinstance(unix_s, int | float) or not isinstance(achieved, int | float):

@@ -1,11 +1,12 @@
 """``samples.jsonl``: one JSON object per decided observation, appended and flushed as it is decided.
 
-A killed run leaves a readable file: :func:`load_samples` skips a torn last line. The file is the source
-of truth for re-judging a run later (``checks.gate.judge(load_samples(path), slo)``).
+A killed run leaves a readable file: :func:`load_samples` skips a torn last line. The file holds facts
+only and is the source of truth for judging a run again later (``checks.judge.judge_run``): tiers and
+windows are not in it, the judge places every canary on the complete rate timeline each time.
 
-Each line is :meth:`Observation.to_record` plus ``target``: ``canary_id, outcome, path, tier, sent_unix_ms,
-acked_unix_ms, tta_s, tta_low_s, tta_high_s, resolution_s, duplicates, warmup, rate_eps`` and the raw
-monotonic ``*_ns`` values they came from.
+Each line is :meth:`Observation.to_record` plus ``target``: ``canary_id, outcome, path, sent_unix_ms,
+acked_unix_ms, tta_s, tta_low_s, tta_high_s, resolution_s, duplicates, error`` and the raw monotonic
+``*_ns`` values they came from.
 """
 
 from __future__ import annotations

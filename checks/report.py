@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from checks.gate import FAIL, PASS, GateResult, TierVerdict
+from checks.judge import FAIL, PASS, RunVerdict, TierVerdict
 
 _STYLE = {PASS: "green", FAIL: "red"}
 
@@ -20,13 +21,13 @@ def _s(value: float | None) -> str:
     return f"{value:.3f}" if value < 10 else f"{value:.1f}"
 
 
-def verdict_table(result: GateResult, *, title: str = "time to availability") -> Table:
+def verdict_table(result: RunVerdict, *, title: str = "time to availability") -> Table:
     table = Table(title=title)
-    for name in ("tier", "path", "band", "n", "p50 s", "p95 s", "p99 s", "max s", "judged s", "95% CI s",
-                 "target s", "lost", "late", "errored", "dup", "warm-up", "status"):
+    for name in ("tier", "path", "band", "canaries", "n", "p50 s", "p95 s", "p99 s", "max s", "judged s",
+                 "95% CI s", "target s", "lost", "late", "errored", "dup", "not judged", "status"):
         left = name in ("tier", "path", "band", "status")
         table.add_column(name, justify="left" if left else "right", no_wrap=True)
-    for v in result.verdicts:
+    for v in result.tiers:
         table.add_row(*_row(v))
     return table
 
@@ -34,22 +35,23 @@ def verdict_table(result: GateResult, *, title: str = "time to availability") ->
 def _row(v: TierVerdict) -> list[str]:
     ci = "-" if v.ci_low_s is None else f"{_s(v.ci_low_s)}–{_s(v.ci_high_s) if v.ci_high_s is not None else '?'}"
     style = _STYLE.get(v.status, "yellow")
-    return [v.tier, v.path, v.band, str(v.n), _s(v.p50_s), _s(v.p95_s), _s(v.p99_s), _s(v.max_s),
+    status = v.status if v.conclusive else f"{v.status} (not conclusive)"
+    return [v.tier, v.path, v.band, str(v.canaries), str(v.n), _s(v.p50_s), _s(v.p95_s), _s(v.p99_s), _s(v.max_s),
             f"p{v.percentile:g} {_s(v.judged_s)}", ci, f"{v.target_s:g}", str(v.lost), str(v.late),
-            str(v.errored), str(v.duplicates), str(v.warmup), f"[{style}]{v.status}[/{style}]"]
+            str(v.errored), str(v.duplicates), str(v.excluded), f"[{style}]{status}[/{style}]"]
 
 
-def print_verdicts(console: Console, result: GateResult, *, footer: str | None = None) -> None:
-    """The table, one reason line per tier, and the overall status."""
-    if result.verdicts:
+def print_verdicts(console: Console, result: RunVerdict, *, footer: str | None = None) -> None:
+    """The table, one reason line per tier, the reasons the run is invalid and the overall status."""
+    if result.tiers:
         console.print(verdict_table(result))
-    for v in result.verdicts:
+    for v in result.tiers:
         console.print(f"  {v.tier}: {v.reason}", markup=False, highlight=False)
     if result.untiered:
-        console.print(f"  {result.untiered} observation(s) had no tier (rate unknown or outside every band).")
-    if result.unobserved:
-        console.print(f"  no observations for tier {', '.join(result.unobserved)}.")
+        console.print(f"  {result.untiered} canaries had no tier (their rate is outside every band).")
+    for reason in result.invalid_reasons:
+        console.print(f"  invalid: {reason}", markup=False, highlight=False)
     if footer:
         console.print(f"  {footer}", markup=False, highlight=False)
     style = _STYLE.get(result.status, "yellow")
-    console.print(f"[{style}]{result.status.upper()}[/{style}]: {result.reason}", highlight=False)
+    console.print(f"[{style}]{result.status.upper()}[/{style}]: {escape(result.reason)}", highlight=False)

@@ -1,16 +1,19 @@
-"""Which tier an observation belongs to, from the ingest rate *achieved* before it was sent.
+"""Which tier an observation counts for, from the ingest rate *achieved* before it was sent, and in which window.
 
 Pure functions over a list of :class:`RatePoint` (one per measurement window, e.g. the load generator's
 per-second records, or samples of a Prometheus rate query). A point covers ``(unix_s - span_s, unix_s]``.
 
 - Rate at send time: the mean achieved rate of the points overlapping ``[sent - window_s, sent]``.
 - Rate changes: where the requested ``target_eps`` changes (when the points carry it), otherwise where the
-  achieved rate moves into another tier's band. An observation sent less than the tier's warm-up after
-  the latest change is flagged ``warmup`` and left out of verdicts (counted apart).
-- A tier without a rate band (transactional: "at any rate") has neither warm-ups nor transitions.
-- Transitions: a canary's TTA also depends on the traffic *after* it was sent (a size-triggered flush needs
-  the events that follow). One sent less than its tier's target before the next change, or before the end
-  of a complete timeline (the load stopped), measures the next regime, so it is flagged ``warmup`` too.
+  achieved rate moves into another tier's band.
+- Windows: a canary sent less than its tier's warm-up after the latest change is in the ``warmup`` window;
+  one sent less than its tier's target before the next change, or before the end of a complete timeline (the
+  load stopped), is in the ``transition`` window (its TTA depends on the traffic that follows: a
+  size-triggered flush needs the events after it); one sent when no point covers it (before the load
+  started, after it ended) is in the ``outside`` window, at rate 0 once the timeline is complete (the load
+  was not running), and live at the rate of the nearest point. Everything else is ``steady``. Only steady
+  canaries' TTAs enter a tier's percentiles; losses and errors count in every window.
+- A tier without a rate band (transactional: "at any rate") is always steady.
 - A fixed declared rate has no change points: a standalone probe watches a system already in its regime.
 
 >>> pts = [RatePoint(100.0, 10.0, 10.0), RatePoint(101.0, 2000.0, 2000.0), RatePoint(102.0, 2000.0, 2000.0)]
@@ -22,12 +25,19 @@ per-second records, or samples of a Prometheus rate query). A point covers ``(un
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from checks.observation import ANALYTICAL, Observation
+from checks.observation import ANALYTICAL
 from checks.slo import Slo
+
+STEADY = "steady"
+WARMUP = "warmup"
+TRANSITION = "transition"
+OUTSIDE = "outside"
+WINDOWS = (STEADY, WARMUP, TRANSITION, OUTSIDE)
 
 
 @dataclass(frozen=True)
@@ -41,9 +51,16 @@ class RatePoint:
 
 @dataclass(frozen=True)
 class TierAssignment:
+    """Where a send time falls: the tier (None when no tier matches the rate), the rate, the window."""
+
     tier: str | None
     rate_eps: float | None
-    warmup: bool
+    window: str = STEADY
+
+    @property
+    def judged(self) -> bool:
+        """True when the canary's TTA enters its tier's percentiles."""
+        return self.window == STEADY
 
 
 def window_rate_eps(
@@ -85,6 +102,15 @@ def change_times(
     return starts
 
 
+def nearest_rate_eps(points: Sequence[RatePoint], at_unix_s: float) -> float | None:
+    """The achieved rate of the point nearest in time to ``at`` (points sorted by time); None without points."""
+    if not points:
+        return None
+    i = bisect.bisect_left([p.unix_s for p in points], at_unix_s)
+    near = [p for p in points[max(0, i - 1):i + 1]]
+    return min(near, key=lambda p: abs(p.unix_s - at_unix_s)).achieved_eps
+
+
 def assign(
     path: str,
     sent_unix_s: float,
@@ -97,30 +123,44 @@ def assign(
     span_s: float = 1.0,
     end_unix_s: float | None = None,
 ) -> TierAssignment:
-    """The tier, the rate used and whether the send fell in a warm-up or a transition.
+    """The tier, the rate used and the window of a send at ``sent_unix_s``.
 
-    ``declared_rate_eps`` wins over ``points`` (it is what the operator said); ``changes`` are regime starts
-    from :func:`change_times`; ``end_unix_s`` is when the load ended, for a complete timeline. ``window_s``
-    is used as given (the caller scales it).
+    ``declared_rate_eps`` wins over ``points`` (it is what the operator said); ``points`` are sorted by time;
+    ``changes`` are regime starts from :func:`change_times`; ``end_unix_s`` is when the load ended, for a
+    complete timeline. ``window_s`` is used as given (the caller scales it).
     """
+    window = STEADY
     if declared_rate_eps is not None:
         rate: float | None = declared_rate_eps
+    elif points and (sent_unix_s <= points[0].unix_s - span_s
+                     or (end_unix_s is not None and sent_unix_s > end_unix_s)):
+        rate, window = 0.0, OUTSIDE  # before the load started or after it ended: none of it ran
     else:
         rate = window_rate_eps(points, sent_unix_s, window_s=window_s, span_s=span_s)
+        if rate is None and points:  # live, beyond what the timeline covers so far: the nearest rate
+            rate, window = nearest_rate_eps(points, sent_unix_s), OUTSIDE
     tier = slo.tier_for(path, rate)
     if tier is None:
-        return TierAssignment(None, rate, False)
-    if tier.at_least_eps is None and tier.below_eps is None:
-        return TierAssignment(tier.name, rate, False)  # promised at any rate: rate changes are part of it
+        return TierAssignment(None, rate, window)
+    if not tier.banded:
+        return TierAssignment(tier.name, rate, STEADY)  # promised at any rate: rate changes are part of it
+    if window == OUTSIDE:
+        return TierAssignment(tier.name, rate, OUTSIDE)
     started = [c for c in changes if c <= sent_unix_s]
-    warmup = bool(started) and sent_unix_s - max(started) < slo.warmup_s(tier)
+    if started and sent_unix_s - max(started) < slo.warmup_s(tier):
+        return TierAssignment(tier.name, rate, WARMUP)
     ends = [c for c in changes if c > sent_unix_s] + ([end_unix_s] if end_unix_s is not None else [])
-    transition = bool(ends) and min(ends) - sent_unix_s < slo.target_s(tier)
-    return TierAssignment(tier.name, rate, warmup or transition)
+    if ends and min(ends) - sent_unix_s < slo.target_s(tier):
+        return TierAssignment(tier.name, rate, TRANSITION)
+    return TierAssignment(tier.name, rate, STEADY)
 
 
 class Tiering:
-    """Applies :func:`assign` to observations from one rate source (points can grow while a run goes on)."""
+    """Places send times from one rate source (points can grow while a run goes on).
+
+    Live (``complete=False``: the probe's metrics, the progress view) a send the timeline does not cover yet
+    is not :meth:`ready`; once the timeline is complete (the judge), every send is placed.
+    """
 
     def __init__(
         self,
@@ -153,21 +193,17 @@ class Tiering:
     def points(self) -> list[RatePoint]:
         return list(self._points)
 
-    def ready(self, obs: Observation) -> bool:
+    def ready(self, path: str, sent_unix_ms: int) -> bool:
         """True once the rate source covers the send time (a live timeline lags by a few seconds)."""
-        if self.declared_rate_eps is not None or self.slo.tier_for(obs.path, None) is not None:
+        if self.complete or self.declared_rate_eps is not None or self.slo.tier_for(path, None) is not None:
             return True
-        return bool(self._points) and self._points[-1].unix_s >= obs.sent_unix_ms / 1000.0
+        return bool(self._points) and self._points[-1].unix_s >= sent_unix_ms / 1000.0
 
-    def apply(self, obs: Observation) -> Observation:
-        """Tier ``obs``. A send time the rate source does not cover (after the load ended, or while the
-        timeline lagged past the hold) has no known rate: only a bandless tier (transactional) takes it."""
-        if not self.ready(obs):
-            bandless = self.slo.tier_for(obs.path, None)
-            return replace(obs, tier=bandless.name if bandless else None, rate_eps=None, warmup=False)
-        a = assign(
-            obs.path,
-            obs.sent_unix_ms / 1000.0,
+    def place(self, path: str, sent_unix_ms: int) -> TierAssignment:
+        """Tier and window of a send. Live, a send the timeline does not cover yet takes the latest rate."""
+        return assign(
+            path,
+            sent_unix_ms / 1000.0,
             slo=self.slo,
             points=self._points,
             changes=self._changes,
@@ -176,4 +212,3 @@ class Tiering:
             span_s=self.span_s,
             end_unix_s=self._points[-1].unix_s if self.complete and self._points else None,
         )
-        return replace(obs, tier=a.tier, rate_eps=a.rate_eps, warmup=a.warmup)

@@ -3,7 +3,8 @@
 Measures the "immediately available" promise for profile state. One canary at a time: write
 (``sent_ns`` before the request, ``acked_ns`` on 2xx), then read back at once and, while the read shows an
 older canary, again every ``retry_s``; the first read showing this canary decides ``available``. Reads
-that fail are not misses. Not seen within ``lost_after_s`` means ``lost``.
+that fail are not misses. Not seen within ``lost_after_s`` means ``lost``. When asked to stop, the check
+under way is finished (it is bounded by ``lost_after_s``); only ``abort`` leaves it undecided.
 """
 
 from __future__ import annotations
@@ -38,16 +39,17 @@ class TransactionalProbe:
         self.user_id = user_id or f"ingestbench-canary-{self._rng.getrandbits(32):08x}"
         self._ids = Uuid7(seed=self._rng.getrandbits(32))
         self.sent = 0
-        self.abandoned = 0
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, abort: asyncio.Event | None = None) -> None:
+        abort = abort or asyncio.Event()
         while not stop.is_set():
             started_ns = self._clock.monotonic_ns()
-            await self.probe_once(stop)
+            await self.probe_once(abort)
             spent_s = (self._clock.monotonic_ns() - started_ns) / _NS_PER_S
             await sleep_or_stop(stop, self.interval_s - spent_s)
 
-    async def probe_once(self, stop: asyncio.Event) -> None:
+    async def probe_once(self, abort: asyncio.Event) -> None:
+        """Write one canary and read until it is decided (or ``abort``: it stays pending, undecided)."""
         sent_unix_ms = self._clock.unix_ms()
         canary_id = self._ids.new(sent_unix_ms)
         req = self._target.write_profile(self.user_id, {CANARY_ID: canary_id, CANARY_SENT_MS: sent_unix_ms})
@@ -66,17 +68,15 @@ class TransactionalProbe:
                 self._sink(obs)
             return
         self._cmp.acked(canary_id, acked_ns=self._clock.monotonic_ns())
-        while self._cmp.pending_count and not stop.is_set():
+        while self._cmp.pending_count and not abort.is_set():
             await self._read(canary_id)
             for obs in self._cmp.expire(self._clock.monotonic_ns()):
                 self._sink(obs)
             if self._metrics is not None:
                 self._metrics.set_pending(self._cmp.path, self._cmp.pending_count)
             if self._cmp.pending_count:
-                await sleep_or_stop(stop, self.retry_s)
-        # on stop an unfinished check is not an observation; lost ones are not re-read
-        if self._cmp.abandon():
-            self.abandoned += 1
+                await sleep_or_stop(abort, self.retry_s)
+        self._cmp.stop_watching_lost()  # one canary at a time: a lost one is not read again
 
     async def _read(self, canary_id: str) -> None:
         started_ns = self._clock.monotonic_ns()

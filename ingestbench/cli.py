@@ -16,11 +16,7 @@ from typing import NoReturn
 
 from ingestbench import __version__
 from ingestbench.config import ConfigError
-
-EXIT_OK = 0
-EXIT_SLO_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INVALID = 3
+from records.exit_codes import ExitCode
 
 COMMANDS = [
     "ingestbench.cmd_pipeline",
@@ -32,7 +28,7 @@ COMMANDS = [
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +53,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         print(f"ingestbench: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return int(ExitCode.USAGE)
     except KeyboardInterrupt:
         return 130

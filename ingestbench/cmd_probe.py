@@ -1,9 +1,11 @@
 """``ingestbench probe``: run the TTA probe alone against a target, like Loki's canary.
 
 Writes canaries, polls for them, records ``OUT/samples.jsonl`` as observations are decided, serves
-Prometheus ``/metrics`` when ``--metrics-port`` is given, and prints the verdict table when ``--duration``
-is over or on SIGINT/SIGTERM (a second signal skips the drain). Exit code: 0 pass, 1 an SLO failed,
-2 bad usage or config, 3 invalid (too few samples, e.g. because the target was unreachable).
+Prometheus ``/metrics`` when ``--metrics-port`` is given. When ``--duration`` is over or on SIGINT/SIGTERM it
+stops writing and drains until every canary is seen or past its loss horizon (a second signal skips the
+drain: what is still pending is undecided, and the result invalid), then judges with the same judge as
+``ingestbench run`` and prints the verdict table. Exit code: 0 pass, 1 an SLO failed, 2 bad usage or config,
+3 invalid (too few samples, e.g. because the target was unreachable; undecided canaries).
 
     ingestbench probe --url http://127.0.0.1:8080 --declared-rate-eps 10 --duration 120 --metrics-port 9465
 """
@@ -26,7 +28,6 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from rich.console import Console
 
-from ingestbench.cli import EXIT_INVALID, EXIT_OK, EXIT_SLO_FAILED
 from ingestbench.config import ConfigError, positive, resolve
 
 log = logging.getLogger("ingestbench.probe")
@@ -51,10 +52,14 @@ def register(sub: Any) -> None:
     p.add_argument("--metrics-host", default=None, help="address for /metrics (default 127.0.0.1)")
     p.add_argument("--interval", type=float, default=None, help="seconds between canaries (default 1)")
     p.add_argument("--poll-interval", type=float, default=None, help="seconds between look-ups (default 0.25)")
-    p.add_argument("--lost-after", type=float, default=None, help="seconds until a canary is lost "
-                   "(default from the SLO: 10 x largest target, >= 120 s, time-scaled)")
-    p.add_argument("--drain", type=float, default=None, help="seconds to wait for pending canaries at the end "
-                   "(default 5)")
+    p.add_argument("--lost-after", type=float, default=None, help="seconds until a canary is lost, for every "
+                   "tier (default: each tier's lost_after from the SLO, 10x its target unless set, time-scaled)")
+    p.add_argument("--drain", type=float, default=None, help="at most this many seconds of drain at the end "
+                   "(default: until every canary is decided; canaries still pending after a cap are undecided)")
+    p.add_argument("--batch-size", type=int, default=None, help="events per canary request: the canary rides "
+                   "in a batch of ordinary events, as the load sends them (default 1: the single-event endpoint)")
+    p.add_argument("--expect-tier", action="append", default=None, help="a tier that must be judged (the run "
+                   "is invalid without it); repeat for several")
     p.add_argument("--timeout", type=float, default=None, help="per-request timeout seconds (default 5)")
     p.add_argument("--no-transactional", action="store_true", help="skip the profile write/read check")
     p.add_argument("--seed", type=int, default=None, help="seed for canary events (default: random)")
@@ -83,7 +88,9 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "interval_s": resolve("interval", args.interval, 1.0, pos_f),
         "poll_interval_s": resolve("poll-interval", args.poll_interval, 0.25, pos_f),
         "lost_after_s": resolve("lost-after", args.lost_after, None, pos_f),
-        "drain_s": resolve("drain", args.drain, 5.0, float),
+        "drain_s": resolve("drain", args.drain, None, float),
+        "batch_size": resolve("batch-size", args.batch_size, 1, positive(int)),
+        "expect_tiers": list(args.expect_tier or []),
         "timeout_s": resolve("timeout", args.timeout, 5.0, pos_f),
         "seed": resolve("seed", args.seed, None, int),
         "no_transactional": bool(args.no_transactional),
@@ -92,8 +99,10 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         value = opts[key]
         if value is not None and not value > 0:
             raise ConfigError(f"{key.removesuffix('_s').replace('_', '-')}: must be > 0, got {value}")
-    if opts["drain_s"] < 0:
+    if opts["drain_s"] is not None and opts["drain_s"] < 0:
         raise ConfigError(f"drain: must be >= 0, got {opts['drain_s']}")
+    if opts["batch_size"] < 1:
+        raise ConfigError(f"batch-size: must be >= 1, got {opts['batch_size']}")
     if opts["declared_rate_eps"] is not None and opts["declared_rate_eps"] < 0:
         raise ConfigError(f"declared-rate-eps: must be >= 0, got {opts['declared_rate_eps']}")
     if opts["metrics_port"] is not None and not 0 <= opts["metrics_port"] <= 65535:
@@ -112,19 +121,23 @@ def run(args: argparse.Namespace) -> int:
     from checks.slo import load_slo
 
     opts = _options(args)
-    slo = load_slo(opts["slo"], time_scale=opts["time_scale"])
+    slo = load_slo(opts["slo"], time_scale=opts["time_scale"]).with_loss_horizon(opts["lost_after_s"])
+    unknown = [t for t in opts["expect_tiers"] if t not in {tier.name for tier in slo.tiers}]
+    if unknown:
+        raise ConfigError(f"expect-tier: no tier {unknown[0]!r} in the SLO")
     target = make_target(opts["target"], opts["url"], write_key=opts["write_key"])
     return asyncio.run(_probe(opts, slo, target))
 
 
 async def _probe(opts: dict[str, Any], slo: Any, target: Any) -> int:
-    from checks.gate import FAIL, PASS, judge
+    from checks.judge import RateSource, judge_run
     from checks.metrics import ProbeMetrics
     from checks.probe import Probe, ProbeSettings
-    from checks.rates import PromRate, TimelineTail
+    from checks.rates import PromRate, TimelineTail, read_timeline
     from checks.recorder import SAMPLES_FILE, SamplesWriter
     from checks.report import print_verdicts
     from checks.tiering import Tiering
+    from ingestbench.jsonl import read_jsonl
 
     out = Path(opts["out"])
     registry = CollectorRegistry()
@@ -136,16 +149,17 @@ async def _probe(opts: dict[str, Any], slo: Any, target: Any) -> int:
         if stop.is_set():
             abort.set()
         else:
-            log.info("stopping: draining pending canaries (signal again to skip)")
+            log.info("stopping: draining until every canary is decided (signal again to skip)")
             stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     runner = await _serve_metrics(registry, opts["metrics_host"], opts["metrics_port"])
     settings = ProbeSettings(interval_s=opts["interval_s"], poll_interval_s=opts["poll_interval_s"],
-                             lost_after_s=opts["lost_after_s"], transactional=not opts["no_transactional"],
-                             timeout_s=opts["timeout_s"], drain_s=opts["drain_s"])
-    tiering = Tiering(slo, declared_rate_eps=opts["declared_rate_eps"], window_s=5.0 * slo.time_scale)
+                             transactional=not opts["no_transactional"], timeout_s=opts["timeout_s"],
+                             drain_s=opts["drain_s"], batch_size=opts["batch_size"])
+    window_s = 5.0 * slo.time_scale
+    tiering = Tiering(slo, declared_rate_eps=opts["declared_rate_eps"], window_s=window_s)
     try:
         async with aiohttp.ClientSession() as session:
             with SamplesWriter(out / SAMPLES_FILE, target=opts["target"]) as recorder:
@@ -163,24 +177,33 @@ async def _probe(opts: dict[str, Any], slo: Any, target: Any) -> int:
             await runner.cleanup()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    result = judge(report.observations, slo)
+    steps: list[dict[str, Any]] = []
+    if opts["rate_timeline"]:
+        rates = RateSource(points=tuple(read_timeline(opts["rate_timeline"])), window_s=window_s)
+        steps = [r for r in read_jsonl(opts["rate_timeline"]) if r.get("type") == "step"]
+    elif opts["declared_rate_eps"] is not None:
+        rates = RateSource(declared_rate_eps=opts["declared_rate_eps"], window_s=window_s)
+    else:
+        rates = RateSource(points=tuple(tiering.points), window_s=window_s)
+    result = judge_run(report.observations, slo=slo, rates=rates, steps=steps, expected=opts["expect_tiers"])
     (out / "verdicts.json").write_bytes(orjson.dumps(
-        {"status": result.status, "reason": result.reason, "untiered": result.untiered,
-         "tiers": [v.to_record() for v in result.verdicts], "sent": report.sent,
-         "transactional_sent": report.transactional_sent, "abandoned": report.abandoned,
-         "polls": report.polls, "poll_failures": report.poll_failures, "duration_s": report.duration_s},
+        {"status": result.status, "reason": result.reason, "exit_code": int(result.exit_code),
+         "invalid_reasons": list(result.invalid_reasons), "untiered": result.untiered,
+         "tiers": [v.to_record() for v in result.tiers], "sent": report.sent,
+         "transactional_sent": report.transactional_sent, "undecided": report.undecided,
+         "polls": report.polls, "poll_failures": report.poll_failures, "duration_s": report.duration_s,
+         "drain_s": report.drain_s, "declared_rate_eps": opts["declared_rate_eps"],
+         "rate_timeline": opts["rate_timeline"], "expected_tiers": opts["expect_tiers"]},
         option=orjson.OPT_INDENT_2))
     footer = (f"{report.sent} analytical + {report.transactional_sent} transactional canaries in "
-              f"{report.duration_s:.1f} s; {report.abandoned} still pending at exit (not counted); "
+              f"{report.duration_s:.1f} s (drain {report.drain_s:.1f} s); {report.undecided} undecided; "
               f"{report.poll_failures} of {report.polls} polls failed; samples: {out / SAMPLES_FILE}")
     errors = Counter(o.error for o in report.observations if o.error)
     if errors:
         footer += "; ingest errors: " + "; ".join(f"{n} x {e}" for e, n in errors.most_common(3))
     console = Console() if sys.stdout.isatty() else Console(width=200)
     print_verdicts(console, result, footer=footer)
-    if result.status == PASS:
-        return EXIT_OK
-    return EXIT_SLO_FAILED if result.status == FAIL else EXIT_INVALID
+    return int(result.exit_code)
 
 
 async def _serve_metrics(registry: CollectorRegistry, host: str, port: int | None) -> web.AppRunner | None:

@@ -3,6 +3,8 @@
     ingestbench report results/<run-id>                  # re-render report.md / report.html / junit.xml
     ingestbench gate results/<run-id> --slo strict.toml  # re-judge against another SLO file
     ingestbench compare results/<base> results/<candidate> [--max-regression 0.10]
+
+``compare`` exits 1 on a regression and 3 when either run is invalid (nothing can be concluded from it).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestbench.config import ConfigError
+from records.exit_codes import ExitCode
 
 
 def register(sub: Any) -> None:
@@ -24,7 +27,8 @@ def register(sub: Any) -> None:
     g.add_argument("run_dir")
     g.add_argument("--slo", default=None, help="SLO file (default: the one the run used)")
     g.set_defaults(func=gate)
-    c = sub.add_parser("compare", help="baseline / candidate / diff per tier; exit 1 on a regression")
+    c = sub.add_parser("compare", help="baseline / candidate / diff per tier; exit 1 on a regression, 3 when a "
+                       "run is invalid")
     c.add_argument("base_dir")
     c.add_argument("candidate_dir")
     c.add_argument("--max-regression", type=float, default=0.10,
@@ -48,46 +52,41 @@ def _time_scale(files: Any) -> float:
 
 
 def report(args: argparse.Namespace) -> int:
+    from ingestbench.judging import RUN_STATES_THAT_ENDED, judge_files, slo_for, verdict_fields, write_judged
     from ingestbench.reports import write_reports
     from ingestbench.rundir import RUN_JSON, write_json_atomic
-    from ingestbench.summary import EXIT_INVALID, judge_files, slo_for
 
     files = _load(args.run_dir)
-    finished = files.run.get("status") == "finished"
     slo = slo_for(files, None, _time_scale(files))
-    # a run that was killed is judged from what its files hold, and says it is incomplete
-    note = [] if finished else [
-        f"the run did not finish (status {files.run.get('status', 'unknown')}); judged from what it recorded"]
-    j = judge_files(files, slo, extra_invalid=note + list(files.run.get("run_problems", [])))
-    files.run.update(steps=j.steps, tiers=j.tiers(), invalid_reasons=j.invalid_reasons,
-                     gate={"status": j.gate.status, "reason": j.gate.reason, "untiered": j.gate.untiered},
-                     exit_code=j.exit_code if finished else EXIT_INVALID)
+    verdict = judge_files(files, slo)  # a run that was killed says so among its invalid reasons
+    files.run.update(verdict_fields(verdict))
     files.run.setdefault("run_id", files.path.name)
-    if not finished:
-        files.run["status"] = "incomplete"
+    if files.run.get("status") not in RUN_STATES_THAT_ENDED:
+        files.run["status"] = "incomplete"  # still judged as one that did not finish
     write_json_atomic(files.path / RUN_JSON, files.run)
-    files.samples = j.sample_records()
+    write_judged(files, verdict)
     written = write_reports(files)
     print(f"wrote {', '.join(str(files.path / w) for w in written)}")
     return 0
 
 
 def gate(args: argparse.Namespace) -> int:
-    from ingestbench.summary import judge_files, slo_for
+    from ingestbench.judging import judge_files, slo_for
 
     files = _load(args.run_dir)
     if args.slo is not None and not Path(args.slo).is_file():
         raise ConfigError(f"--slo: file {args.slo} does not exist")
     slo = slo_for(files, args.slo, _time_scale(files))
-    j = judge_files(files, slo, other_slo=args.slo is not None)
-    print(f"{'tier':14} {'n':>5} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'target':>7}  result")
-    for v in j.gate.verdicts:
-        print(f"{v.tier:14} {v.n:5d} {_n(v.p50_s):>8} {_n(v.p95_s):>8} {_n(v.p99_s):>8} {v.target_s:7.3g}  "
-              f"{v.status}: {v.reason}")
-    for reason in j.invalid_reasons:
+    verdict = judge_files(files, slo, other_slo=args.slo is not None)
+    print(f"{'tier':14} {'n':>5} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'target':>7} {'lost':>5} {'err':>4}  result")
+    for v in verdict.tiers:
+        print(f"{v.tier:14} {v.n:5d} {_n(v.p50_s):>8} {_n(v.p95_s):>8} {_n(v.p99_s):>8} {v.target_s:7.3g} "
+              f"{v.lost:5d} {v.errored:4d}  {v.status}: {v.reason}")
+    for reason in verdict.invalid_reasons:
         print(f"invalid: {reason}")
-    print(f"exit code {j.exit_code}")
-    return j.exit_code
+    print(f"{verdict.status.upper()}: {verdict.reason}")
+    print(f"exit code {int(verdict.exit_code)}")
+    return int(verdict.exit_code)
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -106,10 +105,17 @@ def compare(args: argparse.Namespace) -> int:
         print(f"{r.tier:14} p{r.percentile:<3g} {_n(r.base_s):>11} {_n(r.candidate_s):>12} {change:>8}  "
               f"{'REGRESSION: ' if r.regressed else ''}{r.note}")
     regressed = [r.tier for r in rows if r.regressed]
+    invalid = [(role, f) for role, f in (("baseline", base), ("candidate", cand))
+               if f.run.get("exit_code") == ExitCode.INVALID]
+    for role, f in invalid:
+        reasons = f.run.get("invalid_reasons") or ["no reason recorded"]
+        print(f"the {role} run is invalid, so this comparison proves nothing: {reasons[0]}", file=sys.stderr)
+    if invalid:
+        return int(ExitCode.INVALID)
     if regressed:
         print(f"regression in tier {', '.join(regressed)}", file=sys.stderr)
-        return 1
-    return 0
+        return int(ExitCode.SLO_FAILED)
+    return int(ExitCode.OK)
 
 
 def _n(v: float | None) -> str:

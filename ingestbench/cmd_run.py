@@ -92,8 +92,8 @@ def settings_from(args: argparse.Namespace) -> Any:
         out_root=Path(resolve("out", args.out, "results", str)),
         seed=resolve("seed", args.seed, None, int), progress=not args.no_progress,
         flush_rows=pipe.flush_rows, flush_max_wait_s=pipe.flush_max_wait_s,
-        interval_s=probe.interval_s, poll_interval_s=probe.poll_interval_s, lost_after_s=probe.lost_after_s,
-        drain_s=probe.drain_s, transactional=probe.transactional,
+        interval_s=probe.interval_s, poll_interval_s=probe.poll_interval_s, drain_s=probe.drain_s,
+        transactional=probe.transactional, canary_batch_size=1 if probe.single_event else scenario.load.batch_size,
     )
 
 

@@ -45,5 +45,6 @@ def render(files: RunFiles) -> str:
 
 
 def _detail(tier: dict[str, Any]) -> str:
-    keys = ("n", "p50_s", "p95_s", "p99_s", "max_s", "ci_low_s", "ci_high_s", "target_s", "lost", "duplicates")
+    keys = ("canaries", "n", "p50_s", "p95_s", "p99_s", "max_s", "ci_low_s", "ci_high_s", "target_s", "lost", "late",
+            "errored", "undecided", "duplicates", "windows")
     return ", ".join(f"{k}={tier.get(k)}" for k in keys)

@@ -1,8 +1,10 @@
 """Live progress of a run: current step, target vs achieved events/s, schedule lag, canaries, running
 quantiles per tier. Rich when stdout is a terminal, plain lines otherwise (or with ``--no-progress``).
 
-The view only reads the run's files as they grow (and the probe's pending gauge when it has one), so it
-shows exactly what will end up in the results.
+The view only reads the run's files as they grow (and the probe's pending gauge when it has one). Tiers
+here are live: each canary is placed on the rate timeline known so far, once that covers its send time
+(the judge places them again at the end, on the complete timeline). After the load, the view shows the
+drain: how many canaries are still pending and the most it can take.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from checks.observation import AVAILABLE
+from checks.rates import point_from_record
+from checks.slo import Slo
+from checks.tiering import Tiering
 from ingestbench.jsonl import LineTail
 
 
@@ -33,6 +39,7 @@ class Snapshot:
     outcomes: Counter[str] = field(default_factory=Counter)
     tta_by_tier: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     pending: float | None = None
+    drain_left_s: float | None = None
     invalid_steps: list[int] = field(default_factory=list)
 
     def cpu_text(self) -> str:
@@ -46,14 +53,22 @@ class Snapshot:
         v = self.tta_by_tier[tier]
         if not v:
             return f"{tier}: n=0"
-        p50, p95 = np.percentile(v, [50, 95])
+        p50, p95 = np.percentile(v, [50, 95], method="inverted_cdf")
         return f"{tier}: n={len(v)} p50={p50:.3g}s p95={p95:.3g}s"
+
+    def drain_text(self) -> str:
+        if self.drain_left_s is None:
+            return ""
+        pend = "?" if self.pending is None else f"{self.pending:.0f}"
+        return f"draining: {pend} canaries pending, at most {max(0.0, self.drain_left_s):.0f} s left"
 
 
 class Progress:
-    def __init__(self, run_dir: Path, *, steps_total: int, enabled: bool = True, stream: TextIO | None = None,
-                 plain_every_s: float = 5.0):
+    def __init__(self, run_dir: Path, *, steps_total: int, slo: Slo, enabled: bool = True,
+                 stream: TextIO | None = None, plain_every_s: float = 5.0):
         self.snap = Snapshot(steps_total=steps_total)
+        self._tiering = Tiering(slo, window_s=5.0 * slo.time_scale)
+        self._untiered: list[dict[str, Any]] = []
         self._rates = LineTail(run_dir / "rates.jsonl")
         self._samples = LineTail(run_dir / "samples.jsonl")
         self._stream = stream or sys.stderr
@@ -79,15 +94,18 @@ class Progress:
             self._live.update(self._render())
             self._live.__exit__(None, None, None)
 
-    def update(self, *, pending: float | None = None) -> None:
+    def update(self, *, pending: float | None = None, drain_left_s: float | None = None) -> None:
         s = self.snap
         s.elapsed_s = time.monotonic() - self._started
-        s.pending = pending
+        s.pending, s.drain_left_s = pending, drain_left_s
         for rec in self._rates.read_objects():
             if rec.get("type") == "step":
                 if not rec.get("valid"):
                     s.invalid_steps.append(int(rec.get("step", -1)))
                 continue
+            point = point_from_record(rec)
+            if point is not None:
+                self._tiering.extend([point])
             s.step = rec.get("step")
             s.target_eps, s.achieved_eps = rec.get("target_eps"), rec.get("achieved_eps")
             s.lag_p99_s = rec.get("lag_p99_s")
@@ -95,8 +113,9 @@ class Progress:
             s.failed_events += int(rec.get("failed_events") or 0)
         for rec in self._samples.read_objects():
             s.outcomes[rec.get("outcome", "?")] += 1
-            if rec.get("outcome") == "available" and rec.get("tta_s") is not None and not rec.get("warmup"):
-                s.tta_by_tier[rec.get("tier") or "untiered"].append(float(rec["tta_s"]))
+            if rec.get("outcome") == AVAILABLE and rec.get("tta_s") is not None:
+                self._untiered.append(rec)
+        self._place_ready()
         if not self._enabled:
             return
         if self._live is not None:
@@ -104,6 +123,19 @@ class Progress:
         elif time.monotonic() - self._last_plain >= self._plain_every_s:
             self._last_plain = time.monotonic()
             print(self.line(), file=self._stream, flush=True)
+
+    def _place_ready(self) -> None:
+        """Live tiers for the canaries the timeline covers by now; the rest wait for the next update."""
+        waiting = []
+        for rec in self._untiered:
+            path, sent_ms = str(rec.get("path")), int(rec.get("sent_unix_ms") or 0)
+            if not self._tiering.ready(path, sent_ms):
+                waiting.append(rec)
+                continue
+            a = self._tiering.place(path, sent_ms)
+            if a.judged:
+                self.snap.tta_by_tier[a.tier or "untiered"].append(float(rec["tta_s"]))
+        self._untiered = waiting
 
     def line(self) -> str:
         s = self.snap
@@ -114,10 +146,11 @@ class Progress:
         pend = "-" if s.pending is None else f"{s.pending:.0f}"
         tiers = "; ".join(s.tier_line(t) for t in sorted(s.tta_by_tier))
         bad = f" INVALID steps {s.invalid_steps}" if s.invalid_steps else ""
+        drain = f" | {s.drain_text()}" if s.drain_left_s is not None else ""
         return (f"[{s.elapsed_s:5.0f}s] step {step} {rate} lag p99 {lag} failed {s.failed_events} "
                 f"({s.cpu_text()}) | canaries "
                 f"pending {pend} available {s.outcomes['available']} lost {s.outcomes['lost']} "
-                f"errored {s.outcomes['errored']} | {tiers or 'no TTA yet'}{bad}")
+                f"errored {s.outcomes['errored']} | {tiers or 'no TTA yet'}{bad}{drain}")
 
     def _render(self) -> Any:
         from rich.table import Table
@@ -137,6 +170,8 @@ class Progress:
                   f"available {s.outcomes['available']}, lost {s.outcomes['lost']}, errored {s.outcomes['errored']}")
         for tier in sorted(s.tta_by_tier):
             t.add_row(f"tier {tier}", s.tier_line(tier).split(": ", 1)[1])
+        if s.drain_left_s is not None:
+            t.add_row("drain", s.drain_text().split(": ", 1)[1])
         if s.invalid_steps:
             t.add_row("[red]INVALID[/red]", f"steps {s.invalid_steps} not reached")
         return t

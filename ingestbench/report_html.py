@@ -11,9 +11,10 @@ import math
 from html import escape
 from typing import Any
 
-from ingestbench.report_md import EXIT_MEANING
+from ingestbench.report_md import count_text, status_text
 from ingestbench.rundir import RunFiles
 from ingestbench.svg import Axis, Chart
+from records.exit_codes import meaning
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d2330;max-width:1100px}
@@ -47,8 +48,8 @@ def _f(v: Any) -> str:
 def _tta_histograms(files: RunFiles, tiers: list[dict[str, Any]]) -> list[str]:
     charts = []
     for tier in tiers:
-        values = [s["tta_s"] for s in files.samples
-                  if s.get("tier") == tier["tier"] and s.get("outcome") == "available" and not s.get("warmup")
+        values = [s["tta_s"] for s in files.judged
+                  if s.get("tier") == tier["tier"] and s.get("outcome") == "available" and s.get("window") == "steady"
                   and s.get("tta_s") is not None]
         target = float(tier.get("target_s") or 1.0)
         hi = max([target * 1.25, *values]) if values else target * 1.25
@@ -69,8 +70,8 @@ def _tta_histograms(files: RunFiles, tiers: list[dict[str, Any]]) -> list[str]:
 
 
 def _knee(files: RunFiles, tiers: list[dict[str, Any]]) -> str:
-    analytical = [s for s in files.samples if s.get("path") == "analytical" and s.get("rate_eps")
-                  and s.get("tta_s")]
+    analytical = [s for s in files.judged if s.get("path") == "analytical" and s.get("rate_eps")
+                  and s.get("tta_s") and s.get("window") == "steady"]
     rates = [float(s["rate_eps"]) for s in analytical] or [100.0, 10_000.0]
     ttas = [float(s["tta_s"]) for s in analytical] or [0.1, 10.0]
     targets = [float(t["target_s"]) for t in tiers if t.get("path") == "analytical"]
@@ -81,7 +82,7 @@ def _knee(files: RunFiles, tiers: list[dict[str, Any]]) -> str:
     names = sorted({s.get("tier") or "untiered" for s in analytical})
     for i, name in enumerate(names):
         pts = [(float(s["rate_eps"]), float(s["tta_s"])) for s in analytical
-               if (s.get("tier") or "untiered") == name and not s.get("warmup")]
+               if (s.get("tier") or "untiered") == name]
         chart.dots(pts, css=f"t{i % 4}", title=f"tier {name}")
     chart.vline(1000, css="threshold", label="1k events/s")
     for t in tiers:
@@ -114,14 +115,15 @@ def render(files: RunFiles) -> str:
     run = files.run
     tiers = list(run.get("tiers", []))
     code = run.get("exit_code")
-    verdict = (EXIT_MEANING.get(code, "?") if isinstance(code, int) else run.get("status", "unknown"))
+    verdict = meaning(code) if isinstance(code, int) else run.get("status", "unknown")
     rows = "".join(
         f"<tr><td class='l'>{escape(str(t['tier']))}</td><td class='l'>{escape(str(t.get('band', '')))}</td>"
         f"<td>{t.get('n')}</td><td>{_f(t.get('p50_s'))}</td><td>{_f(t.get('p95_s'))}</td>"
         f"<td>{_f(t.get('p99_s'))}</td>"
         f"<td>{_f(t.get('ci_low_s'))}–{'∞' if t.get('ci_high_s') is None else _f(t.get('ci_high_s'))}</td>"
         f"<td>{_f(t.get('target_s'))}</td>"
-        f"<td>{t.get('lost', 0)}</td><td class='l {escape(str(t.get('status')))}'>{escape(str(t.get('status')))}</td>"
+        f"<td class='l'>{escape(count_text(t, 'lost'))}</td><td class='l'>{escape(count_text(t, 'errored'))}</td>"
+        f"<td class='l {escape(str(t.get('status')))}'>{escape(status_text(t))}</td>"
         f"<td class='l'>{escape(str(t.get('reason', '')))}</td></tr>"
         for t in tiers
     )
@@ -146,7 +148,8 @@ status {escape(str(run.get('status', '?')))}.</p>
 <ul>{invalid}</ul>
 <h2>Verdicts per tier</h2>
 <table><tr><th class='l'>tier</th><th class='l'>band</th><th>n</th><th>p50 s</th><th>p95 s</th><th>p99 s</th>
-<th>95% CI s</th><th>target s</th><th>lost</th><th class='l'>result</th><th class='l'>reason</th></tr>{rows}</table>
+<th>95% CI s</th><th>target s</th><th class='l'>lost</th><th class='l'>errored</th><th class='l'>result</th>
+<th class='l'>reason</th></tr>{rows}</table>
 <h2>Time to availability per tier</h2><div class="charts">{hist}</div>
 <h2>Knee</h2><div class="charts">{_knee(files, tiers)}</div>
 <h2>Load</h2><div class="charts">{_rates(files)}</div>

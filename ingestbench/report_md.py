@@ -5,8 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from ingestbench.rundir import RunFiles
+from records.exit_codes import meaning
 
-EXIT_MEANING = {0: "pass", 1: "an SLO failed", 2: "usage or config error", 3: "run invalid"}
+_WINDOW_WORDS = {"steady": "steady", "warmup": "warm-up", "transition": "transition", "outside": "outside the load"}
+_MARKS = {"pass": "✅ pass", "fail": "❌ fail", "insufficient": "⚠️ insufficient"}
+
+
+def count_text(tier: dict[str, Any], outcome: str) -> str:
+    """``lost`` or ``errored`` of a tier with the windows they fell in: ``3 (2 warm-up, 1 steady)``."""
+    total = int(tier.get(outcome) or 0)
+    if not total:
+        return "0"
+    kinds = ("lost", "late") if outcome == "lost" else (outcome,)
+    parts = [f"{sum(counts.get(k, 0) for k in kinds)} {_WINDOW_WORDS.get(w, w)}"
+             for w, counts in (tier.get("windows") or {}).items() if sum(counts.get(k, 0) for k in kinds)]
+    late = f", {tier['late']} seen late" if outcome == "lost" and tier.get("late") else ""
+    return f"{total} ({', '.join(parts)}{late})" if parts else str(total)
+
+
+def status_text(tier: dict[str, Any]) -> str:
+    status = str(tier.get("status"))
+    return status if tier.get("conclusive", True) else f"{status} (not conclusive)"
 
 
 def _s(v: Any) -> str:
@@ -22,7 +41,7 @@ def render(files: RunFiles) -> str:
     scenario = run.get("scenario", {})
     target = run.get("target", {})
     code = run.get("exit_code")
-    verdict = EXIT_MEANING.get(code, "?") if isinstance(code, int) else run.get("status", "unknown")
+    verdict = meaning(code) if isinstance(code, int) else run.get("status", "unknown")
     lines = [
         f"# ingestbench run `{run.get('run_id', files.path.name)}`",
         "",
@@ -37,17 +56,19 @@ def render(files: RunFiles) -> str:
     for reason in run.get("invalid_reasons", []):
         lines.append(f"- **invalid:** {reason}")
     lines += ["", "## Verdicts per tier", "",
-              "| tier | band | n | p50 s | p95 s | p99 s | max s | 95% CI s | target s | lost | dup | result "
-              "| reason |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| tier | band | canaries | n | p50 s | p95 s | p99 s | max s | 95% CI s | target s | lost | errored "
+              "| dup | result | reason |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in run.get("tiers", []):
         ci = f"{_s(t.get('ci_low_s'))}–{'∞' if t.get('ci_high_s') is None else _s(t.get('ci_high_s'))}"
-        marks = {"pass": "✅ pass", "fail": "❌ fail", "insufficient": "⚠️ insufficient"}
-        result = marks.get(t.get("status"), t.get("status"))
+        result = _MARKS.get(str(t.get("status")), str(t.get("status")))
+        if not t.get("conclusive", True):
+            result += " (not conclusive)"
         lines.append(
-            f"| {t['tier']} | {t.get('band', '')} | {t.get('n')} | {_s(t.get('p50_s'))} | {_s(t.get('p95_s'))} | "
-            f"{_s(t.get('p99_s'))} | {_s(t.get('max_s'))} | {ci} | {_s(t.get('target_s'))} | {t.get('lost', 0)} | "
-            f"{t.get('duplicates', 0)} | {result} | {t.get('reason', '')} |"
+            f"| {t['tier']} | {t.get('band', '')} | {t.get('canaries', '–')} | {t.get('n')} | {_s(t.get('p50_s'))} | "
+            f"{_s(t.get('p95_s'))} | {_s(t.get('p99_s'))} | {_s(t.get('max_s'))} | {ci} | {_s(t.get('target_s'))} | "
+            f"{count_text(t, 'lost')} | {count_text(t, 'errored')} | {t.get('duplicates', 0)} | {result} | "
+            f"{t.get('reason', '')} |"
         )
     lines += ["", "## Load steps", "",
               "| step | target events/s | achieved events/s | lag p99 s | valid | note |", "|---|---|---|---|---|---|"]
@@ -56,13 +77,13 @@ def render(files: RunFiles) -> str:
         lines.append(f"| {s.get('step')} | {_s(s.get('target_eps'))} | {_s(s.get('achieved_eps'))} | "
                      f"{_s(s.get('lag_p99_s'))} | {valid} | {s.get('reason') or ''} |")
     outcomes: dict[str, int] = {}
-    for rec in files.samples:
+    for rec in files.judged or files.samples:
         outcomes[rec.get("outcome", "?")] = outcomes.get(rec.get("outcome", "?"), 0) + 1
     lines += ["", "## Canaries", "", ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "none"]
     probe = run.get("probe") or {}
     if probe:
         lines.append(f"\nSent {probe.get('sent')} analytical and {probe.get('transactional_sent')} transactional "
-                     f"canaries; {probe.get('abandoned')} still pending when the probe stopped (not judged); "
-                     f"{probe.get('poll_failures')} of {probe.get('polls')} polls failed.")
+                     f"canaries; drained {_s(probe.get('drain_s'))} s after the load; {probe.get('undecided')} "
+                     f"undecided; {probe.get('poll_failures')} of {probe.get('polls')} polls failed.")
     lines.append("")
     return "\n".join(lines)

@@ -21,8 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from checks.judge import expected_tiers
+from checks.observation import ANALYTICAL, TRANSACTIONAL
+from checks.slo import Slo, load_slo
 from ingestbench.children import Child
 from ingestbench.facts import free_port, machine_facts, reachable, versions
+from ingestbench.judging import judge_files, slo_for, step_records, verdict_fields, write_judged
 from ingestbench.progress import Progress
 from ingestbench.reports import write_reports
 from ingestbench.rundir import (
@@ -35,7 +39,6 @@ from ingestbench.rundir import (
     write_json_atomic,
 )
 from ingestbench.scenario import with_load_seed
-from ingestbench.summary import EXIT_INVALID, expected_tiers, judge_files, slo_for
 
 log = logging.getLogger("ingestbench.run")
 POLL_S = 0.25
@@ -43,7 +46,8 @@ POLL_S = 0.25
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Everything a run needs, validated at the edge (``cmd_run``); durations here are unscaled."""
+    """Everything a run needs, validated at the edge (``cmd_run``). ``load_duration_s`` is already scaled;
+    the pipeline's and the probe's durations are as the scenario wrote them (the run scales them)."""
 
     scenario_name: str
     scenario_path: Path
@@ -63,9 +67,9 @@ class RunSettings:
     flush_max_wait_s: float
     interval_s: float
     poll_interval_s: float
-    lost_after_s: float | None
     drain_s: float | None
     transactional: bool
+    canary_batch_size: int
 
     @property
     def embedded(self) -> bool:
@@ -86,6 +90,8 @@ class Run:
         self._started = time.time()
         self.metrics_url = ""
         self.pipeline_settings: dict[str, Any] | None = None
+        self.slo: Slo = load_slo(str(settings.slo_path), time_scale=settings.time_scale)
+        self.expected = expected_tiers(self.slo, settings.rates_eps, transactional=settings.transactional)
 
     # --- public -------------------------------------------------------------------------------
     def execute(self) -> int:
@@ -136,9 +142,11 @@ class Run:
                      "--metrics-port", str(metrics_port),
                      "--interval", repr(self._scaled(self.s.interval_s)),
                      "--poll-interval", repr(self._scaled(self.s.poll_interval_s)),
-                     "--drain", repr(self._drain_s())]
-        if self.s.lost_after_s is not None:
-            probe_cmd += ["--lost-after", repr(self._scaled(self.s.lost_after_s))]
+                     "--batch-size", str(self.s.canary_batch_size)]
+        for tier in self.expected:
+            probe_cmd += ["--expect-tier", tier]
+        if self.s.drain_s is not None:
+            probe_cmd += ["--drain", repr(self._scaled(self.s.drain_s))]
         if not self.s.transactional:
             probe_cmd.append("--no-transactional")
         if self.s.seed is not None:
@@ -185,13 +193,12 @@ class Run:
                             else "interrupted before the pipeline was ready")
         return False
 
-    def _drain_s(self) -> float:
-        if self.s.drain_s is not None:
-            return self._scaled(self.s.drain_s)
-        from checks.slo import load_slo
-
-        slo = load_slo(str(self.s.slo_path), time_scale=self.s.time_scale)
-        return max(2.0, 1.2 * max(slo.target_s(t) for t in slo.tiers))
+    def _drain_limit_s(self) -> float:
+        """The longest the probe's drain can take: until the last canary is past its loss horizon (a few
+        polls and a request timeout after), or the scenario's ``drain_s`` cap."""
+        horizon = max(self.slo.probe_horizon_s(ANALYTICAL), self.slo.probe_horizon_s(TRANSACTIONAL))
+        limit = horizon + 2 * self._scaled(self.s.poll_interval_s) + 5.0
+        return limit if self.s.drain_s is None else min(limit, self._scaled(self.s.drain_s))
 
     def _pending(self) -> float | None:
         if not self.metrics_url:
@@ -209,7 +216,7 @@ class Run:
 
     def _supervise(self, load: Child, probe: Child) -> None:
         steps_total = len(self.s.rates_eps)
-        with Progress(self.dir, steps_total=steps_total, enabled=self.s.progress) as progress:
+        with Progress(self.dir, steps_total=steps_total, slo=self.slo, enabled=self.s.progress) as progress:
             while True:
                 progress.update(pending=self._pending())
                 dead = [c for c in self.children if c.died()]
@@ -229,9 +236,9 @@ class Run:
             if self.interrupted:
                 time.sleep(0.2)
                 probe.send(signal.SIGINT)
-            deadline = time.monotonic() + self._drain_s() + 30
+            deadline = time.monotonic() + self._drain_limit_s() + 30
             while probe.running and time.monotonic() < deadline:
-                progress.update(pending=self._pending())
+                progress.update(pending=self._pending(), drain_left_s=deadline - 30 - time.monotonic())
                 if self.interrupted:
                     probe.send(signal.SIGINT)
                 time.sleep(POLL_S)
@@ -242,9 +249,6 @@ class Run:
 
     # --- results ------------------------------------------------------------------------------
     def _base_doc(self, status: str) -> dict[str, Any]:
-        from checks.slo import load_slo
-
-        slo = load_slo(str(self.s.slo_path), time_scale=self.s.time_scale)
         settings = asdict(self.s)
         settings.pop("write_key", None)
         settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in settings.items()}
@@ -259,33 +263,33 @@ class Run:
             "target": {"name": self.s.target, "url": self.url, "embedded": self.s.embedded,
                        "pipeline": self.pipeline_settings},
             "settings": settings,
-            "slo": {"path": str(self.s.slo_path), "tiers": [asdict(t) for t in slo.tiers]},
-            "expected_tiers": expected_tiers(slo, self.s.rates_eps, transactional=self.s.transactional),
+            "slo": {"path": str(self.s.slo_path), "tiers": [_tier_doc(self.slo, t) for t in self.slo.tiers]},
+            "expected_tiers": self.expected,
             "versions": versions(),
             "machine": machine_facts(),
             "children": [{"name": c.name, "pid": c.pid, "exit_code": c.poll(),
                           "log": str(c.log_path.relative_to(self.dir))} for c in self.children],
+            "run_problems": list(self.invalid),
         }
 
     def _write_run_json(self, status: str) -> None:
         write_json_atomic(self.dir / RUN_JSON, self._base_doc(status))
 
     def _finish(self) -> int:
+        """Judge from the files alone, exactly as ``ingestbench gate`` would, and write the reports."""
         doc = self._base_doc("interrupted" if self.interrupted else "finished")
         write_json_atomic(self.dir / RUN_JSON, doc)
         files = RunFiles.load(self.dir)
-        slo = slo_for(files, None, self.s.time_scale)
-        judgement = judge_files(files, slo, extra_invalid=self.invalid)
+        verdict = judge_files(files, slo_for(files, None, self.s.time_scale))
         doc.update(finished_unix_s=time.time(), duration_s=round(time.time() - self._started, 2),
-                   steps=judgement.steps, tiers=judgement.tiers(),
-                   gate={"status": judgement.gate.status, "reason": judgement.gate.reason,
-                         "untiered": judgement.gate.untiered},
-                   invalid_reasons=judgement.invalid_reasons, run_problems=self.invalid,
-                   probe=probe_counts(self.dir), exit_code=judgement.exit_code)
-        if self.interrupted:
-            doc["exit_code"] = EXIT_INVALID
+                   steps=step_records(files), probe=probe_counts(files.probe), **verdict_fields(verdict))
         write_json_atomic(self.dir / RUN_JSON, doc)
         files.run = doc
-        files.samples = judgement.sample_records()
+        write_judged(files, verdict)
         write_reports(files)
-        return int(doc["exit_code"])
+        return int(verdict.exit_code)
+
+
+def _tier_doc(slo: Slo, tier: Any) -> dict[str, Any]:
+    """A tier as the run judged it: as written in the file, plus its scaled target and loss horizon."""
+    return {**asdict(tier), "scaled_target_s": slo.target_s(tier), "loss_horizon_s": slo.loss_horizon_s(tier)}

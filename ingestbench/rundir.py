@@ -4,7 +4,9 @@
 
     results/<run-id>/
       run.json        schema-versioned summary (written at start with status "running", rewritten at the end)
-      samples.jsonl   one observation per line, appended as decided (checks.recorder)
+      samples.jsonl   one observation per line, appended as decided (checks.recorder): facts only
+      judged.jsonl    every canary with the tier, window and outcome the judge gave it (rewritten by report)
+      verdicts.json   the probe's own summary: what it sent, what it could not decide, its verdict
       rates.jsonl     the load generator's per-second rate timeline and per-step verdicts (loadgen.timeline)
       slo.toml        the SLO file the run was judged against (a copy)
       scenario.toml   the scenario file (a copy)
@@ -26,6 +28,8 @@ from ingestbench.jsonl import read_jsonl
 SCHEMA_VERSION = 1
 RUN_JSON = "run.json"
 SAMPLES = "samples.jsonl"
+JUDGED = "judged.jsonl"
+PROBE_JSON = "verdicts.json"
 RATES = "rates.jsonl"
 SLO_COPY = "slo.toml"
 SCENARIO_COPY = "scenario.toml"
@@ -38,14 +42,19 @@ def write_json_atomic(path: Path, doc: Any) -> None:
     os.replace(tmp, path)
 
 
-def probe_counts(run_dir: Path) -> dict[str, Any]:
-    """What the probe sent and what it could not decide before it stopped (from its ``verdicts.json``)."""
+def read_probe_json(run_dir: Path) -> dict[str, Any]:
+    """The probe's ``verdicts.json`` (empty when it never wrote one, e.g. it was killed)."""
     try:
-        doc = orjson.loads((Path(run_dir) / "verdicts.json").read_bytes())
+        doc = orjson.loads((Path(run_dir) / PROBE_JSON).read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return {}
-    keys = ("sent", "transactional_sent", "abandoned", "polls", "poll_failures")
-    return {k: doc.get(k) for k in keys}
+    return doc if isinstance(doc, dict) else {}
+
+
+def probe_counts(probe: dict[str, Any]) -> dict[str, Any]:
+    """What the probe sent, how long it drained, what it could not decide, how its polls went."""
+    keys = ("sent", "transactional_sent", "undecided", "drain_s", "polls", "poll_failures", "exit_code")
+    return {k: probe.get(k) for k in keys if k in probe}
 
 
 @dataclass
@@ -57,6 +66,8 @@ class RunFiles:
     samples: list[dict[str, Any]] = field(default_factory=list)
     seconds: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
+    probe: dict[str, Any] = field(default_factory=dict)
+    judged: list[dict[str, Any]] = field(default_factory=list)  # the judge's placement, once judged
 
     @classmethod
     def load(cls, path: Path) -> RunFiles:
@@ -79,4 +90,6 @@ class RunFiles:
             samples=read_jsonl(path / SAMPLES),
             seconds=[r for r in rates if r.get("type", "second") == "second"],
             steps=[r for r in rates if r.get("type") == "step"],
+            probe=read_probe_json(path),
+            judged=read_jsonl(path / JUDGED),
         )

@@ -70,13 +70,15 @@ class PipelineTable:
 
 @dataclass(frozen=True)
 class ProbeTable:
-    """The ``[probe]`` table, at time scale 1 (``None``: the probe's own default from the SLO)."""
+    """The ``[probe]`` table, at time scale 1. Canaries ride the load's path (its endpoint and batch size)
+    unless ``single_event``; the drain after the load lasts until every canary is decided unless ``drain_s``
+    caps it (canaries still pending then are undecided, and the run invalid). Loss horizons are the SLO's."""
 
     interval_s: float = 1.0
     poll_interval_s: float = 0.25
-    lost_after_s: float | None = None
     drain_s: float | None = None
     transactional: bool = True
+    single_event: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,13 +186,14 @@ def parse_probe(doc: Mapping[str, Any]) -> ProbeTable:
     """Validate the ``[probe]`` table."""
     _check_keys("probe", doc, set(ProbeTable.__dataclass_fields__))
     kw: dict[str, Any] = {}
-    for key in ("interval_s", "poll_interval_s", "lost_after_s", "drain_s"):
+    for key in ("interval_s", "poll_interval_s", "drain_s"):
         if key in doc:
             kw[key] = float(_number("probe", key, doc[key], positive=key != "drain_s", at_least=0))
-    if "transactional" in doc:
-        if not isinstance(doc["transactional"], bool):
-            raise ConfigError(f"probe.transactional must be true or false, got {doc['transactional']!r}")
-        kw["transactional"] = doc["transactional"]
+    for key in ("transactional", "single_event"):
+        if key in doc:
+            if not isinstance(doc[key], bool):
+                raise ConfigError(f"probe.{key} must be true or false, got {doc[key]!r}")
+            kw[key] = doc[key]
     return ProbeTable(**kw)
 
 

@@ -22,10 +22,10 @@ from loadgen.sizing import grow_on_lag, saturated, users_needed
 from loadgen.timeline import Timeline, TimelineSink
 from loadgen.verdict import StepVerdict
 from loadgen.worker import plan_message, schedule_for
+from records.exit_codes import ExitCode
 
 log = logging.getLogger("ingestbench.loadgen")
 
-EXIT_INVALID = 3
 LOOP_INTERVAL_S = 0.25
 TAIL_S = 2.0  # after the schedule: wait for the generators' last reports
 LOOKAHEAD_S = 3.0  # size the user pool for the highest rate this far ahead
@@ -142,8 +142,8 @@ class MasterSide:
                           v.step, v.target_eps, v.achieved_eps, v.reason)
         if bad:
             log.error("RUN INVALID: %d of %d step(s) did not deliver the asked-for rate; exit code %d",
-                      len(bad), len(self.verdicts), EXIT_INVALID)
-            self.set_exit_code(EXIT_INVALID)
+                      len(bad), len(self.verdicts), int(ExitCode.INVALID))
+            self.set_exit_code(int(ExitCode.INVALID))
         return self.verdicts
 
     # --- internals ------------------------------------------------------------------------------

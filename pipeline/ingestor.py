@@ -145,7 +145,8 @@ class Ingestor:
 
         The inserts are cheap CPU work and run right here; only the COMMIT, which blocks on the disk with the
         GIL released, goes to the thread. One hand-off per group keeps the two threads from fighting over
-        the GIL once per statement. Returns the flush ``(reason, at_ms)`` or None.
+        the GIL once per statement. Returns the flush ``(reason, visible_at_ms)`` or None, where
+        ``visible_at_ms`` is when the commit that made its rows visible returned.
         """
         store = self._store
         if not jobs and self._policy.reason(
@@ -167,15 +168,22 @@ class Ingestor:
             if flush is not None:
                 reason, at_ms = flush
                 store.record_flush(store.last_id(), at_ms, reason, self._buffer.count + new)
-            await loop.run_in_executor(self._writer, store.commit)
+            committed_ms = await loop.run_in_executor(self._writer, self._commit_now)
         except BaseException:
             store.rollback()
             raise
         elapsed = time.perf_counter() - started
         self._metrics.commit_duration.observe(elapsed)
-        if flush is not None:
-            self._metrics.flush_duration.observe(elapsed)
-        return flush
+        if flush is None:
+            return None
+        self._metrics.flush_duration.observe(elapsed)
+        store.note_visible(store.last_id(), committed_ms)  # the ground truth: rows are visible from now on
+        return flush[0], committed_ms
+
+    def _commit_now(self) -> float:
+        """On the writer thread: COMMIT, then the time from which readers see the transaction."""
+        self._store.commit()
+        return self._clock_ms()
 
     def _decide_flush(self, jobs: list[_Job], new: int) -> tuple[str, float] | None:
         oldest = self._buffer.oldest_ms

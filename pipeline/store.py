@@ -12,8 +12,11 @@ insert, and the log keeps every event byte for byte.
 
 Visibility is a watermark, not a per-row flag: a flush inserts one row into ``flushes`` (``up_to_id``,
 ``at_ms``, ``reason``), and queries only return events with ``id <= max(up_to_id)``. A flush therefore costs
-one row whatever its size, and the ground-truth visible time of an event is the ``at_ms`` of the first flush
-that covers it.
+one row whatever its size. ``at_ms`` is when the flush was decided; the rows become visible to queries only
+when its transaction has committed (an fsync later). That moment is the ground truth: the writer notes it
+(:meth:`Store.note_visible`) and it is stored as ``visible_at_ms`` with the next transaction, so it costs no
+commit of its own; until then :meth:`Store.visibility` answers it from memory. The ground-truth visible time
+of an event is that of the first flush that covers it.
 
 All methods are synchronous and meant to run on the one writer thread (writes) or reader threads (reads,
 each with its own connection via :meth:`Store.reader`).
@@ -57,7 +60,8 @@ CREATE TABLE IF NOT EXISTS flushes (
     up_to_id INTEGER PRIMARY KEY,
     at_ms REAL NOT NULL,
     reason TEXT NOT NULL,
-    rows INTEGER NOT NULL
+    rows INTEGER NOT NULL,
+    visible_at_ms REAL
 );
 CREATE TABLE IF NOT EXISTS profiles (
     user_id TEXT PRIMARY KEY,
@@ -74,9 +78,10 @@ ORDER BY event_id
 """
 
 _VISIBILITY = """
-SELECT c.canary_id, c.received_at_ms,
-       (SELECT f.at_ms FROM flushes f WHERE f.up_to_id >= c.event_id ORDER BY f.up_to_id LIMIT 1)
-FROM canaries c WHERE c.canary_id IN (SELECT value FROM json_each(?)) ORDER BY c.event_id
+SELECT c.canary_id, c.received_at_ms, f.up_to_id, coalesce(f.visible_at_ms, f.at_ms), f.visible_at_ms IS NULL
+FROM canaries c LEFT JOIN flushes f
+  ON f.up_to_id = (SELECT min(up_to_id) FROM flushes WHERE up_to_id >= c.event_id)
+WHERE c.canary_id IN (SELECT value FROM json_each(?)) ORDER BY c.event_id
 """
 
 
@@ -110,6 +115,8 @@ class Store:
         self._writer: sqlite3.Connection | None = None
         self._next_id = 1
         self._txn_next_id = 1
+        self._visible_unsaved: dict[int, float] = {}  # flush up_to_id -> commit time, not yet stored
+        self._visible_saving: dict[int, float] = {}  # written in the open transaction
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
@@ -117,6 +124,9 @@ class Store:
         store = cls(data_dir)
         store._writer = connect(store.path)
         store._writer.executescript(SCHEMA)
+        columns = {row[1] for row in store._writer.execute("PRAGMA table_info(flushes)")}
+        if "visible_at_ms" not in columns:  # a data directory from before the column existed
+            store._writer.execute("ALTER TABLE flushes ADD COLUMN visible_at_ms REAL")
         store.backlog()  # sets the next event id
         return store
 
@@ -158,17 +168,29 @@ class Store:
 
     # --- writes (writer thread) ---------------------------------------------------------------
     def begin(self) -> None:
+        """Open a transaction; it also stores the commit times of earlier flushes noted since the last one."""
         self.writer.execute("BEGIN IMMEDIATE")
         self._txn_next_id = self._next_id
+        self._visible_saving, self._visible_unsaved = self._visible_unsaved, {}
+        if self._visible_saving:
+            self.writer.executemany("UPDATE flushes SET visible_at_ms = ? WHERE up_to_id = ?",
+                                    [(ms, up_to) for up_to, ms in self._visible_saving.items()])
 
     def commit(self) -> None:
         self.writer.execute("COMMIT")
         self._next_id = self._txn_next_id
+        self._visible_saving = {}
 
     def rollback(self) -> None:
         if self.writer.in_transaction:
             self.writer.execute("ROLLBACK")
         self._txn_next_id = self._next_id
+        self._visible_unsaved = {**self._visible_saving, **self._visible_unsaved}
+        self._visible_saving = {}
+
+    def note_visible(self, up_to_id: int, at_ms: float) -> None:
+        """The flush up to ``up_to_id`` committed at ``at_ms``: from then on queries see its rows."""
+        self._visible_unsaved[up_to_id] = at_ms
 
     def insert_events(self, received_at_ms: float, accepted: Accepted, body: bytes) -> int:
         """Append one request: its body to the log, its canary events to the index. Returns the event count."""
@@ -230,8 +252,12 @@ class Store:
         ]
 
     def visibility(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Ground truth per canary: received and visible (commit of the covering flush; None while unflushed)."""
         cur = self.reader().execute(_VISIBILITY, (orjson.dumps(list(ids)).decode(),))
-        return [{"canary_id": c, "received_at_ms": r, "visible_at_ms": v} for c, r, v in cur.fetchall()]
+        noted = {**self._visible_saving, **self._visible_unsaved}  # copies: the writer thread may add to them
+        return [{"canary_id": c, "received_at_ms": r,
+                 "visible_at_ms": noted.get(up_to, v) if unsaved and up_to is not None else v}
+                for c, r, up_to, v, unsaved in cur.fetchall()]
 
     def profile(self, user_id: str) -> bytes | None:
         row = self.reader().execute("SELECT body FROM profiles WHERE user_id = ?", (user_id,)).fetchone()

@@ -131,8 +131,31 @@ def test_send_twice_and_bad_arguments_raise() -> None:
         Comparator(path="analytical", lost_after_s=0)
 
 
-def test_abandon_forgets_pending_without_deciding() -> None:
+def test_undecided_records_what_was_still_pending() -> None:
     c = make()
     c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
-    assert c.abandon() == ["a"]
-    assert c.query_ids() == [] and c.expire(10**15) == []
+    [obs] = c.undecided()
+    assert (obs.canary_id, obs.outcome, obs.tta_s, obs.tta_low_s) == ("a", "undecided", None, None)
+    assert c.query_ids() == [] and c.expire(10**15) == [] and c.undecided() == []
+
+
+def test_stationary_polls_remember_the_poll_before_the_first_look_up() -> None:
+    """Found by the first poll that looked: the estimate is the middle of the gap since the poll before
+    (which started before the send), not of the truncated bounds, so a canary visible at once is not
+    biased upwards."""
+    c = Comparator(path="analytical", lost_after_s=10, stationary_polls=True)
+    c.polled([], started_ns=100, ended_ns=110, found=[])
+    c.sent("a", sent_ns=150, sent_unix_ms=T0_MS)
+    [obs] = c.polled(["a"], started_ns=300, ended_ns=310, found=["a"])
+    assert obs.prior_poll_ns == 100 and obs.last_miss_ns is None
+    assert (obs.tta_low_s, obs.tta_high_s) == (0.0, 160e-9)  # the bounds still hold the truth
+    assert obs.tta_s == pytest.approx((100 - 150 + 310 - 150) / 2 * 1e-9)
+    c.sent("b", sent_ns=320, sent_unix_ms=T0_MS)
+    c.polled(["b"], started_ns=400, ended_ns=410, found=[])
+    [late_found] = c.polled(["b"], started_ns=500, ended_ns=510, found=["b"])
+    assert late_found.tta_s == pytest.approx((400 - 320 + 510 - 320) / 2 * 1e-9)  # a miss: the bounds' middle
+    tx = make()  # reads triggered by the write: no stationary gap, the bounds' middle
+    tx.polled([], started_ns=100, ended_ns=110, found=[])
+    tx.sent("c", sent_ns=150, sent_unix_ms=T0_MS)
+    [o] = tx.polled(["c"], started_ns=300, ended_ns=310, found=["c"])
+    assert o.prior_poll_ns is None and o.tta_s == pytest.approx(80e-9)

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from rich.console import Console
 
-from checks.gate import judge
+from checks.judge import RateSource, judge_run
 from checks.metrics import ProbeMetrics
 from checks.observation import Observation
 from checks.registry import make_target, names, supports_profiles
@@ -23,13 +23,18 @@ def test_metrics_on_two_independent_registries() -> None:
     regs = [CollectorRegistry(), CollectorRegistry()]
     metrics = [ProbeMetrics(r, target="pipeline") for r in regs]  # no duplicate-registration error
     obs = Observation("a", "analytical", "available", sent_ns=0, sent_unix_ms=0, seen_ns=2 * S,
-                      last_miss_ns=2 * S, tier="high", duplicates=2)
-    metrics[0].observe(obs)
-    metrics[0].observe(Observation("b", "analytical", "lost", sent_ns=0, sent_unix_ms=0, tier="high"))
+                      last_miss_ns=2 * S, duplicates=2)
+    metrics[0].observe(obs, "high")
+    metrics[0].observe(Observation("b", "analytical", "lost", sent_ns=0, sent_unix_ms=0), "high")
+    fast = Observation("f", "analytical", "available", sent_ns=10 * S, sent_unix_ms=0, seen_ns=10 * S + 10**6,
+                       prior_poll_ns=9 * S)  # an estimate below zero counts in the lowest bucket
+    assert fast.tta_s is not None and fast.tta_s < 0
+    metrics[0].observe(fast, "high")
     metrics[0].set_pending("analytical", 4)
     metrics[0].poll("analytical", 0.003, ok=False)
     text = generate_latest(regs[0]).decode()
-    assert 'ingestbench_tta_seconds_bucket{le="2.0",path="analytical",target="pipeline",tier="high"} 1.0' in text
+    assert 'ingestbench_tta_seconds_bucket{le="0.05",path="analytical",target="pipeline",tier="high"} 1.0' in text
+    assert 'ingestbench_tta_seconds_bucket{le="2.0",path="analytical",target="pipeline",tier="high"} 2.0' in text
     assert 'ingestbench_tta_seconds_bucket{le="0.05",' in text and 'le="600.0"' in text
     assert 'ingestbench_canaries_total{outcome="lost",path="analytical",target="pipeline"} 1.0' in text
     assert 'ingestbench_canary_duplicates_total{path="analytical",target="pipeline"} 2.0' in text
@@ -49,10 +54,14 @@ def test_target_registry() -> None:
 
 def test_report_names_tiers_reasons_and_status() -> None:
     observations = [Observation(f"c{i}", "analytical", "available", sent_ns=0, sent_unix_ms=i,
-                                seen_ns=5 * S, last_miss_ns=5 * S, tier="high") for i in range(30)]
+                                seen_ns=5 * S, last_miss_ns=5 * S) for i in range(30)]
+    observations.append(Observation("x", "analytical", "lost", sent_ns=0, sent_unix_ms=40))
+    result = judge_run(observations, slo=load_slo(), rates=RateSource(declared_rate_eps=2000.0),
+                       expected=["high", "low"])
     buf = io.StringIO()
-    print_verdicts(Console(file=buf, width=200), judge(observations, load_slo()), footer="30 canaries")
+    print_verdicts(Console(file=buf, width=250), result, footer="31 canaries")
     text = buf.getvalue()
-    assert "high" in text and "fail" in text and "FAIL" in text
+    assert "high" in text and "fail" in text and "INVALID" in text
+    assert "31 of 31 canaries lost" not in text and "1 of 31 canaries lost" in text
     assert "p95 TTA 5 s" in text and "exceeds the 3 s target" in text
-    assert "30 canaries" in text and "no observations for tier low, transactional" in text
+    assert "invalid: tier low: no canary was judged in this tier." in text and "31 canaries" in text

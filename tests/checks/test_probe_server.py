@@ -11,10 +11,10 @@ import aiohttp
 import orjson
 import pytest
 
-from checks.gate import FAIL, PASS, judge
+from checks.judge import FAIL, PASS, RateSource, judge_run
 from checks.observation import ANALYTICAL, AVAILABLE, ERRORED, LATE
 from checks.probe import Probe, ProbeReport, ProbeSettings
-from checks.rates import TimelineTail
+from checks.rates import TimelineTail, read_timeline
 from checks.recorder import SamplesWriter, load_samples
 from checks.registry import make_target
 from checks.slo import load_slo
@@ -35,39 +35,44 @@ async def _visibility(url: str, ids: list[str]) -> dict[str, dict]:
 
 
 def test_tta_matches_ground_truth(tmp_path: Path) -> None:
-    """Probe TTA vs the pipeline's own visible_at - sent, with the default poll interval."""
+    """Probe TTA against the pipeline's own ground truth (the commit that made each canary visible).
+
+    The pipeline flushes every 3 events and canaries go out every 20 ms, so visibility moves on a clock of
+    its own that a strict poll grid could lock onto, and most TTAs are far shorter than the 0.25 s poll
+    interval, where an estimate is hardest to keep unbiased. Canaries of one flush share their errors, so
+    the mean is only as steady as the number of flushes: 15 s gives ~700 canaries from ~240 flushes.
+    """
     poll_s = 0.25
-    slo = load_slo(time_scale=0.1)
+    slo = load_slo(time_scale=0.1).with_loss_horizon(10.0)
 
     async def scenario(url: str) -> tuple[ProbeReport, dict[str, dict]]:
         async with aiohttp.ClientSession() as session:
             probe = Probe(target=make_target("pipeline", url), session=session,
                           tiering=Tiering(slo, declared_rate_eps=10.0),
-                          settings=ProbeSettings(interval_s=0.1, poll_interval_s=poll_s, lost_after_s=10),
-                          seed=3)
-            report = await probe.run(duration_s=10.0)
+                          settings=ProbeSettings(interval_s=0.02, poll_interval_s=poll_s), seed=3)
+            report = await probe.run(duration_s=15.0)
         ids = [o.canary_id for o in report.observations if o.path == ANALYTICAL]
         return report, await _visibility(url, ids)
 
-    with start_pipeline(tmp_path, flush_rows=5, flush_max_wait_s=0.5) as p:
+    with start_pipeline(tmp_path, flush_rows=3, flush_max_wait_s=0.5) as p:
         report, truth = asyncio.run(scenario(p.url))
     analytical = [o for o in report.observations if o.path == ANALYTICAL]
-    assert len(analytical) >= 80
+    assert len(analytical) >= 150
     assert all(o.outcome == AVAILABLE for o in analytical)
-    errors = []
+    errors, inside = [], 0
     for o in analytical:
-        row = truth[o.canary_id]
-        true_tta_s = (row["visible_at_ms"] - o.sent_unix_ms) / 1000.0
-        assert o.tta_s is not None
-        errors.append(abs(o.tta_s - true_tta_s))
-        # the true value lies within the recorded bounds (5 ms for the two clocks and the commit)
-        assert o.tta_low_s - 0.005 <= true_tta_s <= o.tta_high_s + 0.005  # type: ignore[operator]
-    within = sum(e <= poll_s + 0.050 for e in errors) / len(errors)
-    median = statistics.median(errors)
-    print(f"accuracy: n={len(errors)} within={within:.3f} median_abs={median * 1000:.1f} ms "
-          f"max_abs={max(errors) * 1000:.1f} ms")
-    assert within >= 0.99
-    assert median <= poll_s / 2 + 0.020
+        true_tta_s = (truth[o.canary_id]["visible_at_ms"] - o.sent_unix_ms) / 1000.0
+        assert o.tta_s is not None and o.tta_low_s is not None and o.tta_high_s is not None
+        errors.append(o.tta_s - true_tta_s)
+        # the true value lies within the recorded bounds (5 ms for the two clocks and ms rounding)
+        inside += o.tta_low_s - 0.005 <= true_tta_s <= o.tta_high_s + 0.005
+    mean = statistics.mean(errors)
+    median_abs = statistics.median(abs(e) for e in errors)
+    print(f"accuracy: n={len(errors)} mean signed {mean * 1000:+.1f} ms, median |error| {median_abs * 1000:.1f} ms, "
+          f"bounds hold {inside / len(errors):.3f}")
+    assert abs(mean) <= 0.015
+    assert median_abs <= poll_s / 4 + 0.025
+    assert inside / len(errors) >= 0.99
     tx = [o for o in report.observations if o.path == "transactional"]
     assert len(tx) >= 50 and all(o.outcome == AVAILABLE for o in tx)
 
@@ -104,7 +109,7 @@ def test_high_volume_regression_is_detected(tmp_path: Path, flush_rows: int, exp
     With flush_rows=100 a flush happens every ~50 ms (passes); with flush_rows far too high only the 1 s
     time rule flushes, so the high tier fails and the reason names the observed percentile and the target.
     """
-    slo = load_slo(time_scale=0.1)
+    slo = load_slo(time_scale=0.1).with_loss_horizon(10.0)
     timeline = tmp_path / "rates.jsonl"
 
     async def scenario(url: str) -> ProbeReport:
@@ -114,8 +119,8 @@ def test_high_volume_regression_is_detected(tmp_path: Path, flush_rows: int, exp
             async with aiohttp.ClientSession() as session:
                 probe = Probe(target=make_target("pipeline", url), session=session,
                               tiering=Tiering(slo, window_s=0.5), timeline=TimelineTail(timeline),
-                              settings=ProbeSettings(interval_s=0.1, poll_interval_s=0.1, lost_after_s=10,
-                                                     transactional=False, drain_s=3.0), seed=5)
+                              settings=ProbeSettings(interval_s=0.1, poll_interval_s=0.1, transactional=False),
+                              seed=5)
                 return await probe.run(duration_s=6.0)
         finally:
             stop.set()
@@ -123,10 +128,11 @@ def test_high_volume_regression_is_detected(tmp_path: Path, flush_rows: int, exp
 
     with start_pipeline(tmp_path, flush_rows=flush_rows, flush_max_wait_s=1.0) as p:
         report = asyncio.run(scenario(p.url))
-    result = judge(report.observations, slo)
-    high = next(v for v in result.verdicts if v.tier == "high")
-    print(f"flush_rows={flush_rows}: {high.reason} (warm-up {high.warmup})")
-    assert high.n >= 20 and high.warmup >= 5
+    result = judge_run(report.observations, slo=slo, rates=RateSource(points=tuple(read_timeline(timeline)),
+                                                                       window_s=0.5))
+    high = next(v for v in result.tiers if v.tier == "high")
+    print(f"flush_rows={flush_rows}: {high.reason} (not judged {high.excluded})")
+    assert high.n >= 20 and high.excluded >= 5
     assert high.status == expected, high.reason
     if expected == FAIL:
         assert f"p95 TTA {high.judged_s:.3g} s" in high.reason and "0.3 s target" in high.reason
@@ -136,7 +142,7 @@ def test_high_volume_regression_is_detected(tmp_path: Path, flush_rows: int, exp
 
 def test_outage_gives_errored_and_late_not_a_hang(tmp_path: Path) -> None:
     """Kill the pipeline mid-run, restart it on the same data dir and port: errored + late, clean report."""
-    slo = load_slo(time_scale=0.1)
+    slo = load_slo(time_scale=0.1).with_loss_horizon(2.0)
     samples = tmp_path / "out" / "samples.jsonl"
 
     async def scenario(p) -> ProbeReport:  # type: ignore[no-untyped-def]
@@ -144,8 +150,8 @@ def test_outage_gives_errored_and_late_not_a_hang(tmp_path: Path) -> None:
             with SamplesWriter(samples, target="pipeline") as recorder:
                 probe = Probe(target=make_target("pipeline", p.url), session=session,
                               tiering=Tiering(slo, declared_rate_eps=10.0), recorder=recorder,
-                              settings=ProbeSettings(interval_s=0.1, poll_interval_s=0.25, lost_after_s=2.0,
-                                                     late_watch_s=20.0, timeout_s=1.0, drain_s=3.0), seed=9)
+                              settings=ProbeSettings(interval_s=0.1, poll_interval_s=0.25, late_watch_s=20.0,
+                                                     timeout_s=1.0), seed=9)
                 run = asyncio.create_task(probe.run(duration_s=8.0))
                 await asyncio.sleep(2.0)
                 await asyncio.to_thread(p.kill9)
@@ -163,8 +169,9 @@ def test_outage_gives_errored_and_late_not_a_hang(tmp_path: Path) -> None:
     assert outcomes.count(AVAILABLE) >= 20
     assert report.poll_failures >= 1
     assert load_samples(samples) == list(report.observations)
-    result = judge(report.observations, slo)
-    low = next(v for v in result.verdicts if v.tier == "low")
-    assert low.errored >= 10 and low.late >= 1
-    assert "errored" in low.reason and "seen late" in low.reason
+    assert report.undecided == 0  # the drain waited until every canary was seen or past its horizon
+    result = judge_run(report.observations, slo=slo, rates=RateSource(declared_rate_eps=10.0))
+    low = next(v for v in result.tiers if v.tier == "low")
+    assert low.errored >= 10 and low.late >= 1 and low.lost >= low.late
+    assert "errored" in low.reason and "seen late" in low.reason and low.status == FAIL
     print(f"outage: {dict((k, outcomes.count(k)) for k in set(outcomes))}; {low.reason}")

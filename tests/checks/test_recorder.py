@@ -6,23 +6,23 @@ from pathlib import Path
 
 import orjson
 
-from checks.gate import judge
+from checks.judge import RateSource, judge_run
 from checks.observation import Observation
 from checks.recorder import SamplesWriter, load_samples
 from checks.slo import load_slo
 
 S = 1_000_000_000
-REQUIRED = {"canary_id", "outcome", "path", "tier", "sent_unix_ms", "acked_unix_ms", "tta_s", "tta_low_s",
-            "tta_high_s", "resolution_s", "duplicates", "warmup", "rate_eps"}
+REQUIRED = {"canary_id", "outcome", "path", "sent_unix_ms", "acked_unix_ms", "tta_s", "tta_low_s", "tta_high_s",
+            "resolution_s", "duplicates", "error"}
 
 
 def test_round_trip_and_contract_keys(tmp_path: Path) -> None:
     items = [
         Observation("a", "analytical", "available", sent_ns=5 * S, sent_unix_ms=1000, acked_ns=5 * S + 10**7,
-                    seen_ns=7 * S, last_miss_ns=6 * S, tier="low", rate_eps=12.5, duplicates=1),
-        Observation("b", "analytical", "errored", sent_ns=1, sent_unix_ms=2000, error="boom", tier="low"),
-        Observation("c", "transactional", "lost", sent_ns=1, sent_unix_ms=3000, tier="transactional",
-                    warmup=True),
+                    seen_ns=7 * S, last_miss_ns=6 * S, duplicates=1),
+        Observation("b", "analytical", "errored", sent_ns=1, sent_unix_ms=2000, error="boom"),
+        Observation("c", "transactional", "lost", sent_ns=1, sent_unix_ms=3000),
+        Observation("d", "analytical", "undecided", sent_ns=1, sent_unix_ms=4000),
     ]
     path = tmp_path / "run" / "samples.jsonl"
     with SamplesWriter(path, target="pipeline") as writer:
@@ -32,10 +32,11 @@ def test_round_trip_and_contract_keys(tmp_path: Path) -> None:
             assert len(path.read_bytes().splitlines()) == writer.written
     lines = [orjson.loads(x) for x in path.read_bytes().splitlines()]
     assert all(set(line) >= REQUIRED for line in lines)
+    assert not {"tier", "warmup", "window", "rate_eps"} & set(lines[0])  # facts only: the judge places them
     assert (lines[0]["tta_s"], lines[0]["tta_low_s"], lines[0]["tta_high_s"]) == (1.5, 1.0, 2.0)
     assert lines[0]["acked_unix_ms"] == 1010
     assert lines[0]["target"] == "pipeline"
-    assert lines[1]["tta_s"] is None and lines[2]["tta_s"] is None
+    assert lines[1]["tta_s"] is None and lines[2]["tta_s"] is None and lines[3]["tta_low_s"] is None
     assert load_samples(path) == items
 
 
@@ -44,13 +45,20 @@ def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
     with SamplesWriter(path) as writer:
         for i in range(25):
             writer.write(Observation(f"c{i}", "analytical", "available", sent_ns=0, sent_unix_ms=i,
-                                     seen_ns=S // 10, last_miss_ns=S // 20, tier="high"))
+                                     seen_ns=S // 10, last_miss_ns=S // 20))
     with path.open("ab") as fh:
         fh.write(b'{"canary_id": "torn", "outc')
     loaded = load_samples(path)
     assert len(loaded) == 25
-    result = judge(loaded, load_slo())
-    assert result.status == "pass" and result.verdicts[0].n == 25
+    result = judge_run(loaded, slo=load_slo(), rates=RateSource(declared_rate_eps=1500.0))
+    assert result.status == "pass" and result.tiers[0].n == 25
+
+
+def test_older_samples_with_tiers_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"canary_id":"a","path":"analytical","outcome":"lost","sent_ns":0,"sent_unix_ms":1,'
+                    '"tier":"high","warmup":false,"rate_eps":1500.0}\n')
+    assert load_samples(path) == [Observation("a", "analytical", "lost", sent_ns=0, sent_unix_ms=1)]
 
 
 def test_append_mode_keeps_previous_lines(tmp_path: Path) -> None:

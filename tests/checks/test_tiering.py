@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from checks.observation import Observation
 from checks.slo import load_slo
 from checks.tiering import RatePoint, Tiering, assign, change_times, window_rate_eps
 
@@ -43,19 +42,21 @@ def test_gap_in_timeline_starts_a_new_regime() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sent", "tier", "warmup"),
+    ("sent", "tier", "window"),
     [
-        (101.0, "low", True),   # 1 s after the start, low warm-up is 3 s
-        (110.0, "low", False),
-        (120.5, "high", True),  # high window already, 0.5 s after the step (warm-up 1 s)
-        (121.5, "high", False),
-        (200.0, None, False),   # beyond the timeline: rate unknown
+        (101.0, "low", "warmup"),      # 1 s after the start, low warm-up is 3 s
+        (110.0, "low", "steady"),
+        (119.0, "low", "transition"),  # low target 3 s before the step to high
+        (120.5, "high", "warmup"),     # high window already, 0.5 s after the step (warm-up 1 s)
+        (121.5, "high", "steady"),
+        (200.0, "high", "outside"),    # beyond a live timeline: the nearest rate, outside the load
     ],
 )
-def test_assign_from_timeline(sent: float, tier: str | None, warmup: bool) -> None:
+def test_assign_from_timeline(sent: float, tier: str | None, window: str) -> None:
     pts = steps()
     a = assign("analytical", sent, slo=SLO, points=pts, changes=change_times(pts), window_s=0.5)
-    assert (a.tier, a.warmup) == (tier, warmup)
+    assert (a.tier, a.window) == (tier, window)
+    assert a.judged == (window == "steady")
 
 
 def test_rate_used_is_achieved_not_requested() -> None:
@@ -66,30 +67,31 @@ def test_rate_used_is_achieved_not_requested() -> None:
 
 def test_declared_rate_and_transactional() -> None:
     a = assign("analytical", 5.0, slo=SLO, declared_rate_eps=1500.0)
-    assert (a.tier, a.rate_eps, a.warmup) == ("high", 1500.0, False)
+    assert (a.tier, a.rate_eps, a.window) == ("high", 1500.0, "steady")
     t = assign("transactional", 5.0, slo=SLO)
     assert (t.tier, t.rate_eps) == ("transactional", None)
 
 
-def test_tiering_applies_to_observations_and_grows() -> None:
+def test_tiering_places_sends_and_grows() -> None:
     tiering = Tiering(SLO, window_s=0.5)
-    obs = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=130_000, seen_ns=10)
-    assert tiering.apply(obs).tier is None
+    assert not tiering.ready("analytical", 130_000) and tiering.place("analytical", 130_000).tier is None
     tiering.extend(steps())
-    tiered = tiering.apply(obs)
-    assert (tiered.tier, tiered.warmup, tiered.rate_eps) == ("high", False, 1980.0)
+    assert tiering.ready("analytical", 130_000) and tiering.ready("transactional", 999_000)
+    a = tiering.place("analytical", 130_000)
+    assert (a.tier, a.window, a.rate_eps) == ("high", "steady", 1980.0)
 
 
-def test_send_after_the_timeline_ends_has_no_rate_and_no_analytical_tier() -> None:
-    """A canary sent after the load stopped must not inherit the last second's rate."""
-    tiering = Tiering(SLO, window_s=0.5)
-    tiering.extend(steps())  # last point ends at 140.0
-    after = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=140_300, seen_ns=10)
-    assert (tiering.apply(after).tier, tiering.apply(after).rate_eps) == (None, None)
-    inside = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=139_700, seen_ns=10)
-    assert tiering.apply(inside).tier == "high"
-    profile = Observation("p", "transactional", "available", sent_ns=0, sent_unix_ms=140_300, seen_ns=10)
-    assert tiering.apply(profile).tier == "transactional"
+def test_send_after_the_load_is_outside_at_rate_zero() -> None:
+    """A canary sent after the load stopped must not inherit the last second's rate: once the timeline is
+    complete, none of the load ran then (rate 0, the low tier); a transactional canary is at any rate."""
+    done = Tiering(SLO, window_s=0.5, complete=True)
+    done.extend(steps())  # last point ends at 140.0
+    a = done.place("analytical", 140_300)
+    assert (a.tier, a.rate_eps, a.window) == ("low", 0.0, "outside")
+    before = done.place("analytical", 99_000)
+    assert (before.tier, before.rate_eps, before.window) == ("low", 0.0, "outside")
+    assert done.place("analytical", 139_300).tier == "high"
+    assert done.place("transactional", 140_300).window == "steady"
 
 
 def test_send_just_before_a_rate_change_is_a_transition() -> None:
@@ -99,17 +101,14 @@ def test_send_just_before_a_rate_change_is_a_transition() -> None:
         RatePoint(120.0 + i, 10.0, 10.0) for i in range(1, 21)]
     tiering = Tiering(SLO, window_s=0.5)  # high target 0.3 s at time scale 0.1
     tiering.extend(high_then_low)
-    just_before = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=119_850, seen_ns=10)
-    earlier = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=119_500, seen_ns=10)
-    assert (tiering.apply(just_before).tier, tiering.apply(just_before).warmup) == ("high", True)
-    assert (tiering.apply(earlier).tier, tiering.apply(earlier).warmup) == ("high", False)
+    assert tiering.place("analytical", 119_850).window == "transition"
+    assert tiering.place("analytical", 119_500).window == "steady"
 
 
 def test_end_of_a_complete_timeline_counts_as_a_change() -> None:
     points = [RatePoint(100.0 + i, 1990.0, 2000.0) for i in range(1, 21)]  # the load stops at 120
-    late = Observation("c", "analytical", "available", sent_ns=0, sent_unix_ms=119_900, seen_ns=10)
     live, done = Tiering(SLO, window_s=0.5), Tiering(SLO, window_s=0.5, complete=True)
     live.extend(points)
     done.extend(points)
-    assert live.apply(late).warmup is False  # live, more points may come
-    assert done.apply(late).warmup is True  # afterwards: the load ended 0.1 s after the send
+    assert live.place("analytical", 119_900).window == "steady"  # live, more points may come
+    assert done.place("analytical", 119_900).window == "transition"  # the load ended 0.1 s after the send

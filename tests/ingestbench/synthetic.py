@@ -1,4 +1,4 @@
-"""A synthetic results directory: rate timeline, samples and a run.json, shaped like a real run's."""
+"""A synthetic results directory: rate timeline, samples (facts only) and a run.json, shaped like a real run's."""
 
 from __future__ import annotations
 
@@ -30,18 +30,15 @@ def make_run_dir(path: Path, *, status: str = "running", high_tta_s: float = 0.2
     for k in range(sum(d for _, d in steps) * 2):
         sent = T0 + 0.5 * k + 0.25
         rate = next(r for r in rates if r.get("type") == "second" and r["unix_s"] >= sent)["target_eps"]
-        warm = (sent - T0) % 30 < 10
         tier = "high" if rate >= 1000 else "low"
         tta = rng.uniform(0.3, 1.0) * (high_tta_s if tier == "high" else low_tta_s)
         samples.append({"canary_id": f"c{k}", "path": "analytical", "outcome": "available",
                         "sent_ns": int(k * 5e8), "sent_unix_ms": int(sent * 1000), "acked_ns": int(k * 5e8 + 1e6),
                         "seen_ns": int(k * 5e8 + tta * 1e9), "last_miss_ns": int(k * 5e8 + (tta - 0.05) * 1e9),
-                        "duplicates": 0, "tier": tier, "rate_eps": rate, "warmup": warm, "tta_s": tta})
+                        "duplicates": 0})
     for k in range(25):
         samples.append({"canary_id": f"p{k}", "path": "transactional", "outcome": "available", "sent_ns": k,
-                        "sent_unix_ms": int((T0 + k) * 1000), "seen_ns": k + 3_000_000, "last_miss_ns": None,
-                        "tta_s": 0.0015,
-                        "tier": "transactional", "rate_eps": None, "warmup": False})
+                        "sent_unix_ms": int((T0 + k) * 1000), "seen_ns": k + 3_000_000, "last_miss_ns": None})
     (path / "rates.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rates))
     (path / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples) + '{"torn": ')
     (path / "run.json").write_text(json.dumps({"schema_version": 1, "run_id": path.name, "status": status,

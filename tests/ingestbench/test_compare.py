@@ -3,7 +3,7 @@ import math
 from ingestbench.compare import compare_runs
 
 
-def tier(name, p95, lo, hi, n=50):
+def tier(name, p95, lo, hi, n=100):
     return {"tier": name, "percentile": 95, "judged_s": p95, "p95_s": p95, "ci_low_s": lo, "ci_high_s": hi, "n": n}
 
 
@@ -38,15 +38,33 @@ def test_improvement_and_missing_tiers():
     cand = run(tier("low", 5.0, 4, 6), tier("new", 1.0, 0.9, 1.1))
     rows = {r.tier: r for r in compare_runs(base, cand)}
     assert not rows["low"].regressed and rows["low"].change == -0.5
-    assert rows["new"].note == "not in the baseline"
-    assert rows["gone"].note == "missing from the candidate"
+    assert rows["new"].note == "not in the baseline" and not rows["new"].regressed
+    assert rows["gone"].regressed and rows["gone"].note.startswith("missing from the candidate")
 
 
 def test_percentile_beyond_loss_limit_is_infinite_and_regresses():
     base = run(tier("high", 1.0, 0.9, 1.1))
-    cand = run(tier("high", None, None, None, n=40))
+    cand = run(tier("high", None, None, None, n=40))  # a lower rank exists for n=40: null there was a loss
     (row,) = compare_runs(base, cand)
     assert math.isinf(row.candidate_s) and row.regressed
+
+
+def test_losses_beyond_the_budget_regress():
+    base = run({**tier("high", 1.0, 0.9, 1.1), "lost": 0})
+    (row,) = compare_runs(base, run({**tier("high", 1.0, 0.9, 1.1), "lost": 2, "allowed_lost": 0}))
+    assert row.regressed and row.note == "lost canaries grew from 0 to 2"
+    (row,) = compare_runs(base, run({**tier("high", 1.0, 0.9, 1.1), "lost": 2, "allowed_lost": 5}))
+    assert not row.regressed
+
+
+def test_bounds_are_never_invented():
+    """n=50 has no 95 % upper bound for the p95: a large growth against it is not conclusive, not a regression
+    and not a pass of the noise test by a stand-in such as the maximum."""
+    base = run({**tier("high", 1.0, 0.9, None, n=50), "max_s": 1.2})
+    (row,) = compare_runs(base, run(tier("high", 2.0, 1.8, 2.3)))
+    assert not row.regressed and "not conclusive" in row.note and "baseline's upper bound" in row.note
+    (row,) = compare_runs(run(tier("high", 1.0, 0.9, 1.1)), run(tier("high", 2.0, None, None, n=1)))
+    assert not row.regressed and "candidate's lower bound" in row.note
 
 
 def test_growth_that_is_tiny_against_the_target_is_not_a_regression():

@@ -38,14 +38,18 @@ def test_gate_with_missing_slo_file_is_usage_error(tmp_path):
 
 
 def test_compare_flags_regression_not_same_setup(tmp_path, capsys):
-    base = make_run_dir(tmp_path / "base", high_tta_s=0.2, seed=1)
-    same = make_run_dir(tmp_path / "same", high_tta_s=0.2, seed=2)
-    worse = make_run_dir(tmp_path / "worse", high_tta_s=0.6, seed=3)
-    for d in (base, same, worse):
+    long = ((200, 60), (1500, 60))  # enough canaries per tier for an upper 95 % bound on the p95
+    base = make_run_dir(tmp_path / "base", high_tta_s=0.2, seed=1, status="finished", steps=long)
+    same = make_run_dir(tmp_path / "same", high_tta_s=0.2, seed=2, status="finished", steps=long)
+    worse = make_run_dir(tmp_path / "worse", high_tta_s=0.6, seed=3, status="finished", steps=long)
+    killed = make_run_dir(tmp_path / "killed", high_tta_s=0.2, seed=4, status="running", steps=long)
+    for d in (base, same, worse, killed):
         assert main(["report", str(d)]) == 0
     assert main(["compare", str(base), str(same)]) == 0
     assert main(["compare", str(base), str(worse)]) == 1
     assert "REGRESSION" in capsys.readouterr().out
+    assert main(["compare", str(base), str(killed)]) == 3  # an invalid candidate proves nothing
+    assert "candidate run is invalid" in capsys.readouterr().err
 
 
 def test_report_on_missing_dir_is_usage_error(tmp_path):
