@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from rich.console import Console
 
+from checks.judge import RateSource, RunVerdict, judge_run
+from checks.observation import Observation
+from checks.rates import read_timeline
+from checks.slo import Slo
+from checks.tiering import RatePoint
 from ingestbench.config import ConfigError, positive, resolve
+from ingestbench.jsonl import read_jsonl
 
 log = logging.getLogger("ingestbench.probe")
 
@@ -130,14 +138,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _probe(opts: dict[str, Any], slo: Any, target: Any) -> int:
-    from checks.judge import RateSource, judge_run
     from checks.metrics import ProbeMetrics
     from checks.probe import Probe, ProbeSettings
-    from checks.rates import PromRate, TimelineTail, read_timeline
+    from checks.rates import PromRate, TimelineTail
     from checks.recorder import SAMPLES_FILE, SamplesWriter
     from checks.report import print_verdicts
     from checks.tiering import Tiering
-    from ingestbench.jsonl import read_jsonl
 
     out = Path(opts["out"])
     registry = CollectorRegistry()
@@ -145,8 +151,14 @@ async def _probe(opts: dict[str, Any], slo: Any, target: Any) -> int:
     stop, abort = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
 
+    parent = os.getppid()
+
     def on_signal() -> None:
-        if stop.is_set():
+        if os.getppid() != parent:  # the run that started us is gone: nobody will wait for a drain
+            log.info("stopping: the parent process is gone; pending canaries are recorded as undecided")
+            stop.set()
+            abort.set()
+        elif stop.is_set():
             abort.set()
         else:
             log.info("stopping: draining until every canary is decided (signal again to skip)")
@@ -177,15 +189,7 @@ async def _probe(opts: dict[str, Any], slo: Any, target: Any) -> int:
             await runner.cleanup()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    steps: list[dict[str, Any]] = []
-    if opts["rate_timeline"]:
-        rates = RateSource(points=tuple(read_timeline(opts["rate_timeline"])), window_s=window_s)
-        steps = [r for r in read_jsonl(opts["rate_timeline"]) if r.get("type") == "step"]
-    elif opts["declared_rate_eps"] is not None:
-        rates = RateSource(declared_rate_eps=opts["declared_rate_eps"], window_s=window_s)
-    else:
-        rates = RateSource(points=tuple(tiering.points), window_s=window_s)
-    result = judge_run(report.observations, slo=slo, rates=rates, steps=steps, expected=opts["expect_tiers"])
+    result = judge_probe(report.observations, opts, slo, sampled=tiering.points)
     (out / "verdicts.json").write_bytes(orjson.dumps(
         {"status": result.status, "reason": result.reason, "exit_code": int(result.exit_code),
          "invalid_reasons": list(result.invalid_reasons), "untiered": result.untiered,
@@ -204,6 +208,22 @@ async def _probe(opts: dict[str, Any], slo: Any, target: Any) -> int:
     console = Console() if sys.stdout.isatty() else Console(width=200)
     print_verdicts(console, result, footer=footer)
     return int(result.exit_code)
+
+
+def judge_probe(observations: Sequence[Observation], opts: dict[str, Any], slo: Slo,
+                sampled: Sequence[RatePoint] = ()) -> RunVerdict:
+    """The probe's verdict: the one judge, given what the probe knows (its rate source, and from a load
+    generator's timeline the steps' verdicts too). ``sampled``: points from ``--rate-query``."""
+    window_s = 5.0 * slo.time_scale
+    steps: list[dict[str, Any]] = []
+    if opts["rate_timeline"]:
+        rates = RateSource(points=tuple(read_timeline(opts["rate_timeline"])), window_s=window_s)
+        steps = [r for r in read_jsonl(opts["rate_timeline"]) if r.get("type") == "step"]
+    elif opts["declared_rate_eps"] is not None:
+        rates = RateSource(declared_rate_eps=opts["declared_rate_eps"], window_s=window_s)
+    else:
+        rates = RateSource(points=tuple(sampled), window_s=window_s)
+    return judge_run(observations, slo=slo, rates=rates, steps=steps, expected=opts["expect_tiers"])
 
 
 async def _serve_metrics(registry: CollectorRegistry, host: str, port: int | None) -> web.AppRunner | None:

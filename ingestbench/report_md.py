@@ -85,5 +85,8 @@ def render(files: RunFiles) -> str:
         lines.append(f"\nSent {probe.get('sent')} analytical and {probe.get('transactional_sent')} transactional "
                      f"canaries; drained {_s(probe.get('drain_s'))} s after the load; {probe.get('undecided')} "
                      f"undecided; {probe.get('poll_failures')} of {probe.get('polls')} polls failed.")
+        if probe.get("load_eps"):
+            lines.append(f"Canaries rode in batches of {probe.get('canary_batch_size')} events, like the load: "
+                         f"the probe added ~{_s(float(probe['load_eps']))} events/s.")
     lines.append("")
     return "\n".join(lines)

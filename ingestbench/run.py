@@ -103,6 +103,9 @@ class Run:
         shutil.copyfile(self.s.slo_path, self.dir / SLO_COPY)
         self._write_run_json("running")
         print(f"ingestbench: run {self.run_id}: results in {self.dir}", file=sys.stderr)
+        warning = self.probe_load_warning()
+        if warning:
+            print(f"ingestbench: warning: {warning}", file=sys.stderr)
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         term = signal.signal(signal.SIGTERM, self._on_sigint)
         try:
@@ -193,6 +196,21 @@ class Run:
                             else "interrupted before the pipeline was ready")
         return False
 
+    @property
+    def probe_load_eps(self) -> float:
+        """Events/s the probe's canary requests add to the load (a canary rides in a batch like the load's)."""
+        return self.s.canary_batch_size / self._scaled(self.s.interval_s)
+
+    def probe_load_warning(self) -> str | None:
+        """A note when the canaries' own events are a sizeable share of the smallest step's rate."""
+        lowest = min(self.s.rates_eps, default=0.0)
+        if not lowest or self.probe_load_eps <= 0.1 * lowest:
+            return None
+        return (f"the probe adds ~{self.probe_load_eps:.0f} events/s (a canary in a batch of "
+                f"{self.s.canary_batch_size} every {self._scaled(self.s.interval_s):g} s), "
+                f"{self.probe_load_eps / lowest:.0%} of the lowest step ({lowest:g} events/s); set [probe] "
+                "single_event = true or a longer interval_s if that matters for this target")
+
     def _drain_limit_s(self) -> float:
         """The longest the probe's drain can take: until the last canary is past its loss horizon (a few
         polls and a request timeout after), or the scenario's ``drain_s`` cap."""
@@ -265,6 +283,7 @@ class Run:
             "settings": settings,
             "slo": {"path": str(self.s.slo_path), "tiers": [_tier_doc(self.slo, t) for t in self.slo.tiers]},
             "expected_tiers": self.expected,
+            "probe": {"canary_batch_size": self.s.canary_batch_size, "load_eps": self.probe_load_eps},
             "versions": versions(),
             "machine": machine_facts(),
             "children": [{"name": c.name, "pid": c.pid, "exit_code": c.poll(),
@@ -282,7 +301,8 @@ class Run:
         files = RunFiles.load(self.dir)
         verdict = judge_files(files, slo_for(files, None, self.s.time_scale))
         doc.update(finished_unix_s=time.time(), duration_s=round(time.time() - self._started, 2),
-                   steps=step_records(files), probe=probe_counts(files.probe), **verdict_fields(verdict))
+                   steps=step_records(files), probe={**doc["probe"], **probe_counts(files.probe)},
+                   **verdict_fields(verdict))
         write_json_atomic(self.dir / RUN_JSON, doc)
         files.run = doc
         write_judged(files, verdict)

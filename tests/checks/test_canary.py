@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 from checks.canary import CANARY_ID, CANARY_SENT_MS, CanaryFactory, Uuid7, uuid7_unix_ms
@@ -44,3 +45,18 @@ def test_canary_is_a_normal_event_with_marker_properties() -> None:
 def test_default_factory_is_the_load_generators() -> None:
     _, event = CanaryFactory(seed=1).make(5)
     assert event["properties"][CANARY_ID] and "name" in event
+
+
+def test_batch_carries_one_canary_among_ordinary_events() -> None:
+    factory = CanaryFactory(EventFactory(seed=4), seed=4)
+    rng = random.Random(3)
+    places = set()
+    for _ in range(40):
+        canary_id, events = factory.make_batch(1_700_000_000_123, 10, rng)
+        marked = [i for i, e in enumerate(events) if CANARY_ID in (e.get("properties") or {})]
+        assert len(events) == 10 and len(marked) == 1
+        assert events[marked[0]]["properties"][CANARY_ID] == canary_id
+        places.add(marked[0])
+    assert len(places) > 5  # anywhere in the batch, not always first
+    canary_id, [alone] = factory.make_batch(1, 1, rng)
+    assert alone["properties"][CANARY_ID] == canary_id

@@ -7,7 +7,8 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from checks.analytical import Reader
+from checks.analytical import CanaryWriter, Reader
+from checks.canary import CanaryFactory
 from checks.clock import SystemClock
 from checks.comparator import Comparator
 from targets.pipeline import PipelineTarget
@@ -48,3 +49,35 @@ def test_pending_beyond_the_cap_is_split_over_queries():
     sizes, decided = asyncio.run(_run())
     assert sizes == [3, 3, 2]
     assert sorted(decided) == [f"c{i}" for i in range(8)]
+
+
+async def _write(batch_size: int) -> list[tuple[str, int]]:
+    """Where the writer's requests went and how many events each carried."""
+    seen: list[tuple[str, int]] = []
+
+    async def ingest(request: web.Request) -> web.Response:
+        doc = orjson.loads(await request.read())
+        seen.append((request.path, len(doc["events"]) if "events" in doc else 1))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/event/ingest", ingest)
+    app.router.add_post("/event/ingest/batch", ingest)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    clock = SystemClock()
+    cmp = Comparator(path="analytical", lost_after_s=60)
+    async with aiohttp.ClientSession() as session:
+        writer = CanaryWriter(target=PipelineTarget(str(server.make_url("/"))), session=session, comparator=cmp,
+                              canaries=CanaryFactory(seed=1), clock=clock, sink=lambda o: None,
+                              batch_size=batch_size)
+        for _ in range(3):
+            await writer.send_one()
+    await server.close()
+    assert cmp.pending_count == 3 and writer.sent == 3
+    return seen
+
+
+def test_canaries_ride_the_loads_endpoint_and_batch_size():
+    assert asyncio.run(_write(10)) == [("/event/ingest/batch", 10)] * 3
+    assert asyncio.run(_write(1)) == [("/event/ingest", 1)] * 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -25,6 +26,49 @@ def ib_run(out: Path, *args: str, timeout: float = 150) -> tuple[int, Path, floa
     elapsed = time.monotonic() - started
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     return proc.returncode, run_dir, elapsed, proc.stdout + proc.stderr
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, from /proc (parent pid is the 4th field of /proc/<pid>/stat)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def ib_run_watched(out: Path, *args: str, env: dict[str, str], timeout: float = 150
+                   ) -> tuple[int, Path, float, str, list[str]]:
+    """Like :func:`ib_run`, also reading the command line of every child while the run goes on."""
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "ingestbench", "run", "--out", str(out), "--no-progress", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                            env={**os.environ, **env})
+    cmdlines: dict[int, str] = {}
+    try:
+        while proc.poll() is None and time.monotonic() - started < timeout:
+            for pid in descendants(proc.pid) - set(cmdlines):
+                try:
+                    line = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                if line:  # empty for a process that has already exited
+                    cmdlines[pid] = line
+            time.sleep(0.2)
+        output, _ = proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - started)))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    return proc.returncode, run_dir, time.monotonic() - started, output, list(cmdlines.values())
 
 
 def tiers(run_dir: Path) -> dict[str, dict]:
@@ -50,9 +94,19 @@ def pids_gone(run_dir: Path, timeout_s: float = 30) -> bool:
     return False
 
 
+WRITE_KEY = "ib-test-" + secrets.token_hex(12)
+
+
 @pytest.fixture(scope="module")
-def good_run(tmp_path_factory):
-    return ib_run(tmp_path_factory.mktemp("good"), "--scenario", "quick")
+def good_run_watched(tmp_path_factory):
+    """The main job, with a write key that the embedded pipeline then requires on every request."""
+    return ib_run_watched(tmp_path_factory.mktemp("good"), "--scenario", "quick",
+                          env={"INGESTBENCH_WRITE_KEY": WRITE_KEY})
+
+
+@pytest.fixture(scope="module")
+def good_run(good_run_watched):
+    return good_run_watched[:4]
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +133,29 @@ def test_quick_passes_and_shows_the_knee(good_run):
     for name in ("report.md", "report.html", "junit.xml", "samples.jsonl", "rates.jsonl"):
         assert (run_dir / name).stat().st_size > 0, name
     assert pids_gone(run_dir)
+
+
+def test_the_write_key_is_in_no_file_log_or_command_line(good_run_watched):
+    code, run_dir, _, output, cmdlines = good_run_watched
+    assert code == 0, output[-3000:]  # the pipeline refuses requests without the key: it reached every child
+    assert len(cmdlines) >= 3 and any(" probe " in c for c in cmdlines) and any("locust" in c for c in cmdlines)
+    assert not [c for c in cmdlines if WRITE_KEY in c]
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert any(p.parent.name == "logs" for p in files)
+    assert not [p for p in files if WRITE_KEY.encode() in p.read_bytes()]
+    assert WRITE_KEY not in output
+
+
+def test_gate_reproduces_the_finished_run(good_run):
+    _, run_dir, _, _ = good_run
+    doc = json.loads((run_dir / "run.json").read_text())
+    again = subprocess.run([sys.executable, "-m", "ingestbench", "gate", str(run_dir)], capture_output=True,
+                           text=True, cwd=ROOT)
+    assert again.returncode == doc["exit_code"] == 0
+    for t in doc["tiers"]:
+        assert f"{t['status']}: {t['reason']}" in again.stdout
+    probe = next(c for c in doc["children"] if c["name"] == "probe")
+    assert probe["exit_code"] == doc["exit_code"]  # the probe's own verdict agrees
 
 
 def test_bad_setting_fails_the_high_tier(bad_run):
@@ -129,8 +206,9 @@ def test_killed_run_leaves_a_renderable_results_dir(tmp_path):
         samples = None
         while time.monotonic() < deadline:
             found = list(out.glob("*/samples.jsonl"))
-            # half-way: the low-volume step has had canaries judged (flushes there take ~3 s)
-            if found and sum('"tier":"low"' in line for line in found[0].read_text().splitlines()) >= 10:
+            # half-way through the low-volume step: canaries decided (flushes there take ~3 s)
+            lines = found[0].read_text().splitlines() if found else []
+            if sum('"path":"analytical","outcome":"available"' in line for line in lines) >= 30:
                 samples = found[0]
                 break
             time.sleep(0.2)
@@ -169,5 +247,8 @@ def test_ctrl_c_stops_everything_and_writes_results(tmp_path):
     doc = json.loads((run_dir / "run.json").read_text())
     assert doc["status"] == "interrupted" and doc["exit_code"] == 3
     assert any("interrupted" in r for r in doc["invalid_reasons"])
+    # the probe stopped without a drain: what it had not decided yet is recorded, and said
+    undecided = doc["probe"]["undecided"]
+    assert undecided > 0 and any(f"{undecided} canaries were never decided" in r for r in doc["invalid_reasons"])
     assert (run_dir / "report.md").exists()
     assert pids_gone(run_dir, timeout_s=5)
