@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ingestbench.children import stop_process
-from ingestbench.facts import free_port
+from ingestbench.orchestrate.children import stop_process
+from ingestbench.orchestrate.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

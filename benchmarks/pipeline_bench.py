@@ -28,8 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingestbench.children import stop_process  # noqa: E402
-from ingestbench.facts import free_port  # noqa: E402
+from ingestbench.orchestrate.children import stop_process  # noqa: E402
+from ingestbench.orchestrate.net import free_port  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 from pipeline.validation import validate_batch  # noqa: E402
 

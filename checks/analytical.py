@@ -25,9 +25,10 @@ from checks.canary import CanaryFactory
 from checks.clock import Clock, sleep_or_stop
 from checks.comparator import Comparator
 from checks.metrics import ProbeMetrics
-from checks.observation import Observation
-from checks.registry import ProbeTarget
+from records.observation import Observation
 from targets.base import HttpRequest, TargetError
+from targets.contract import Reader as TargetReader
+from targets.contract import Writer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def describe(exc: BaseException) -> str:
 class CanaryWriter:
     """Sends one canary every ``interval_s`` (jittered) until stopped; never retries (an error is data)."""
 
-    def __init__(self, *, target: ProbeTarget, session: aiohttp.ClientSession, comparator: Comparator,
+    def __init__(self, *, target: Writer, session: aiohttp.ClientSession, comparator: Comparator,
                  canaries: CanaryFactory, clock: Clock, sink: Sink, interval_s: float = 1.0,
                  jitter: float = 0.2, timeout_s: float = 5.0, rng: random.Random | None = None,
                  batch_size: int = 1):
@@ -104,7 +105,7 @@ class CanaryWriter:
 class Reader:
     """Polls the query side every ``poll_interval_s`` with one look-up for every pending canary."""
 
-    def __init__(self, *, target: ProbeTarget, session: aiohttp.ClientSession, comparator: Comparator,
+    def __init__(self, *, target: TargetReader, session: aiohttp.ClientSession, comparator: Comparator,
                  clock: Clock, sink: Sink, metrics: ProbeMetrics | None = None, poll_interval_s: float = 0.25,
                  poll_jitter: float = 0.5, timeout_s: float = 5.0, on_tick: Callable[[], None] | None = None,
                  rng: random.Random | None = None):
@@ -129,10 +130,10 @@ class Reader:
             await sleep_or_stop(stop, delay)
 
     async def poll_once(self) -> None:
-        """One look-up of every pending canary. Past the target's id cap per query (``max_query_ids``,
+        """One look-up of every pending canary. Past the target's id cap per query (``limits.max_query_ids``,
         10,000 for the pipeline) the ids are split over as few queries as the cap allows."""
         ids = self._cmp.query_ids()
-        cap = int(getattr(self._target, "max_query_ids", 10_000))
+        cap = self._target.limits.max_query_ids
         for start in range(0, len(ids), cap):
             await self._look_up(ids[start:start + cap])
         for obs in self._cmp.expire(self._clock.monotonic_ns()):

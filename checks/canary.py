@@ -56,13 +56,10 @@ class EventSource(Protocol):
 
 
 class CanaryFactory:
-    """Makes canary events from an :class:`EventSource` (``loadgen.events.EventFactory`` by default)."""
+    """Makes canary events from an :class:`EventSource` (the load's own ``loadgen.events.EventFactory`` in a
+    run, handed in by whoever starts the probe)."""
 
-    def __init__(self, events: EventSource | None = None, *, seed: int = 0):
-        if events is None:
-            from loadgen.events import EventFactory
-
-            events = EventFactory(seed=seed)
+    def __init__(self, events: EventSource, *, seed: int = 0):
         self._events = events
         self._ids = Uuid7(seed=seed)
 

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from checks.observation import AVAILABLE, ERRORED, LATE, LOST, PATHS, UNDECIDED, Observation
+from records.observation import AVAILABLE, ERRORED, LATE, LOST, PATHS, UNDECIDED, Observation
 
 _NS_PER_S = 1_000_000_000
 

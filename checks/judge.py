@@ -28,18 +28,27 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from checks.observation import AVAILABLE, ERRORED, LATE, LOST, UNDECIDED, Observation
 from checks.quantiles import quantile, quantile_ci_ranks, upper_bound_min_n
 from checks.slo import Slo, Tier
-from checks.tiering import STEADY, WINDOWS, RatePoint, Tiering
+from checks.tiering import Tiering
 from records.exit_codes import ExitCode
+from records.observation import AVAILABLE, ERRORED, LATE, LOST, UNDECIDED, Observation
+from records.timeline import RatePoint, StepRow
+from records.verdicts import (
+    FAIL,
+    INSUFFICIENT,
+    INVALID,
+    PASS,
+    STEADY,
+    UNJUDGED,
+    WINDOWS,
+    JudgedRow,
+    TierVerdict,
+)
 
-PASS, FAIL, INSUFFICIENT, INVALID = "pass", "fail", "insufficient", "invalid"
-UNJUDGED = "unjudged"  # only canaries outside the steady window, in a tier the run did not set out to test
 REPORTED_QUANTILES = (50, 90, 95, 99)
 _WINDOW_TEXT = {STEADY: "steady", "warmup": "in warm-up", "transition": "in transition",
                 "outside": "outside the load"}
@@ -68,51 +77,11 @@ class Judged:
     def tta_s(self) -> float | None:
         return self.obs.tta_s if self.outcome == AVAILABLE else None
 
-    def to_record(self) -> dict[str, Any]:
+    def row(self) -> JudgedRow:
         """The line of ``judged.jsonl`` (and what the reports chart)."""
         o = self.obs
-        return {"canary_id": o.canary_id, "path": o.path, "tier": self.tier, "window": self.window,
-                "rate_eps": self.rate_eps, "outcome": self.outcome, "sent_unix_ms": o.sent_unix_ms,
-                "tta_s": self.tta_s, "tta_low_s": o.tta_low_s, "tta_high_s": o.tta_high_s}
-
-
-@dataclass(frozen=True)
-class TierVerdict:
-    tier: str
-    path: str
-    band: str
-    percentile: float
-    target_s: float
-    min_samples: int
-    loss_horizon_s: float
-    canaries: int
-    n: int
-    available: int
-    p50_s: float | None
-    p90_s: float | None
-    p95_s: float | None
-    p99_s: float | None
-    max_s: float | None
-    judged_s: float | None
-    ci_low_s: float | None
-    ci_high_s: float | None
-    lost: int  # never seen within the loss horizon, in any window (including those seen late)
-    late: int  # of the lost, seen after the horizon
-    errored: int
-    undecided: int
-    allowed_lost: int
-    allowed_errored: int
-    duplicates: int
-    excluded: int  # canaries outside the steady window: their TTA is not judged
-    windows: dict[str, dict[str, int]]
-    status: str
-    passed: bool
-    conclusive: bool
-    reason: str
-
-    def to_record(self) -> dict[str, Any]:
-        """For ``run.json``: non-finite values (beyond the loss horizon) become null."""
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.__dict__.items()}
+        return JudgedRow(o.canary_id, o.path, self.tier, self.window, self.rate_eps, self.outcome, o.sent_unix_ms,
+                         self.tta_s, o.tta_low_s, o.tta_high_s)
 
 
 @dataclass(frozen=True)
@@ -169,6 +138,7 @@ def judge_tier(tier: Tier, slo: Slo, judged: Sequence[Judged], *, expected: bool
     quant = {q: quantile(values, q) for q in REPORTED_QUANTILES}
     judged_s = quantile(values, pct)
     ci_low = ci_high = None
+    lo = hi = None
     if n:
         lo, hi = quantile_ci_ranks(n, pct / 100.0)
         ci_low = float(values[lo - 1]) if lo is not None else None
@@ -216,6 +186,7 @@ def judge_tier(tier: Tier, slo: Slo, judged: Sequence[Judged], *, expected: bool
         min_samples=tier.min_samples, loss_horizon_s=slo.loss_horizon_s(tier), canaries=len(judged), n=n,
         available=count[AVAILABLE], p50_s=quant[50], p90_s=quant[90], p95_s=quant[95], p99_s=quant[99],
         max_s=float(values[-1]) if n else None, judged_s=judged_s, ci_low_s=ci_low, ci_high_s=ci_high,
+        ci_low_rank=lo, ci_high_rank=hi,
         lost=lost, late=late, errored=errored, undecided=count[UNDECIDED], allowed_lost=allowed_lost,
         allowed_errored=allowed_errored, duplicates=sum(j.obs.duplicates for j in judged),
         excluded=excluded,
@@ -225,7 +196,7 @@ def judge_tier(tier: Tier, slo: Slo, judged: Sequence[Judged], *, expected: bool
 
 
 def judge_run(observations: Iterable[Observation], *, slo: Slo, rates: RateSource,
-              steps: Sequence[Mapping[str, Any]] = (), problems: Sequence[str] = (),
+              steps: Sequence[StepRow] = (), problems: Sequence[str] = (),
               expected: Sequence[str] = ()) -> RunVerdict:
     """Verdicts for every tier that had canaries or was ``expected``, the reasons the run is invalid, and the
     exit code. ``steps`` are the load's step records, ``problems`` what went wrong around the probe (a child
@@ -242,9 +213,9 @@ def judge_run(observations: Iterable[Observation], *, slo: Slo, rates: RateSourc
                      for t in slo.tiers if by_tier[t.name] or t.name in expected)
     invalid = list(problems)
     for s in steps:
-        if not s.get("valid"):
-            invalid.append(f"load step {s.get('step')} ({s.get('target_eps')} events/s) was not reached: "
-                           f"{s.get('reason') or 'achieved ' + str(s.get('achieved_eps'))}")
+        if not s.valid:
+            invalid.append(f"load step {s.step} ({s.target_eps:g} events/s) was not reached: "
+                           f"{s.reason or f'achieved {s.achieved_eps:g}'}")
     invalid += [f"tier {v.tier}: {v.reason}" for v in verdicts if v.status == INSUFFICIENT]
     undecided = sum(1 for j in judged if j.outcome == UNDECIDED)
     if undecided:

@@ -14,7 +14,8 @@ makes the run invalid.
 ::
 
     async with aiohttp.ClientSession() as session:
-        probe = Probe(target=target, session=session, tiering=Tiering(slo, declared_rate_eps=10))
+        probe = Probe(writer=target, reader=target, profiles=target, session=session, events=EventFactory(seed=1),
+                      tiering=Tiering(slo, declared_rate_eps=10))
         report = await probe.run(duration_s=60)
     judge_run(report.observations, slo=slo, rates=RateSource(declared_rate_eps=10))
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import random
 from collections.abc import Callable
@@ -30,19 +32,22 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from checks.analytical import CanaryWriter, Reader
-from checks.canary import CanaryFactory
+from checks.analytical import CanaryWriter
+from checks.analytical import Reader as CanaryReader
+from checks.canary import CanaryFactory, EventSource
 from checks.clock import Clock, SystemClock, sleep_or_stop
 from checks.comparator import Comparator
 from checks.metrics import ProbeMetrics
-from checks.observation import ANALYTICAL, TRANSACTIONAL, UNDECIDED, Observation
-from checks.rates import PromRate, TimelineTail
+from checks.rates import PromRate
 from checks.recorder import SamplesWriter
-from checks.registry import ProbeTarget, supports_profiles
 from checks.tiering import Tiering
 from checks.transactional import TransactionalProbe
+from records.observation import ANALYTICAL, TRANSACTIONAL, UNDECIDED, Observation
+from records.timeline import TimelineTail
+from targets.contract import ProfileStore, Reader, Writer
 
 _NS_PER_S = 1_000_000_000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,11 @@ class ProbeReport:
 
 
 class Probe:
-    def __init__(self, *, target: ProbeTarget, session: aiohttp.ClientSession, tiering: Tiering,
+    def __init__(self, *, writer: Writer, reader: Reader, session: aiohttp.ClientSession, tiering: Tiering,
+                 profiles: ProfileStore | None = None,
                  settings: ProbeSettings | None = None, clock: Clock | None = None,
                  recorder: SamplesWriter | None = None, metrics: ProbeMetrics | None = None,
-                 canaries: CanaryFactory | None = None, timeline: TimelineTail | None = None,
+                 events: EventSource, timeline: TimelineTail | None = None,
                  rate_query: PromRate | None = None, on_observation: Callable[[Observation], None] | None = None,
                  seed: int | None = None):
         self.settings = s = settings or ProbeSettings()
@@ -95,17 +101,22 @@ class Probe:
                                         late_watch_s=0.0)
         self.observations: list[Observation] = []
         self._held: list[tuple[int, Observation]] = []
-        self.writer = CanaryWriter(target=target, session=session, comparator=self.analytical,
-                                   canaries=canaries or CanaryFactory(seed=rng.getrandbits(32)),
+        self.poll_interval_s = max(s.poll_interval_s, reader.limits.min_poll_interval_s)
+        if self.poll_interval_s > s.poll_interval_s:
+            log.warning("polling every %.3g s, not %.3g s: %s allows no more than one query per %.3g s, so TTAs "
+                        "are resolved that coarsely", self.poll_interval_s, s.poll_interval_s, reader.name,
+                        reader.limits.min_poll_interval_s)
+        self.writer = CanaryWriter(target=writer, session=session, comparator=self.analytical,
+                                   canaries=CanaryFactory(events, seed=rng.getrandbits(32)),
                                    clock=self._clock, sink=self._decided, interval_s=s.interval_s,
                                    jitter=s.jitter, timeout_s=s.timeout_s, rng=rng, batch_size=s.batch_size)
-        self.reader = Reader(target=target, session=session, comparator=self.analytical, clock=self._clock,
-                             sink=self._decided, metrics=metrics, poll_interval_s=s.poll_interval_s,
+        self.reader = CanaryReader(target=reader, session=session, comparator=self.analytical, clock=self._clock,
+                             sink=self._decided, metrics=metrics, poll_interval_s=self.poll_interval_s,
                              poll_jitter=s.poll_jitter, timeout_s=s.timeout_s, on_tick=self._tick,
                              rng=random.Random(rng.getrandbits(32)))
         self.tx: TransactionalProbe | None = None
-        if s.transactional and supports_profiles(target):
-            self.tx = TransactionalProbe(target=target, session=session,  # type: ignore[arg-type]
+        if s.transactional and profiles is not None:
+            self.tx = TransactionalProbe(target=profiles, session=session,
                                          comparator=self.transactional, clock=self._clock, sink=self._decided,
                                          metrics=metrics, interval_s=s.transactional_interval_s or s.interval_s,
                                          retry_s=s.profile_retry_s, timeout_s=s.timeout_s, rng=rng)
@@ -133,7 +144,7 @@ class Probe:
             while (self.analytical.pending_count or not all(w.done() for w in writers)) and not abort.is_set():
                 if self._clock.monotonic_ns() - drain_started_ns >= cap_ns:
                     break
-                await sleep_or_stop(abort, min(0.05, self.settings.poll_interval_s))
+                await sleep_or_stop(abort, min(0.05, self.poll_interval_s))
         finally:
             stop_writing.set()
             stop_reading.set()
@@ -174,7 +185,7 @@ class Probe:
 
     def _tick(self) -> None:
         if self._timeline is not None:
-            points = self._timeline.read_new()
+            points = self._timeline.read_new().points
             if points:
                 self.tiering.extend(points)
         self._release()

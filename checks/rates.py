@@ -1,64 +1,23 @@
-"""Where tiering gets achieved ingest rates from: the load generator's rate timeline, or Prometheus.
+"""Achieved ingest rates from Prometheus, for tiering canaries against load that ingestbench did not make.
 
-- :class:`TimelineTail` reads the generator's JSON-lines rate timeline (``"type": "second"`` records with
-  ``unix_s`` = wall-clock end of the second, ``achieved_eps``, ``target_eps``) as it grows; a half-written
-  last line is left for the next read.
-- :class:`PromRate` runs an instant PromQL query (e.g. ``sum(rate(pipeline_events_ingested_total[10s]))``)
-  and turns the answer into a :class:`~checks.tiering.RatePoint`; the caller decides how often.
-- A fixed declared rate needs no source: see ``Tiering(declared_rate_eps=...)``.
+:class:`PromRate` runs an instant PromQL query (e.g. ``sum(rate(pipeline_events_ingested_total[10s]))``) and
+turns the answer into a :class:`~records.timeline.RatePoint`; the caller decides how often. The other rate
+sources need nothing here: the load generator's timeline is read with :mod:`records.timeline`, and a fixed
+declared rate is ``Tiering(declared_rate_eps=...)``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 
-from checks.tiering import RatePoint
-from ingestbench.jsonl import LineTail
+from records.timeline import RatePoint
 
 log = logging.getLogger(__name__)
-
-
-def parse_timeline_line(line: bytes) -> RatePoint | None:
-    """A ``second`` record as a point; other record types and unreadable lines give None."""
-    try:
-        doc = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    return point_from_record(doc) if isinstance(doc, dict) else None
-
-
-def point_from_record(doc: dict[str, Any]) -> RatePoint | None:
-    """A parsed ``second`` record as a point; other record types and malformed records give None."""
-    if doc.get("type", "second") != "second":
-        return None
-    unix_s, achieved = doc.get("unix_s"), doc.get("achieved_eps")
-    if not isinstance(unix_s, int | float) or not isinstance(achieved, int | float):
-        return None
-    target = doc.get("target_eps")
-    return RatePoint(float(unix_s), float(achieved), float(target) if isinstance(target, int | float) else None)
-
-
-def read_timeline(path: str | Path) -> list[RatePoint]:
-    """Every ``second`` point of a finished timeline file."""
-    return TimelineTail(path).read_new()
-
-
-class TimelineTail:
-    """Incrementally reads a rate timeline that another process is still appending to."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._lines = LineTail(path)
-
-    def read_new(self) -> list[RatePoint]:
-        points = (parse_timeline_line(line) for line in self._lines.read_lines())
-        return [p for p in points if p is not None]
 
 
 class PromRate:

@@ -1,8 +1,8 @@
 """``samples.jsonl``: one JSON object per decided observation, appended and flushed as it is decided.
 
-A killed run leaves a readable file: :func:`load_samples` skips a torn last line. The file holds facts
-only and is the source of truth for judging a run again later (``checks.judge.judge_run``): tiers and
-windows are not in it, the judge places every canary on the complete rate timeline each time.
+A killed run leaves a readable file: :func:`records.observation.load_samples` skips a torn last line. The
+file holds facts only and is the source of truth for judging a run again later (``checks.judge.judge_run``):
+tiers and windows are not in it, the judge places every canary on the complete rate timeline each time.
 
 Each line is :meth:`Observation.to_record` plus ``target``: ``canary_id, outcome, path, sent_unix_ms,
 acked_unix_ms, tta_s, tta_low_s, tta_high_s, resolution_s, duplicates, error`` and the raw monotonic
@@ -19,7 +19,7 @@ from typing import IO
 
 import orjson
 
-from checks.observation import Observation
+from records.observation import Observation
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +61,3 @@ class SamplesWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-def load_samples(path: str | Path) -> list[Observation]:
-    """Read observations back; a malformed line (e.g. torn by a crash) is skipped with a warning."""
-    out = []
-    with Path(path).open("rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                out.append(Observation.from_record(orjson.loads(line)))
-            except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
-                log.warning("%s:%d: skipped unreadable sample (%s)", path, number, exc)
-    return out

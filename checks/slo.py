@@ -35,8 +35,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from checks.observation import PATHS
-from ingestbench.config import ConfigError
+from records.config import ConfigError
+from records.observation import PATHS
 
 DEFAULT_SLO_PATH = Path(__file__).with_name("slo_default.toml")
 

@@ -30,23 +30,10 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from checks.observation import ANALYTICAL
 from checks.slo import Slo
-
-STEADY = "steady"
-WARMUP = "warmup"
-TRANSITION = "transition"
-OUTSIDE = "outside"
-WINDOWS = (STEADY, WARMUP, TRANSITION, OUTSIDE)
-
-
-@dataclass(frozen=True)
-class RatePoint:
-    """Achieved (and, when known, requested) events/s over the window ending at ``unix_s``."""
-
-    unix_s: float
-    achieved_eps: float
-    target_eps: float | None = None
+from records.observation import ANALYTICAL
+from records.timeline import RatePoint
+from records.verdicts import OUTSIDE, STEADY, TRANSITION, WARMUP
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,15 @@ from checks.canary import CANARY_ID, CANARY_SENT_MS, Uuid7
 from checks.clock import Clock, sleep_or_stop
 from checks.comparator import Comparator
 from checks.metrics import ProbeMetrics
-from checks.registry import ProfileTarget
 from targets.base import TargetError
+from targets.contract import ProfileStore
 
 log = logging.getLogger(__name__)
 _NS_PER_S = 1_000_000_000
 
 
 class TransactionalProbe:
-    def __init__(self, *, target: ProfileTarget, session: aiohttp.ClientSession, comparator: Comparator,
+    def __init__(self, *, target: ProfileStore, session: aiohttp.ClientSession, comparator: Comparator,
                  clock: Clock, sink: Sink, metrics: ProbeMetrics | None = None, interval_s: float = 1.0,
                  retry_s: float = 0.05, timeout_s: float = 5.0, user_id: str | None = None,
                  rng: random.Random | None = None):

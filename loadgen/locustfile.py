@@ -1,4 +1,4 @@
-"""Locust entry point: paced, open-model ingest load from a scenario file.
+"""Locust entry point: paced, open-model ingest load from a scenario file (or a run's plan).
 
     locust -f loadgen/locustfile.py --host http://127.0.0.1:8080 --headless \\
         --scenario quick --rates-out results/rates.jsonl [--time-scale 0.1] [--processes 2]
@@ -9,9 +9,11 @@ Options (flag > env var > default; this is the edge, the only place that reads t
 (``INGESTBENCH_RATES_OUT``; JSON lines, format in :mod:`loadgen.timeline`), ``--time-scale F``
 (``INGESTBENCH_TIME_SCALE``, default the scenario's ``time_scale``, else 1; scales step durations, never
 rates), ``--target NAME``
-(``INGESTBENCH_TARGET``, default ``pipeline``), ``--write-key`` (``INGESTBENCH_WRITE_KEY``) and
-``--metrics-port`` (``INGESTBENCH_LOADGEN_METRICS_PORT``; Prometheus on 127.0.0.1, 0 = off; the web UI
-also serves ``/ingestbench/metrics``).
+(``INGESTBENCH_TARGET``, default ``pipeline``), ``--target-opt KEY=VALUE`` (repeatable;
+``INGESTBENCH_TARGET_<KEY>``), ``--plan PATH`` (a run's ``plan.json``: its load, time scale and target
+instead of the options above) and ``--metrics-port`` (``INGESTBENCH_LOADGEN_METRICS_PORT``; Prometheus on
+127.0.0.1, 0 = off; the web UI also serves ``/ingestbench/metrics``). A target's secrets come from the
+environment variables it names (the pipeline's write key: ``INGESTBENCH_WRITE_KEY``), never from options.
 
 The user count comes from the shape (Little's law from the rate and measured latency), so ``-u``/``-r`` are
 ignored. When the schedule ends the test stops by itself; the exit code is 3 if any step was invalid. In the
@@ -21,6 +23,7 @@ web UI, pressing start again runs the schedule again; its lines are appended to 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -28,8 +31,6 @@ from locust import LoadTestShape, events
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
-from ingestbench.config import ConfigError
-from ingestbench.scenario import load_scenario
 from loadgen.master import MasterSide
 from loadgen.metrics import LoadgenMetrics
 from loadgen.rates_out import RatesWriter
@@ -37,6 +38,9 @@ from loadgen.registry import TargetRegistry
 from loadgen.timeline import TimelineSink
 from loadgen.users import IngestUser
 from loadgen.worker import HELLO_MESSAGE, PLAN_MESSAGE, STATS_MESSAGE, WorkerSide
+from records.config import ConfigError, target_options
+from records.plan import read_plan
+from records.scenario import load_scenario
 
 __all__ = ["IngestUser", "ScheduleShape"]
 
@@ -64,8 +68,10 @@ def _options(parser: Any) -> None:
                             "time_scale, else 1)")
     group.add_argument("--target", default="pipeline", env_var="INGESTBENCH_TARGET",
                        help="ingest target kind (default pipeline)")
-    group.add_argument("--write-key", default="", env_var="INGESTBENCH_WRITE_KEY", is_secret=True,
-                       help="Bearer write key for the target")
+    group.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
+                       help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>)")
+    group.add_argument("--plan", default="", env_var="INGESTBENCH_PLAN",
+                       help="a run's plan.json: load, time scale and target from it")
     group.add_argument("--metrics-port", type=int, default=0, env_var="INGESTBENCH_LOADGEN_METRICS_PORT",
                        help="serve Prometheus metrics on 127.0.0.1:PORT (0 = off)")
 
@@ -76,10 +82,9 @@ def _init(environment: Any, **_kwargs: Any) -> None:
     opts = environment.parsed_options
     if runner is None or opts is None:
         return
-    registry = TargetRegistry.default()
+    registry = TargetRegistry.default(environ=os.environ)
     if isinstance(runner, LocalRunner | WorkerRunner):
         side = WorkerSide(host=environment.host or "http://127.0.0.1", registry=registry,
-                          write_key=opts.write_key or None,
                           send_message=lambda kind, data: runner.send_message(kind, data))
         environment.ingestbench_worker = side
         runner.register_message(PLAN_MESSAGE, lambda environment, msg, **_: side.on_plan(msg.data))
@@ -95,12 +100,21 @@ def _init(environment: Any, **_kwargs: Any) -> None:
 
 
 def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegistry) -> None:
-    if opts.target not in registry.names:
-        raise ConfigError(f"--target: unknown target {opts.target!r} (known: {', '.join(registry.names)})")
-    scenario = load_scenario(opts.scenario)
-    time_scale = scenario.time_scale if opts.time_scale is None else opts.time_scale
-    if not time_scale > 0:
-        raise ConfigError(f"--time-scale must be > 0, got {time_scale}")
+    if opts.plan:  # a run's plan: durations already scaled, the target as the run resolved it
+        plan = read_plan(opts.plan)
+        name, load, time_scale = plan.scenario_name, plan.load, 1.0
+        target, target_opts = plan.target.kind, plan.target.options
+    else:
+        scenario = load_scenario(opts.scenario)
+        name, load = scenario.name, scenario.load
+        time_scale = scenario.time_scale if opts.time_scale is None else opts.time_scale
+        target = opts.target
+        target_opts = target_options(opts.target_opt, environ=os.environ, scenario=scenario.target_table)
+        if not time_scale > 0:
+            raise ConfigError(f"--time-scale must be > 0, got {time_scale}")
+    if target not in registry.names:
+        raise ConfigError(f"--target: unknown target {target!r} (known: {', '.join(registry.names)})")
+    registry.create(target, environment.host or "http://127.0.0.1", target_opts)  # a bad option: exit 2 now
     prom = CollectorRegistry()
     sinks: list[TimelineSink] = [LoadgenMetrics(prom)]
     writer = RatesWriter(opts.rates_out) if opts.rates_out else None
@@ -115,7 +129,8 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
     def set_exit_code(code: int) -> None:
         environment.process_exit_code = code
 
-    master = MasterSide(scenario=scenario, time_scale=time_scale, target=opts.target, sinks=sinks,
+    master = MasterSide(name=name, load=load, time_scale=time_scale, target=target, target_options=target_opts,
+                        sinks=sinks,
                         workers=workers, set_exit_code=set_exit_code,
                         send_plan=lambda wid, data: runner.send_message(PLAN_MESSAGE, data, client_id=wid))
     runner.register_message(STATS_MESSAGE, lambda environment, msg, **_: master.on_stats(msg.node_id, msg.data))

@@ -17,12 +17,12 @@ from typing import Any
 
 import gevent
 
-from ingestbench.scenario import Scenario
 from loadgen.sizing import grow_on_lag, saturated, users_needed
 from loadgen.timeline import Timeline, TimelineSink
 from loadgen.verdict import StepVerdict
 from loadgen.worker import plan_message, schedule_for
 from records.exit_codes import ExitCode
+from records.scenario import LoadConfig
 
 log = logging.getLogger("ingestbench.loadgen")
 
@@ -34,14 +34,17 @@ LOOKAHEAD_S = 3.0  # size the user pool for the highest rate this far ahead
 class MasterSide:
     """Runs the schedule for all generators; ``workers()`` lists their ids, ``send_plan(id, data)`` reaches one."""
 
-    def __init__(self, *, scenario: Scenario, time_scale: float, target: str, sinks: Sequence[TimelineSink],
+    def __init__(self, *, name: str, load: LoadConfig, time_scale: float, target: str,
+                 target_options: dict[str, str] | None = None, sinks: Sequence[TimelineSink],
                  workers: Callable[[], list[str]], send_plan: Callable[[str, dict[str, Any]], None],
                  set_exit_code: Callable[[int], None], lead_s: float = 1.0,
                  wall: Callable[[], float] = time.time):
-        self.scenario = scenario
+        self.name = name
+        self.load = load
         self.time_scale = time_scale
         self.target = target
-        self.schedule = schedule_for(scenario.load, time_scale)
+        self.target_options = dict(target_options or {})
+        self.schedule = schedule_for(load, time_scale)
         self.sinks = list(sinks)
         self.workers = workers
         self.send_plan = send_plan
@@ -59,13 +62,13 @@ class MasterSide:
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        load = self.scenario.load
+        load = self.load
         self.t0_unix_s = self.wall() + self.lead_s
         self.timeline = Timeline(self.schedule, t0_unix_s=self.t0_unix_s, sinks=self.sinks,
                                  lag_bound_s=load.lag_bound_s, min_achieved_ratio=load.min_achieved_ratio)
         self._reshard(first=True)
         self._loop = gevent.spawn(self._run_loop)
-        log.info("schedule %s: %d step(s), %.1f s, time scale %g, starts in %.1f s", self.scenario.name,
+        log.info("schedule %s: %d step(s), %.1f s, time scale %g, starts in %.1f s", self.name,
                  len(self.schedule.segments), self.schedule.duration_s, self.time_scale, self.lead_s)
 
     def tick(self) -> tuple[int, float] | None:
@@ -77,7 +80,7 @@ class MasterSide:
         if offset > self.schedule.duration_s + TAIL_S:
             self.finish()
             return None
-        load = self.scenario.load
+        load = self.load
         processes = max(1, len(self._shares))
         rate = self.schedule.max_rate_between(max(offset, 0.0), max(offset, 0.0) + LOOKAHEAD_S)
         tl = self.timeline
@@ -116,7 +119,7 @@ class MasterSide:
             return  # no run yet, or not yet a share: the next re-shard sends the plan
         self.send_plan(worker_id, plan_message(
             t0_unix_s=self.t0_unix_s, index=self._shares.index(worker_id), count=len(self._shares), join=True,
-            scenario=self.scenario, time_scale=self.time_scale, target=self.target))
+            load=self.load, time_scale=self.time_scale, target=self.target, target_options=self.target_options))
         log.info("generator %s ready: plan sent again", worker_id)
 
     def on_stats(self, worker_id: str, data: dict[str, Any]) -> None:
@@ -156,7 +159,7 @@ class MasterSide:
         for index, wid in enumerate(ids):
             self.send_plan(wid, plan_message(
                 t0_unix_s=self.t0_unix_s, index=index, count=len(ids), join=not first and wid in joined,
-                scenario=self.scenario, time_scale=self.time_scale, target=self.target))
+                load=self.load, time_scale=self.time_scale, target=self.target, target_options=self.target_options))
         if not first:
             log.warning("generators changed: rate now split %d ways", len(ids))
         if self.timeline is not None:

@@ -1,7 +1,7 @@
 """The generator side of a Locust process (local runner or worker): plan in, pacing state, reports out.
 
 The master sends an ``ingestbench_plan`` message (start time on the wall clock, this worker's share, the
-scenario text, time scale and target name): the plan is the single source of truth, so a ``--worker``
+``[load]`` table, time scale, target kind and options): the plan is the single source of truth, so a ``--worker``
 started with other options still runs the master's scenario. A worker can report ready to the master before
 its locustfile has registered the plan handler, and Locust drops a message nobody handles; so once the
 handler is registered the worker sends ``ingestbench_hello`` and the master sends its plan again (a plan
@@ -15,19 +15,19 @@ from __future__ import annotations
 import gc
 import logging
 import time
-import tomllib
 from collections.abc import Callable
 from typing import Any
 
 import gevent
 
-from ingestbench.scenario import LoadConfig, Scenario, parse_load
 from loadgen.encoded import EncodedEvents
 from loadgen.events import EventFactory
 from loadgen.meter import Meter, host_cpu_times
 from loadgen.pacer import Pacer
-from loadgen.registry import IngestTarget, TargetRegistry
+from loadgen.registry import TargetRegistry
 from loadgen.schedule import RateSchedule, Segment
+from records.scenario import LoadConfig
+from targets.contract import Writer
 
 log = logging.getLogger("ingestbench.loadgen")
 
@@ -45,25 +45,23 @@ def schedule_for(load: LoadConfig, time_scale: float) -> RateSchedule:
     return RateSchedule(segments).scaled(time_scale)
 
 
-def plan_message(*, t0_unix_s: float, index: int, count: int, join: bool, scenario: Scenario,
-                 time_scale: float, target: str) -> dict[str, Any]:
-    return {"t0_unix_s": t0_unix_s, "index": index, "count": count, "join": join,
-            "scenario_name": scenario.name, "scenario_toml": scenario.path.read_text(encoding="utf-8"),
-            "time_scale": time_scale, "target": target}
+def plan_message(*, t0_unix_s: float, index: int, count: int, join: bool, load: LoadConfig,
+                 time_scale: float, target: str, target_options: dict[str, str]) -> dict[str, Any]:
+    return {"t0_unix_s": t0_unix_s, "index": index, "count": count, "join": join, "load": load.to_dict(),
+            "time_scale": time_scale, "target": target, "target_options": target_options}
 
 
 class WorkerSide:
     """Pacing state of one generator process; ``send_message`` is the runner's."""
 
     def __init__(self, *, host: str, send_message: Callable[[str, dict[str, Any]], None],
-                 registry: TargetRegistry, write_key: str | None = None,
+                 registry: TargetRegistry,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  cpu_clock: Callable[[], float] = time.process_time,
                  host_cpu: Callable[[], tuple[float, float] | None] = host_cpu_times, tune_gc: bool = True):
         self.host = host
         self.send_message = send_message
         self.registry = registry
-        self.write_key = write_key
         self.clock = clock
         self.wall = wall
         self.cpu_clock = cpu_clock
@@ -72,7 +70,7 @@ class WorkerSide:
         self.pacer: Pacer | None = None
         self.meter: Meter | None = None
         self.events: EncodedEvents | None = None
-        self.target: IngestTarget | None = None
+        self.target: Writer | None = None
         self.t0_s = 0.0
         self.t0_unix_ms = 0.0
         self.end_s = 0.0
@@ -87,15 +85,13 @@ class WorkerSide:
             return
         self.stop()  # a new run (web UI restart): report what is left of the old one, then start over
         self._t0_unix_s = data["t0_unix_s"]
-        name = str(data["scenario_name"])
-        # Only the [load] table matters here; other tables (e.g. an SLO file path) belong to the master's machine.
-        load = parse_load(tomllib.loads(data["scenario_toml"]).get("load", {}))
+        load = LoadConfig.from_dict(data["load"])
         schedule = schedule_for(load, float(data["time_scale"]))
-        self.target = self.registry.create(str(data["target"]), self.host, write_key=self.write_key)
+        self.target = self.registry.create(str(data["target"]), self.host, data.get("target_options") or {})
         factory = EventFactory(seed=load.seed * 1_000_003 + int(data["index"]), casing=load.casing,
                                property_count=load.property_count, payload_bytes=load.payload_bytes,
                                nested=load.nested, anonymous_ratio=load.anonymous_ratio)
-        self.events = EncodedEvents(factory, self.target.encode_event)
+        self.events = EncodedEvents(factory, self.target)
         now, wall = self.clock(), self.wall()
         self.t0_s = now - (wall - float(data["t0_unix_s"]))
         self.t0_unix_ms = float(data["t0_unix_s"]) * 1000.0
@@ -113,8 +109,7 @@ class WorkerSide:
             gc.freeze()
             gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
         self._reporter = gevent.spawn(self._report_loop)
-        log.info("pacing scenario %s as share %d of %d, start in %.2f s", name, data["index"], data["count"],
-                 self.t0_s - now)
+        log.info("pacing as share %d of %d, start in %.2f s", data["index"], data["count"], self.t0_s - now)
 
     def unix_ms(self, t_s: float) -> int:
         """Wall-clock ms of a time on the monotonic clock (for event timestamps)."""

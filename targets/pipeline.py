@@ -4,9 +4,12 @@ Ingest follows the UserFlux wire protocol: ``POST /event/ingest`` (one event) an
 ``POST /event/ingest/batch`` with ``{"events": [...]}``, ``Authorization: Bearer <write key>``, 204 on
 success. The query side is the pipeline's own ``POST /query`` with ``{"canary_ids": [...]}``.
 
+Options (``[target]`` / ``--target-opt``): ``location_enrichment`` (``true``/``false``, default false) sends
+the SDKs' ``?locationEnrichment`` flag. Secret: the write key, from ``INGESTBENCH_WRITE_KEY``.
+
 Example::
 
-    t = PipelineTarget("http://127.0.0.1:8080", write_key=None)
+    t = make("http://127.0.0.1:8080", {}, {})
     req = t.query_canaries(["c-1", "c-2"])
     rows = t.parse_query(200, b'{"rows": [{"canary_id": "c-1"}]}')
 """
@@ -19,6 +22,7 @@ from urllib.parse import quote
 
 import orjson
 
+from records.config import ConfigError
 from targets.base import (
     JSON_HEADERS,
     CanaryRow,
@@ -28,16 +32,29 @@ from targets.base import (
     TargetError,
     classify_status,
 )
+from targets.contract import Limits
+from targets.registry import check_options
 
 NAME = "pipeline"
 MAX_QUERY_IDS = 10_000
+SECRETS = ("INGESTBENCH_WRITE_KEY",)
+OPTIONS = {"location_enrichment": "send ?locationEnrichment=true (true/false, default false)"}
+
+
+def make(url: str, options: Mapping[str, str], environ: Mapping[str, str]) -> PipelineTarget:
+    """The entry point: validates the options, takes the write key from the environment."""
+    check_options(NAME, options, OPTIONS)
+    enrich = options.get("location_enrichment", "false").strip().lower()
+    if enrich not in ("true", "false"):
+        raise ConfigError(f"target-opt: location_enrichment must be true or false, got {enrich!r}")
+    return PipelineTarget(url, write_key=environ.get(SECRETS[0]) or None, location_enrichment=enrich == "true")
 
 
 class PipelineTarget:
     """Sans-IO builders and parsers for the reference pipeline's HTTP API."""
 
     name = NAME
-    max_query_ids = MAX_QUERY_IDS
+    limits = Limits(max_query_ids=MAX_QUERY_IDS, max_body_bytes=5 * 1024 * 1024, max_batch_events=1000)
 
     def __init__(self, base_url: str, *, write_key: str | None = None, location_enrichment: bool = False):
         self.base_url = base_url.rstrip("/")
@@ -62,6 +79,10 @@ class PipelineTarget:
     def encode_event(self, event: Mapping[str, Any]) -> bytes:
         """One event in this target's wire encoding, as it appears inside a request body."""
         return orjson.dumps(event)
+
+    def format_time(self, unix_ms: int) -> bytes:
+        """The wire's ``timestamp``: milliseconds since the epoch, a JSON number."""
+        return b"%d" % unix_ms
 
     def ingest_encoded(self, encoded: Sequence[bytes]) -> HttpRequest:
         """Like :meth:`ingest`, for events already passed through :meth:`encode_event`."""

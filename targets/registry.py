@@ -1,21 +1,47 @@
-"""Every target kind by name, in one place: adding a target is one entry here.
+"""Every target kind by name, found through the ``ingestbench.targets`` entry-point group.
 
-A factory takes the base URL and keyword options (``write_key``) and returns the sans-IO target object.
-``loadgen`` and ``checks`` each build their registry from :data:`FACTORIES`.
+The built-in targets register the same way a third-party package does (``pyproject.toml``), so adding a target
+is one module plus one entry-point line::
+
+    target = make_target("pipeline", "http://127.0.0.1:8080", options={}, environ=os.environ)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
+from importlib.metadata import entry_points
 from typing import Any
 
+from records.config import ConfigError
+from targets.contract import Factory
 
-def _pipeline(base_url: str, **options: Any) -> Any:
-    from targets.pipeline import PipelineTarget
-
-    return PipelineTarget(base_url, write_key=options.get("write_key"))
+GROUP = "ingestbench.targets"
 
 
-FACTORIES: dict[str, Callable[..., Any]] = {
-    "pipeline": _pipeline,
-}
+def factories() -> dict[str, Any]:
+    """Name -> entry point, for every installed target (loaded only when made)."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def names() -> list[str]:
+    return sorted(factories())
+
+
+def make_target(kind: str, url: str, *, options: Mapping[str, str] | None = None,
+                environ: Mapping[str, str] | None = None) -> Any:
+    """The target object of ``kind`` at ``url``; bad kinds, URLs and options raise :class:`ConfigError`."""
+    found = factories().get(kind)
+    if found is None:
+        raise ConfigError(f"target: unknown target {kind!r} (known: {', '.join(names()) or 'none'})")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"url: must start with http:// or https://, got {url!r}")
+    factory: Factory = found.load()
+    return factory(url, dict(options or {}), dict(environ or {}))
+
+
+def check_options(kind: str, options: Mapping[str, str], known: Mapping[str, str]) -> None:
+    """Refuse an option ``known`` (name -> what it means) does not list, naming it and the known ones."""
+    for key in options:
+        if key not in known:
+            listing = ", ".join(f"{k} ({v})" for k, v in known.items()) or "none"
+            raise ConfigError(f"target-opt: {key!r} is not an option of target {kind!r} (known: {listing})")

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ingestbench.facts import free_port
+from ingestbench.orchestrate.net import free_port
 
 
 class FakeTarget:

@@ -42,9 +42,13 @@ def test_canary_is_a_normal_event_with_marker_properties() -> None:
     assert other_id != canary_id
 
 
-def test_default_factory_is_the_load_generators() -> None:
-    _, event = CanaryFactory(seed=1).make(5)
-    assert event["properties"][CANARY_ID] and "name" in event
+def test_any_event_source_will_do() -> None:
+    class Fixed:
+        def next_event(self, now_ms: int | None = None) -> dict:
+            return {"name": "page_view", "userId": "u1", "timestamp": now_ms, "properties": {"path": "/"}}
+
+    _, event = CanaryFactory(Fixed(), seed=1).make(5)
+    assert event["properties"] == {"path": "/", CANARY_ID: event["properties"][CANARY_ID], CANARY_SENT_MS: 5}
 
 
 def test_batch_carries_one_canary_among_ordinary_events() -> None:

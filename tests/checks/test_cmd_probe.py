@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.recorder import load_samples
 from ingestbench.cli import main
+from records.observation import load_samples
 from tests.servers import start_pipeline
 
 CMD = [sys.executable, "-m", "ingestbench", "probe"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from checks.comparator import Comparator
-from checks.observation import AVAILABLE, ERRORED, LATE, LOST
+from records.observation import AVAILABLE, ERRORED, LATE, LOST
 
 S = 1_000_000_000
 T0_MS = 1_700_000_000_000

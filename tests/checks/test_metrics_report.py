@@ -10,11 +10,12 @@ from rich.console import Console
 
 from checks.judge import RateSource, judge_run
 from checks.metrics import ProbeMetrics
-from checks.observation import Observation
-from checks.registry import make_target, names, supports_profiles
-from checks.report import print_verdicts
 from checks.slo import load_slo
-from ingestbench.config import ConfigError
+from ingestbench.results.table import print_verdicts
+from records.config import ConfigError
+from records.observation import Observation
+from targets.contract import ProfileStore, Reader, Writer
+from targets.registry import make_target, names
 
 S = 1_000_000_000
 
@@ -45,11 +46,19 @@ def test_metrics_on_two_independent_registries() -> None:
 
 def test_target_registry() -> None:
     assert "pipeline" in names()
-    target = make_target("pipeline", "http://127.0.0.1:9")
-    assert supports_profiles(target)
+    target = make_target("pipeline", "http://127.0.0.1:9", environ={"INGESTBENCH_WRITE_KEY": "k1"})
+    assert isinstance(target, Writer) and isinstance(target, Reader) and isinstance(target, ProfileStore)
     assert target.query_canaries(["x"]).url == "http://127.0.0.1:9/query"
+    assert target.query_canaries(["x"]).headers["Authorization"] == "Bearer k1"  # the key from the environment
+    assert "k1" not in repr(target)
     with pytest.raises(ConfigError, match="unknown target"):
         make_target("posthog-v9", "http://x")
+    with pytest.raises(ConfigError, match="'colour' is not an option of target 'pipeline'"):
+        make_target("pipeline", "http://x", options={"colour": "red"})
+    with pytest.raises(ConfigError, match="location_enrichment must be true or false"):
+        make_target("pipeline", "http://x", options={"location_enrichment": "maybe"})
+    enriched = make_target("pipeline", "http://x", options={"location_enrichment": "true"})
+    assert enriched.ingest_encoded([b"{}"]).path.endswith("?locationEnrichment=true")
 
 
 def test_report_names_tiers_reasons_and_status() -> None:

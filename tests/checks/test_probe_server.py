@@ -12,17 +12,24 @@ import orjson
 import pytest
 
 from checks.judge import FAIL, PASS, RateSource, judge_run
-from checks.observation import ANALYTICAL, AVAILABLE, ERRORED, LATE
 from checks.probe import Probe, ProbeReport, ProbeSettings
-from checks.rates import TimelineTail, read_timeline
-from checks.recorder import SamplesWriter, load_samples
-from checks.registry import make_target
+from checks.recorder import SamplesWriter
 from checks.slo import load_slo
 from checks.tiering import Tiering
 from loadgen.events import EventFactory
+from records.observation import ANALYTICAL, AVAILABLE, ERRORED, LATE, load_samples
+from records.timeline import TimelineTail, read_timeline
+from targets.registry import make_target
 from tests.servers import start_pipeline
 
 pytestmark = pytest.mark.server
+
+
+def probe_of(url: str, session: aiohttp.ClientSession, **kwargs: object) -> Probe:
+    """A probe of the pipeline at ``url`` in every role it plays (writer, reader, profiles)."""
+    target = make_target("pipeline", url)
+    return Probe(writer=target, reader=target, profiles=target, session=session,
+                 events=EventFactory(seed=kwargs.get("seed") or 0), **kwargs)
 
 
 async def _visibility(url: str, ids: list[str]) -> dict[str, dict]:
@@ -47,7 +54,7 @@ def test_tta_matches_ground_truth(tmp_path: Path) -> None:
 
     async def scenario(url: str) -> tuple[ProbeReport, dict[str, dict]]:
         async with aiohttp.ClientSession() as session:
-            probe = Probe(target=make_target("pipeline", url), session=session,
+            probe = probe_of(url, session,
                           tiering=Tiering(slo, declared_rate_eps=10.0),
                           settings=ProbeSettings(interval_s=0.02, poll_interval_s=poll_s), seed=3)
             report = await probe.run(duration_s=15.0)
@@ -117,7 +124,7 @@ def test_high_volume_regression_is_detected(tmp_path: Path, flush_rows: int, exp
         load = asyncio.create_task(_load(url, 2000.0, stop, timeline))
         try:
             async with aiohttp.ClientSession() as session:
-                probe = Probe(target=make_target("pipeline", url), session=session,
+                probe = probe_of(url, session,
                               tiering=Tiering(slo, window_s=0.5), timeline=TimelineTail(timeline),
                               settings=ProbeSettings(interval_s=0.1, poll_interval_s=0.1, transactional=False),
                               seed=5)
@@ -128,7 +135,7 @@ def test_high_volume_regression_is_detected(tmp_path: Path, flush_rows: int, exp
 
     with start_pipeline(tmp_path, flush_rows=flush_rows, flush_max_wait_s=1.0) as p:
         report = asyncio.run(scenario(p.url))
-    result = judge_run(report.observations, slo=slo, rates=RateSource(points=tuple(read_timeline(timeline)),
+    result = judge_run(report.observations, slo=slo, rates=RateSource(points=read_timeline(timeline).points,
                                                                        window_s=0.5))
     high = next(v for v in result.tiers if v.tier == "high")
     print(f"flush_rows={flush_rows}: {high.reason} (not judged {high.excluded})")
@@ -148,7 +155,7 @@ def test_outage_gives_errored_and_late_not_a_hang(tmp_path: Path) -> None:
     async def scenario(p) -> ProbeReport:  # type: ignore[no-untyped-def]
         async with aiohttp.ClientSession() as session:
             with SamplesWriter(samples, target="pipeline") as recorder:
-                probe = Probe(target=make_target("pipeline", p.url), session=session,
+                probe = probe_of(p.url, session,
                               tiering=Tiering(slo, declared_rate_eps=10.0), recorder=recorder,
                               settings=ProbeSettings(interval_s=0.1, poll_interval_s=0.25, late_watch_s=20.0,
                                                      timeout_s=1.0), seed=9)

@@ -11,11 +11,13 @@ from checks.analytical import CanaryWriter, Reader
 from checks.canary import CanaryFactory
 from checks.clock import SystemClock
 from checks.comparator import Comparator
+from loadgen.events import EventFactory
+from targets.contract import Limits
 from targets.pipeline import PipelineTarget
 
 
 class CappedTarget(PipelineTarget):
-    max_query_ids = 3
+    limits = Limits(max_query_ids=3)
 
 
 async def _run() -> tuple[list[int], list[str]]:
@@ -69,7 +71,7 @@ async def _write(batch_size: int) -> list[tuple[str, int]]:
     cmp = Comparator(path="analytical", lost_after_s=60)
     async with aiohttp.ClientSession() as session:
         writer = CanaryWriter(target=PipelineTarget(str(server.make_url("/"))), session=session, comparator=cmp,
-                              canaries=CanaryFactory(seed=1), clock=clock, sink=lambda o: None,
+                              canaries=CanaryFactory(EventFactory(seed=1), seed=1), clock=clock, sink=lambda o: None,
                               batch_size=batch_size)
         for _ in range(3):
             await writer.send_one()

@@ -7,9 +7,9 @@ from pathlib import Path
 import orjson
 
 from checks.judge import RateSource, judge_run
-from checks.observation import Observation
-from checks.recorder import SamplesWriter, load_samples
+from checks.recorder import SamplesWriter
 from checks.slo import load_slo
+from records.observation import Observation, load_samples
 
 S = 1_000_000_000
 REQUIRED = {"canary_id", "outcome", "path", "sent_unix_ms", "acked_unix_ms", "tta_s", "tta_low_s", "tta_high_s",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from checks.slo import DEFAULT_SLO_PATH, load_slo, parse_slo
-from ingestbench.config import ConfigError
+from records.config import ConfigError
 
 
 def test_default_file_is_the_vendor_promise() -> None:

@@ -1,14 +1,19 @@
 import math
 
-from ingestbench.compare import compare_runs
+from checks.quantiles import quantile_ci_ranks
+from ingestbench.results.compare import compare_runs
+from records.verdicts import TierVerdict
 
 
 def tier(name, p95, lo, hi, n=100):
-    return {"tier": name, "percentile": 95, "judged_s": p95, "p95_s": p95, "ci_low_s": lo, "ci_high_s": hi, "n": n}
+    """A tier as run.json keeps it (a loss is null), with the ranks its n gives."""
+    low_rank, high_rank = quantile_ci_ranks(n, 0.95)
+    return {"tier": name, "percentile": 95, "judged_s": p95, "p95_s": p95, "ci_low_s": lo, "ci_high_s": hi, "n": n,
+            "ci_low_rank": low_rank, "ci_high_rank": high_rank}
 
 
 def run(*tiers):
-    return {"tiers": list(tiers)}
+    return [TierVerdict.from_dict(t) for t in tiers]
 
 
 def test_regression_beyond_noise_is_flagged():

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ingestbench.cmd_probe import judge_probe
-from ingestbench.judging import judge_files, observations, slo_for
-from ingestbench.rundir import RunFiles
+from ingestbench.orchestrate.probe import judge_probe
+from ingestbench.results.judging import judge_files, slo_for
+from ingestbench.results.rundir import RunFiles
 from records.exit_codes import ExitCode
+from records.plan import ProbePlan
 from tests.ingestbench.synthetic import make_run_dir
 
 LONG = ((200, 60), (1500, 60))
@@ -43,11 +44,11 @@ def _variant(path: Path, case: str) -> Path:
 ])
 def test_probe_and_run_agree(tmp_path: Path, case: str, code: ExitCode) -> None:
     files = RunFiles.load(_variant(tmp_path / case, case))
-    slo = slo_for(files, None, 0.1)
+    slo = slo_for(files, None)
     run = judge_files(files, slo)
-    opts = {"rate_timeline": str(files.path / "rates.jsonl"), "declared_rate_eps": None,
-            "expect_tiers": files.run["expected_tiers"]}
-    probe = judge_probe(observations(files), opts, slo)
+    plan = ProbePlan(target="pipeline", url="http://127.0.0.1:1", slo_path=None, time_scale=0.1,
+                     rate_timeline=str(files.path / "rates.jsonl"), expected_tiers=files.run.expected_tiers)
+    probe = judge_probe(files.samples, plan, slo)
     assert run.exit_code == probe.exit_code == code, (run.reason, probe.reason)
-    assert [v.to_record() for v in run.tiers] == [v.to_record() for v in probe.tiers]
+    assert run.tiers == probe.tiers
     assert run.invalid_reasons == probe.invalid_reasons

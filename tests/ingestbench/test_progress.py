@@ -4,7 +4,7 @@ import io
 import json
 
 from checks.slo import load_slo
-from ingestbench.progress import Progress
+from ingestbench.orchestrate.progress import Progress
 
 T0 = 1_800_000_000.0
 
@@ -31,7 +31,7 @@ def test_line_shows_rate_lag_generator_cpu_and_canaries(tmp_path):
     p.update(pending=3, drain_left_s=12.2)
     assert "draining: 3 canaries pending, at most 12 s left" in p.line()
     with rates.open("a") as f:  # a row without CPU figures (a generator that could not measure them)
-        f.write(json.dumps({"type": "second", "t_s": 4, "step": 1, "target_eps": 3000.0, "achieved_eps": 3000.0,
-                            "lag_p99_s": None}) + "\n")
+        f.write(json.dumps({"type": "second", "t_s": 16, "unix_s": T0 + 16, "step": 1, "target_eps": 3000.0,
+                            "achieved_eps": 3000.0, "lag_p99_s": None}) + "\n")
     p.update()
     assert "generator - of a core, machine - busy" in p.line()

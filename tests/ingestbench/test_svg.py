@@ -1,6 +1,6 @@
 import pytest
 
-from ingestbench.svg import Axis, Chart
+from ingestbench.results.svg import Axis, Chart
 
 
 def test_linear_ticks_cover_the_range():

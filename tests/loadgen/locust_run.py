@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ingestbench.facts import free_port
+from ingestbench.orchestrate.net import free_port
 from loadgen.rates_out import read_rates
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from ingestbench.children import stop_process
+from ingestbench.orchestrate.children import stop_process
 from loadgen.rates_out import read_rates
 from tests.loadgen.locust_run import LOCUST, LOCUSTFILE, free_port, serve, write_scenario
 

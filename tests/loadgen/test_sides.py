@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
+import orjson
 import pytest
 
-from ingestbench.scenario import load_scenario
 from loadgen.master import TAIL_S, MasterSide
 from loadgen.registry import TargetRegistry
 from loadgen.worker import STATS_MESSAGE, WorkerSide, plan_message
+from records.scenario import load_scenario
 
 SCENARIO = """
 description = "x"
@@ -43,11 +44,11 @@ def test_worker_takes_the_plan_with_only_the_load_table(scenario, tmp_path):
     side = WorkerSide(host="http://h", send_message=lambda k, d: sent.append((k, d)),
                       registry=TargetRegistry.default(), clock=lambda: clock.mono, wall=lambda: clock.wall,
                       tune_gc=False)
-    plan = plan_message(t0_unix_s=1_001.0, index=1, count=2, join=False, scenario=scenario, time_scale=0.5,
-                        target="pipeline")
-    # a worker on another machine: the scenario's SLO file path means nothing there
+    plan = plan_message(t0_unix_s=1_001.0, index=1, count=2, join=False, load=scenario.load, time_scale=0.5,
+                        target="pipeline", target_options={})
+    # a worker on another machine gets the [load] table and the target, not files (the SLO is the master's)
     (tmp_path / "slo.toml").unlink()
-    side.on_plan(plan)
+    side.on_plan(orjson.loads(orjson.dumps(plan)))  # as it crosses the wire
     assert side.t0_s == pytest.approx(51.0)
     assert side.pacer is not None and side.pacer.index == 1 and side.pacer.count == 2
     assert side.pacer.schedule.duration_s == pytest.approx(4.0)  # 8 s scaled by 0.5
@@ -69,7 +70,7 @@ def test_master_plans_sizes_and_stops(scenario):
     clock = Clock(0.0, 5_000.0)
     plans, codes = [], []
     workers = ["w-b", "w-a"]
-    master = MasterSide(scenario=scenario, time_scale=0.5, target="pipeline", sinks=[],
+    master = MasterSide(name="sc", load=scenario.load, time_scale=0.5, target="pipeline", sinks=[],
                         workers=lambda: list(workers), send_plan=lambda wid, d: plans.append((wid, d)),
                         set_exit_code=codes.append, lead_s=1.0, wall=lambda: clock.wall)
     users, _ = master.tick()
@@ -92,7 +93,7 @@ def test_master_plans_sizes_and_stops(scenario):
 def test_a_worker_that_missed_its_plan_gets_it_again_on_hello(scenario):
     clock = Clock(0.0, 5_000.0)
     plans = []
-    master = MasterSide(scenario=scenario, time_scale=0.5, target="pipeline", sinks=[],
+    master = MasterSide(name="sc", load=scenario.load, time_scale=0.5, target="pipeline", sinks=[],
                         workers=lambda: ["w-a", "w-b"], send_plan=lambda wid, d: plans.append((wid, d)),
                         set_exit_code=lambda code: None, lead_s=1.0, wall=lambda: clock.wall)
     master.on_hello("w-b")  # before the run: nothing to resend, the first re-shard will send it

@@ -6,13 +6,18 @@ import argparse
 import asyncio
 import gc
 import logging
+import signal
 import socket
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from ingestbench.config import ConfigError, positive, resolve
+from aiohttp import web
+
+from pipeline.app import PipelineApp, PipelineConfig
+from records.config import ConfigError, positive, resolve
+from records.plan import read_plan
 
 log = logging.getLogger("ingestbench.pipeline")
 
@@ -32,12 +37,19 @@ def register(sub: Any) -> None:
     p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body (default 5 MiB)")
     p.add_argument("--max-batch", type=int, default=None, help="most events per batch request (default 1000)")
     p.add_argument("--ready-file", default=None, help="write 'host:port' to this file once listening")
+    p.add_argument("--plan", default=None, help="a run's plan.json: the flush settings from it (a run starts its "
+                   "embedded pipeline this way)")
     p.set_defaults(func=run)
 
 
-def _config(args: argparse.Namespace) -> tuple[str, int, Any]:
-    from pipeline.app import PipelineConfig
-
+def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig]:
+    if args.plan is not None:
+        if args.flush_rows is not None or args.flush_max_wait is not None:
+            raise ConfigError("plan: --flush-rows and --flush-max-wait cannot be combined with --plan")
+        embedded = read_plan(args.plan).pipeline
+        if embedded is None:
+            raise ConfigError(f"plan: {args.plan} has no embedded pipeline (its target has a URL)")
+        args.flush_rows, args.flush_max_wait = embedded.flush_rows, embedded.flush_max_wait_s
     host = resolve("host", args.host, "127.0.0.1", str)
     port = resolve("port", args.port, 8080, int)
     if not 0 <= port <= 65535:
@@ -75,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     # otherwise run every few requests and walk every live object (measured: half the CPU of batch ingest).
     gc.set_threshold(100_000, 50, 100)
     try:
-        import uvloop
+        import uvloop  # optional (not on Windows): imported only where it is installed
 
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is optional off Linux
@@ -88,13 +100,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(host: str, port: int, config: Any, ready_file: str | None) -> None:
-    import signal
-
-    from aiohttp import web
-
-    from pipeline.app import PipelineApp
-
+async def _serve(host: str, port: int, config: PipelineConfig, ready_file: str | None) -> None:
     app = PipelineApp(config).build()
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

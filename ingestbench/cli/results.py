@@ -15,8 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingestbench.config import ConfigError
+from ingestbench.results.compare import compare_runs
+from ingestbench.results.judging import judge_files, slo_for, with_verdict, write_judged
+from ingestbench.results.reports import write_reports
+from ingestbench.results.rundir import RUN_JSON, RunFiles
+from records.config import ConfigError
 from records.exit_codes import ExitCode
+from records.jsonl import write_json_atomic
+from records.numbers import fmt
+from records.run_record import INCOMPLETE
 
 
 def register(sub: Any) -> None:
@@ -38,49 +45,35 @@ def register(sub: Any) -> None:
     c.set_defaults(func=compare)
 
 
-def _load(run_dir: str) -> Any:
-    from ingestbench.rundir import RunFiles
-
+def _load(run_dir: str) -> RunFiles:
     try:
         return RunFiles.load(Path(run_dir))
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
 
 
-def _time_scale(files: Any) -> float:
-    return float(files.run.get("scenario", {}).get("time_scale") or 1.0)
-
-
 def report(args: argparse.Namespace) -> int:
-    from ingestbench.judging import RUN_STATES_THAT_ENDED, judge_files, slo_for, verdict_fields, write_judged
-    from ingestbench.reports import write_reports
-    from ingestbench.rundir import RUN_JSON, write_json_atomic
-
     files = _load(args.run_dir)
-    slo = slo_for(files, None, _time_scale(files))
-    verdict = judge_files(files, slo)  # a run that was killed says so among its invalid reasons
-    files.run.update(verdict_fields(verdict))
-    files.run.setdefault("run_id", files.path.name)
-    if files.run.get("status") not in RUN_STATES_THAT_ENDED:
-        files.run["status"] = "incomplete"  # still judged as one that did not finish
-    write_json_atomic(files.path / RUN_JSON, files.run)
+    verdict = judge_files(files, slo_for(files, None))  # a killed run says so among its invalid reasons
+    run = with_verdict(files.run, verdict, files)
+    if not run.ended:
+        run = run.with_(status=INCOMPLETE)  # still judged as one that did not finish
+    files.run = run
+    write_json_atomic(files.path / RUN_JSON, run.to_dict())
     write_judged(files, verdict)
     written = write_reports(files)
     print(f"wrote {', '.join(str(files.path / w) for w in written)}")
-    return 0
+    return int(ExitCode.OK)
 
 
 def gate(args: argparse.Namespace) -> int:
-    from ingestbench.judging import judge_files, slo_for
-
     files = _load(args.run_dir)
     if args.slo is not None and not Path(args.slo).is_file():
         raise ConfigError(f"--slo: file {args.slo} does not exist")
-    slo = slo_for(files, args.slo, _time_scale(files))
-    verdict = judge_files(files, slo, other_slo=args.slo is not None)
+    verdict = judge_files(files, slo_for(files, args.slo), other_slo=args.slo is not None)
     print(f"{'tier':14} {'n':>5} {'p50 s':>8} {'p95 s':>8} {'p99 s':>8} {'target':>7} {'lost':>5} {'err':>4}  result")
     for v in verdict.tiers:
-        print(f"{v.tier:14} {v.n:5d} {_n(v.p50_s):>8} {_n(v.p95_s):>8} {_n(v.p99_s):>8} {v.target_s:7.3g} "
+        print(f"{v.tier:14} {v.n:5d} {fmt(v.p50_s):>8} {fmt(v.p95_s):>8} {fmt(v.p99_s):>8} {fmt(v.target_s):>7} "
               f"{v.lost:5d} {v.errored:4d}  {v.status}: {v.reason}")
     for reason in verdict.invalid_reasons:
         print(f"invalid: {reason}")
@@ -90,25 +83,24 @@ def gate(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from ingestbench.compare import compare_runs
-
     if not args.max_regression >= 0:
         raise ConfigError(f"--max-regression must be >= 0, got {args.max_regression}")
     base, cand = _load(args.base_dir), _load(args.candidate_dir)
     for f in (base, cand):
-        if "tiers" not in f.run:
+        if not f.run.tiers:
             raise ConfigError(f"{f.path} has no verdicts yet: run `ingestbench report {f.path}` first")
-    rows = compare_runs(base.run, cand.run, max_regression=args.max_regression, min_change=args.min_change)
+    rows = compare_runs(base.run.tiers, cand.run.tiers, max_regression=args.max_regression,
+                        min_change=args.min_change)
     print(f"{'tier':14} {'pct':>4} {'baseline s':>11} {'candidate s':>12} {'change':>8}  verdict")
     for r in rows:
-        change = "–" if r.change is None else ("inf" if math.isinf(r.change) else f"{r.change:+.0%}")
-        print(f"{r.tier:14} p{r.percentile:<3g} {_n(r.base_s):>11} {_n(r.candidate_s):>12} {change:>8}  "
+        change = "–" if r.change is None else ("∞" if math.isinf(r.change) else f"{r.change:+.0%}")
+        print(f"{r.tier:14} p{r.percentile:<3g} {fmt(r.base_s):>11} {fmt(r.candidate_s):>12} {change:>8}  "
               f"{'REGRESSION: ' if r.regressed else ''}{r.note}")
     regressed = [r.tier for r in rows if r.regressed]
     invalid = [(role, f) for role, f in (("baseline", base), ("candidate", cand))
-               if f.run.get("exit_code") == ExitCode.INVALID]
+               if f.run.exit_code == ExitCode.INVALID]
     for role, f in invalid:
-        reasons = f.run.get("invalid_reasons") or ["no reason recorded"]
+        reasons = f.run.invalid_reasons or ("no reason recorded",)
         print(f"the {role} run is invalid, so this comparison proves nothing: {reasons[0]}", file=sys.stderr)
     if invalid:
         return int(ExitCode.INVALID)
@@ -116,9 +108,3 @@ def compare(args: argparse.Namespace) -> int:
         print(f"regression in tier {', '.join(regressed)}", file=sys.stderr)
         return int(ExitCode.SLO_FAILED)
     return int(ExitCode.OK)
-
-
-def _n(v: float | None) -> str:
-    if v is None:
-        return "–"
-    return "inf" if math.isinf(v) else f"{v:.3g}"

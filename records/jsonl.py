@@ -1,11 +1,14 @@
-"""JSON-lines files that another process may still be appending to.
+"""JSON and JSON-lines files that cross process boundaries.
 
-Writers here append one object per line and flush; a reader takes complete lines only, so a line torn by a
-crash (or still being written) is never parsed half-way.
+Writers append one object per line and flush; a reader takes complete lines only, so a line torn by a crash
+(or still being written) is never parsed half-way. Whole files are replaced atomically (temp file + rename),
+so a reader, or a crash, never sees half a file.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +55,19 @@ def parse_objects(lines: list[bytes]) -> list[dict[str, Any]]:
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Every complete, readable object of a JSON-lines file (a torn last line is skipped)."""
     return LineTail(path).read_objects()
+
+
+def write_json_atomic(path: Path, doc: Any) -> None:
+    """Replace ``path`` with ``doc`` as indented JSON, atomically."""
+    _replace(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+
+
+def write_jsonl_atomic(path: Path, records: Iterable[Any]) -> None:
+    """Replace ``path`` with one JSON object per line, atomically."""
+    _replace(path, b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in records))
+
+
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

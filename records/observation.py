@@ -27,8 +27,12 @@ window, is decided once, by the judge (:mod:`checks.judge`), from the complete r
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 AVAILABLE = "available"
 LOST = "lost"
@@ -42,6 +46,7 @@ TRANSACTIONAL = "transactional"
 PATHS = (ANALYTICAL, TRANSACTIONAL)
 
 _NS_PER_S = 1_000_000_000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -130,3 +135,19 @@ class Observation:
         older results stored with each sample) ignored."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in record.items() if k in names})
+
+
+def load_samples(path: str | Path) -> list[Observation]:
+    """Read ``samples.jsonl`` back; a malformed line (e.g. torn by a crash) is skipped with a warning."""
+    out: list[Observation] = []
+    if not Path(path).exists():
+        return out
+    with Path(path).open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(Observation.from_record(orjson.loads(line)))
+            except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+                log.warning("%s:%d: skipped unreadable sample (%s)", path, number, exc)
+    return out

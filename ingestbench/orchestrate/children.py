@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("ingestbench.run")
+log = logging.getLogger("ingestbench.orchestrate.run")
 
 
 def stop_process(proc: subprocess.Popen[Any], *, sig: int = signal.SIGTERM, grace_s: float = 10.0) -> int:

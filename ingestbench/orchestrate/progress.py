@@ -18,11 +18,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from checks.observation import AVAILABLE
-from checks.rates import point_from_record
 from checks.slo import Slo
 from checks.tiering import Tiering
-from ingestbench.jsonl import LineTail
+from records.jsonl import LineTail
+from records.observation import AVAILABLE
+from records.timeline import TimelineTail
 
 
 @dataclass
@@ -69,7 +69,7 @@ class Progress:
         self.snap = Snapshot(steps_total=steps_total)
         self._tiering = Tiering(slo, window_s=5.0 * slo.time_scale)
         self._untiered: list[dict[str, Any]] = []
-        self._rates = LineTail(run_dir / "rates.jsonl")
+        self._rates = TimelineTail(run_dir / "rates.jsonl")
         self._samples = LineTail(run_dir / "samples.jsonl")
         self._stream = stream or sys.stderr
         self._enabled = enabled
@@ -98,19 +98,13 @@ class Progress:
         s = self.snap
         s.elapsed_s = time.monotonic() - self._started
         s.pending, s.drain_left_s = pending, drain_left_s
-        for rec in self._rates.read_objects():
-            if rec.get("type") == "step":
-                if not rec.get("valid"):
-                    s.invalid_steps.append(int(rec.get("step", -1)))
-                continue
-            point = point_from_record(rec)
-            if point is not None:
-                self._tiering.extend([point])
-            s.step = rec.get("step")
-            s.target_eps, s.achieved_eps = rec.get("target_eps"), rec.get("achieved_eps")
-            s.lag_p99_s = rec.get("lag_p99_s")
-            s.generator_cpu, s.host_cpu = rec.get("generator_cpu"), rec.get("host_cpu")
-            s.failed_events += int(rec.get("failed_events") or 0)
+        new = self._rates.read_new()
+        s.invalid_steps += [step.step for step in new.steps if not step.valid]
+        self._tiering.extend(new.points)
+        for row in new.seconds:
+            s.step, s.target_eps, s.achieved_eps = row.step, row.target_eps, row.achieved_eps
+            s.lag_p99_s, s.generator_cpu, s.host_cpu = row.lag_p99_s, row.generator_cpu, row.host_cpu
+            s.failed_events += row.failed_events
         for rec in self._samples.read_objects():
             s.outcomes[rec.get("outcome", "?")] += 1
             if rec.get("outcome") == AVAILABLE and rec.get("tta_s") is not None:

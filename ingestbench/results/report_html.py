@@ -8,13 +8,16 @@ target against achieved ingest rate over time.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from ingestbench.report_md import count_text, status_text
-from ingestbench.rundir import RunFiles
-from ingestbench.svg import Axis, Chart
-from records.exit_codes import meaning
+from ingestbench.results.report_md import ci_text, count_text, status_text, verdict_text
+from ingestbench.results.rundir import RunFiles
+from ingestbench.results.svg import Axis, Chart
+from records.numbers import fmt
+from records.observation import ANALYTICAL, AVAILABLE
+from records.verdicts import STEADY, TierVerdict
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d2330;max-width:1100px}
@@ -38,20 +41,15 @@ SIZE_PROBE = ("document.querySelectorAll('svg.chart').forEach(function(s){var r=
 
 
 def _f(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
-    return escape(str(v))
+    return escape(fmt(v))
 
 
-def _tta_histograms(files: RunFiles, tiers: list[dict[str, Any]]) -> list[str]:
+def _tta_histograms(files: RunFiles, tiers: Sequence[TierVerdict]) -> list[str]:
     charts = []
     for tier in tiers:
-        values = [s["tta_s"] for s in files.judged
-                  if s.get("tier") == tier["tier"] and s.get("outcome") == "available" and s.get("window") == "steady"
-                  and s.get("tta_s") is not None]
-        target = float(tier.get("target_s") or 1.0)
+        values = [r.tta_s for r in files.judged
+                  if r.tier == tier.tier and r.outcome == AVAILABLE and r.window == STEADY and r.tta_s is not None]
+        target = float(tier.target_s or 1.0)
         hi = max([target * 1.25, *values]) if values else target * 1.25
         bins = 30
         edges = [hi * i / bins for i in range(bins + 1)]
@@ -60,46 +58,46 @@ def _tta_histograms(files: RunFiles, tiers: list[dict[str, Any]]) -> list[str]:
             counts[min(bins - 1, int(v / hi * bins))] += 1
         chart = Chart(520, 260, x=Axis(0, hi, label="time to availability (s)"),
                       y=Axis(0, max([1, *counts]) * 1.1, label="canaries"),
-                      title=f"TTA, tier {tier['tier']} ({tier.get('band', '')}): n={len(values)}")
+                      title=f"TTA, tier {tier.tier} ({tier.band}): n={len(values)}")
         chart.bars(edges, counts, css="bar")
         chart.vline(target, css="target", label=f"target {target:g} s")
-        if tier.get("p95_s") is not None and math.isfinite(tier["p95_s"]):
-            chart.vline(float(tier["p95_s"]), css="threshold", label=f"p95 {tier['p95_s']:.3g} s", row=1)
+        if tier.p95_s is not None and math.isfinite(tier.p95_s):
+            chart.vline(tier.p95_s, css="threshold", label=f"p95 {fmt(tier.p95_s)} s", row=1)
         charts.append(chart.render())
     return charts
 
 
-def _knee(files: RunFiles, tiers: list[dict[str, Any]]) -> str:
-    analytical = [s for s in files.judged if s.get("path") == "analytical" and s.get("rate_eps")
-                  and s.get("tta_s") and s.get("window") == "steady"]
-    rates = [float(s["rate_eps"]) for s in analytical] or [100.0, 10_000.0]
-    ttas = [float(s["tta_s"]) for s in analytical] or [0.1, 10.0]
-    targets = [float(t["target_s"]) for t in tiers if t.get("path") == "analytical"]
+def _knee(files: RunFiles, tiers: Sequence[TierVerdict]) -> str:
+    analytical = [r for r in files.judged if r.path == ANALYTICAL and r.rate_eps and r.tta_s is not None
+                  and r.tta_s > 0 and r.window == STEADY]
+    rates = [float(r.rate_eps or 0) for r in analytical] or [100.0, 10_000.0]
+    ttas = [float(r.tta_s or 0) for r in analytical] or [0.1, 10.0]
+    targets = [t.target_s for t in tiers if t.path == ANALYTICAL]
     x = Axis(max(1.0, min(rates) / 1.5), max(2000.0, max(rates) * 1.5), log=True,
              label="achieved ingest rate at send (events/s)")
     y = Axis(max(1e-3, min([*ttas, *targets]) / 2), max([*ttas, *targets]) * 2, log=True, label="TTA (s)")
     chart = Chart(1060, 340, x=x, y=y, title="TTA against achieved ingest rate (the knee at the 1k/s threshold)")
-    names = sorted({s.get("tier") or "untiered" for s in analytical})
+    names = sorted({r.tier or "untiered" for r in analytical})
     for i, name in enumerate(names):
-        pts = [(float(s["rate_eps"]), float(s["tta_s"])) for s in analytical
-               if (s.get("tier") or "untiered") == name]
+        pts = [(float(r.rate_eps or 0), float(r.tta_s or 0)) for r in analytical if (r.tier or "untiered") == name]
         chart.dots(pts, css=f"t{i % 4}", title=f"tier {name}")
     chart.vline(1000, css="threshold", label="1k events/s")
+    bands = {t["name"]: t for t in files.run.slo.get("tiers", [])}
     for t in tiers:
-        if t.get("path") != "analytical":
+        if t.path != ANALYTICAL:
             continue
-        lo = t.get("at_least_eps") or x.lo
-        hi = t.get("below_eps") or x.hi
-        chart.hseg(float(t["target_s"]), float(lo), float(hi), css="target", label=f"{t['tier']} target")
+        lo = bands.get(t.tier, {}).get("at_least_eps") or x.lo
+        hi = bands.get(t.tier, {}).get("below_eps") or x.hi
+        chart.hseg(t.target_s, float(lo), float(hi), css="target", label=f"{t.tier} target")
     chart.legend([(f"t{i % 4}", f"tier {n}") for i, n in enumerate(names)])
     return chart.render()
 
 
 def _rates(files: RunFiles) -> str:
-    secs = files.seconds
-    t = [float(s.get("t_s", i)) for i, s in enumerate(secs)] or [0.0, 1.0]
-    asked = [float(s.get("target_eps") or 0) for s in secs]
-    got = [float(s.get("achieved_eps") or 0) for s in secs]
+    secs = files.timeline.seconds
+    t = [float(s.t_s) for s in secs] or [0.0, 1.0]
+    asked = [float(s.target_eps or 0) for s in secs]
+    got = [s.achieved_eps for s in secs]
     top = max([1.0, *asked, *got]) * 1.15
     chart = Chart(1060, 300, x=Axis(min(t), max(t), label="elapsed (s)"), y=Axis(0, top, label="events/s"),
                   title="Target against achieved ingest rate")
@@ -113,43 +111,39 @@ def _rates(files: RunFiles) -> str:
 
 def render(files: RunFiles) -> str:
     run = files.run
-    tiers = list(run.get("tiers", []))
-    code = run.get("exit_code")
-    verdict = meaning(code) if isinstance(code, int) else run.get("status", "unknown")
+    tiers = run.tiers
+    code = run.exit_code
     rows = "".join(
-        f"<tr><td class='l'>{escape(str(t['tier']))}</td><td class='l'>{escape(str(t.get('band', '')))}</td>"
-        f"<td>{t.get('n')}</td><td>{_f(t.get('p50_s'))}</td><td>{_f(t.get('p95_s'))}</td>"
-        f"<td>{_f(t.get('p99_s'))}</td>"
-        f"<td>{_f(t.get('ci_low_s'))}–{'∞' if t.get('ci_high_s') is None else _f(t.get('ci_high_s'))}</td>"
-        f"<td>{_f(t.get('target_s'))}</td>"
+        f"<tr><td class='l'>{escape(t.tier)}</td><td class='l'>{escape(t.band)}</td>"
+        f"<td>{t.canaries}</td><td>{t.n}</td><td>{_f(t.p50_s)}</td><td>{_f(t.p95_s)}</td><td>{_f(t.p99_s)}</td>"
+        f"<td>{escape(ci_text(t))}</td><td>{_f(t.target_s)}</td>"
         f"<td class='l'>{escape(count_text(t, 'lost'))}</td><td class='l'>{escape(count_text(t, 'errored'))}</td>"
-        f"<td class='l {escape(str(t.get('status')))}'>{escape(status_text(t))}</td>"
-        f"<td class='l'>{escape(str(t.get('reason', '')))}</td></tr>"
+        f"<td class='l {escape(t.status)}'>{escape(status_text(t))}</td><td class='l'>{escape(t.reason)}</td></tr>"
         for t in tiers
     )
     steps = "".join(
-        f"<tr><td>{s.get('step')}</td><td>{_f(s.get('target_eps'))}</td><td>{_f(s.get('achieved_eps'))}</td>"
-        f"<td>{_f(s.get('lag_p99_s'))}</td><td class='l {'pass' if s.get('valid') else 'invalid'}'>"
-        f"{'valid' if s.get('valid') else 'INVALID'}</td><td class='l'>{escape(str(s.get('reason') or ''))}</td></tr>"
-        for s in run.get("steps", [])
+        f"<tr><td>{s.step}</td><td>{_f(s.target_eps)}</td><td>{_f(s.achieved_eps)}</td>"
+        f"<td>{_f(s.lag_p99_s)}</td><td class='l {'pass' if s.valid else 'invalid'}'>"
+        f"{'valid' if s.valid else 'INVALID'}</td><td class='l'>{escape(s.reason or '')}</td></tr>"
+        for s in run.steps
     )
-    invalid = "".join(f"<li class='invalid'>{escape(str(r))}</li>" for r in run.get("invalid_reasons", []))
-    scenario, target = run.get("scenario", {}), run.get("target", {})
+    invalid = "".join(f"<li class='invalid'>{escape(r)}</li>" for r in run.invalid_reasons)
+    scenario, target = run.scenario, run.target
     hist = "".join(_tta_histograms(files, tiers))
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ingestbench {escape(str(run.get('run_id', '')))}</title>
+<html lang="en"><head><meta charset="utf-8"><title>ingestbench {escape(run.run_id)}</title>
 <style>{CSS}</style></head><body>
-<h1>ingestbench run {escape(str(run.get('run_id', files.path.name)))}</h1>
-<p><b class="{'pass' if code == 0 else 'fail'}">{escape(str(verdict))}</b> (exit code {_f(code)}).
-{escape(str(run.get('gate', {}).get('reason', '')))}<br>
-Scenario <code>{escape(str(scenario.get('name', '?')))}</code>, time scale {_f(scenario.get('time_scale'))};
-target <code>{escape(str(target.get('name', '?')))}</code> at {escape(str(target.get('url', '?')))};
-status {escape(str(run.get('status', '?')))}.</p>
+<h1>ingestbench run {escape(run.run_id)}</h1>
+<p><b class="{'pass' if code == 0 else 'fail'}">{escape(verdict_text(files))}</b> (exit code {_f(code)}).
+{escape(run.gate.reason if run.gate else '')}<br>
+Scenario <code>{escape(scenario.name)}</code>, time scale {_f(scenario.time_scale)};
+target <code>{escape(target.name)}</code> at {escape(target.url or '?')};
+status {escape(run.status)}.</p>
 <ul>{invalid}</ul>
 <h2>Verdicts per tier</h2>
-<table><tr><th class='l'>tier</th><th class='l'>band</th><th>n</th><th>p50 s</th><th>p95 s</th><th>p99 s</th>
-<th>95% CI s</th><th>target s</th><th class='l'>lost</th><th class='l'>errored</th><th class='l'>result</th>
-<th class='l'>reason</th></tr>{rows}</table>
+<table><tr><th class='l'>tier</th><th class='l'>band</th><th>canaries</th><th>n</th><th>p50 s</th><th>p95 s</th>
+<th>p99 s</th><th>95% CI s</th><th>target s</th><th class='l'>lost</th><th class='l'>errored</th>
+<th class='l'>result</th><th class='l'>reason</th></tr>{rows}</table>
 <h2>Time to availability per tier</h2><div class="charts">{hist}</div>
 <h2>Knee</h2><div class="charts">{_knee(files, tiers)}</div>
 <h2>Load</h2><div class="charts">{_rates(files)}</div>

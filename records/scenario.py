@@ -1,9 +1,9 @@
 """Scenario files (TOML): what a run does, validated once at the edge.
 
 A bare name resolves to ``scenarios/<name>.toml`` in the repository (or the current directory); anything
-with a slash or a ``.toml`` suffix is a path. Each top-level table has one parser in :data:`TABLE_PARSERS`;
-later tables (``probe``, ``slo``, ``pipeline``, ``target``) plug in there. Unknown tables or keys and bad
-values raise :class:`~ingestbench.config.ConfigError` with a one-line message naming the key::
+with a slash or a ``.toml`` suffix is a path. Each top-level table (``[load]``, ``[pipeline]``, ``[probe]``,
+``[target]``) has one parser in :data:`TABLE_PARSERS`. Unknown tables or keys and bad values raise
+:class:`~records.config.ConfigError` with a one-line message naming the key::
 
     [load]
     batch_size = 1
@@ -21,11 +21,11 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ingestbench.config import ConfigError
+from records.config import ConfigError
 
 CASINGS = ("snake_case", "camelCase", "TitleCase")
 
@@ -54,6 +54,19 @@ class LoadConfig:
     max_behind_s: float = 1.0
     max_users_per_process: int = 1000
     send_tick_s: float = 0.01
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> LoadConfig:
+        """Inverse of :meth:`to_dict` (the plan message a Locust master sends its workers)."""
+        return cls(**{**doc, "steps": tuple(LoadStep(**s) for s in doc["steps"])})
+
+    def scaled(self, time_scale: float) -> LoadConfig:
+        """The same load with every step's duration multiplied by ``time_scale`` (rates never are)."""
+        steps = tuple(replace(s, duration_s=s.duration_s * time_scale) for s in self.steps)
+        return replace(self, steps=steps)
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,7 @@ class Scenario:
     path: Path
     load: LoadConfig
     description: str = ""
-    tables: Mapping[str, Any] = field(default_factory=dict)  # the raw document
+    target_table: Mapping[str, Any] = field(default_factory=dict)  # [target]: kind, url and the target's options
     time_scale: float = 1.0
     slo_path: str | None = None
     pipeline: PipelineTable = field(default_factory=PipelineTable)
@@ -197,8 +210,22 @@ def parse_probe(doc: Mapping[str, Any]) -> ProbeTable:
     return ProbeTable(**kw)
 
 
+def parse_target(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the ``[target]`` table: ``kind`` and ``url`` (both optional), the rest the target's options
+    (scalars; the target itself checks their names and values when it is made)."""
+    out = dict(doc)
+    if "kind" in out and (not isinstance(out["kind"], str) or not out["kind"]):
+        raise ConfigError(f"target.kind must be a target name such as \"pipeline\", got {out['kind']!r}")
+    if "url" in out and (not isinstance(out["url"], str) or not out["url"].startswith(("http://", "https://"))):
+        raise ConfigError(f"target.url must start with http:// or https://, got {out['url']!r}")
+    for key, value in out.items():
+        if not isinstance(value, str | int | float | bool):
+            raise ConfigError(f"target.{key} must be a string, number or true/false, got {value!r}")
+    return out
+
+
 TABLE_PARSERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
-    "load": parse_load, "pipeline": parse_pipeline, "probe": parse_probe,
+    "load": parse_load, "pipeline": parse_pipeline, "probe": parse_probe, "target": parse_target,
 }
 TOP_LEVEL_KEYS = {"description", "time_scale", "slo"}
 
@@ -248,7 +275,7 @@ def parse_scenario(doc: Mapping[str, Any], *, name: str, path: Path) -> Scenario
             raise ConfigError(f"slo: file {slo_path} does not exist")
         slo = str(slo_path)
     return Scenario(name=name, path=path, load=parse_load(doc["load"]), description=description,
-                    tables=dict(doc), time_scale=time_scale, slo_path=slo,
+                    target_table=parse_target(doc.get("target", {})), time_scale=time_scale, slo_path=slo,
                     pipeline=parse_pipeline(doc.get("pipeline", {})), probe=parse_probe(doc.get("probe", {})))
 
 

@@ -61,3 +61,35 @@ def positive(kind: Callable[[str], T]) -> Callable[[str], T]:
         return value
 
     return convert
+
+
+TARGET_ENV_PREFIX = "INGESTBENCH_TARGET_"
+
+
+def target_options(flags: list[str] | None, *, environ: Mapping[str, str],
+                   scenario: Mapping[str, object] | None = None) -> dict[str, str]:
+    """A target's options by precedence: ``--target-opt KEY=VALUE`` > ``INGESTBENCH_TARGET_<KEY>`` > the
+    scenario's ``[target]`` table (minus ``kind`` and ``url``). Values are strings; the target validates them.
+
+    >>> target_options(["table=events"], environ={"INGESTBENCH_TARGET_DATABASE": "db"}, scenario={"table": "x"})
+    {'table': 'events', 'database': 'db'}
+    """
+    out: dict[str, str] = {}
+    for key, value in (scenario or {}).items():
+        if key not in ("kind", "url"):
+            out[key] = value if isinstance(value, str) else _toml_text(value)
+    for name, value in environ.items():
+        if name.startswith(TARGET_ENV_PREFIX) and len(name) > len(TARGET_ENV_PREFIX):
+            out[name[len(TARGET_ENV_PREFIX):].lower()] = value
+    for item in flags or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"target-opt: expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _toml_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

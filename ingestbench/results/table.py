@@ -1,47 +1,52 @@
-"""The verdict table printed at the end of a probe (and reusable by the run orchestrator)."""
+"""The verdict table printed in a terminal at the end of a probe (``rich``)."""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
+from typing import Protocol
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from checks.judge import FAIL, PASS, RunVerdict, TierVerdict
+from ingestbench.results.report_md import ci_text, status_text
+from records.numbers import fmt
+from records.verdicts import FAIL, PASS, TierVerdict
 
 _STYLE = {PASS: "green", FAIL: "red"}
 
 
-def _s(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if math.isinf(value):
-        return "lost"
-    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+class Verdict(Protocol):
+    """What the table shows: the judge's verdict, or a probe's record of it."""
+
+    @property
+    def tiers(self) -> Sequence[TierVerdict]: ...
+    @property
+    def untiered(self) -> int: ...
+    @property
+    def invalid_reasons(self) -> Sequence[str]: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
 
 
-def verdict_table(result: RunVerdict, *, title: str = "time to availability") -> Table:
+def verdict_table(result: Verdict, *, title: str = "time to availability") -> Table:
     table = Table(title=title)
     for name in ("tier", "path", "band", "canaries", "n", "p50 s", "p95 s", "p99 s", "max s", "judged s",
                  "95% CI s", "target s", "lost", "late", "errored", "dup", "not judged", "status"):
         left = name in ("tier", "path", "band", "status")
         table.add_column(name, justify="left" if left else "right", no_wrap=True)
     for v in result.tiers:
-        table.add_row(*_row(v))
+        style = _STYLE.get(v.status, "yellow")
+        table.add_row(v.tier, v.path, v.band, str(v.canaries), str(v.n), fmt(v.p50_s), fmt(v.p95_s), fmt(v.p99_s),
+                      fmt(v.max_s), f"p{v.percentile:g} {fmt(v.judged_s)}", ci_text(v), fmt(v.target_s),
+                      str(v.lost), str(v.late), str(v.errored), str(v.duplicates), str(v.excluded),
+                      f"[{style}]{escape(status_text(v))}[/{style}]")
     return table
 
 
-def _row(v: TierVerdict) -> list[str]:
-    ci = "-" if v.ci_low_s is None else f"{_s(v.ci_low_s)}–{_s(v.ci_high_s) if v.ci_high_s is not None else '?'}"
-    style = _STYLE.get(v.status, "yellow")
-    status = v.status if v.conclusive else f"{v.status} (not conclusive)"
-    return [v.tier, v.path, v.band, str(v.canaries), str(v.n), _s(v.p50_s), _s(v.p95_s), _s(v.p99_s), _s(v.max_s),
-            f"p{v.percentile:g} {_s(v.judged_s)}", ci, f"{v.target_s:g}", str(v.lost), str(v.late),
-            str(v.errored), str(v.duplicates), str(v.excluded), f"[{style}]{status}[/{style}]"]
-
-
-def print_verdicts(console: Console, result: RunVerdict, *, footer: str | None = None) -> None:
+def print_verdicts(console: Console, result: Verdict, *, footer: str | None = None) -> None:
     """The table, one reason line per tier, the reasons the run is invalid and the overall status."""
     if result.tiers:
         console.print(verdict_table(result))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingestbench import junit, report_html, report_md
-from ingestbench.rundir import RunFiles
+from ingestbench.results import junit, report_html, report_md
+from ingestbench.results.rundir import RunFiles
 
 
 def write_reports(files: RunFiles) -> list[str]:

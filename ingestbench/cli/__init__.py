@@ -1,4 +1,4 @@
-"""The ``ingestbench`` command line: one subcommand per module in :data:`COMMANDS`.
+"""The ingestbench command line: one subcommand per module of this package (``COMMANDS``).
 
 Each command module exposes ``register(subparsers)`` which adds its parser and sets ``func`` to a callable
 taking the parsed namespace and returning an exit code. Exit codes are the CI interface:
@@ -8,22 +8,17 @@ taking the parsed namespace and returning an exit code. Exit codes are the CI in
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from ingestbench import __version__
-from ingestbench.config import ConfigError
+from ingestbench.cli import pipeline, probe, results, run
+from records.config import ConfigError
 from records.exit_codes import ExitCode
 
-COMMANDS = [
-    "ingestbench.cmd_pipeline",
-    "ingestbench.cmd_probe",
-    "ingestbench.cmd_run",
-    "ingestbench.cmd_results",
-]
+COMMANDS = (pipeline, probe, run, results)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,8 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ingestbench {__version__}")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in COMMANDS:
-        importlib.import_module(name).register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Facts about where and with what a run ran (recorded in ``run.json``), and a free loopback port."""
+"""Facts about where and with what a run ran, recorded in ``run.json``: the machine and the versions."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ import socket
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def machine_facts() -> dict[str, Any]:
@@ -36,16 +30,3 @@ def versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             out[pkg] = None
     return out
-
-
-def reachable(url: str, timeout_s: float = 5.0) -> bool:
-    """Whether a TCP connection to the URL's host and port opens."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False

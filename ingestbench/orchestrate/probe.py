@@ -1,0 +1,150 @@
+"""Running the probe to the end: canaries until stopped, a drain until every one is decided, one verdict.
+
+``run_probe`` owns the process side of :class:`checks.probe.Probe`: signals (the first SIGINT/SIGTERM stops
+writing and drains, a second one skips the drain; a probe whose parent run died skips it too: nobody waits),
+the Prometheus endpoint, ``samples.jsonl``, and at the end the one judge and ``verdicts.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from checks.judge import RateSource, RunVerdict, judge_run
+from checks.metrics import ProbeMetrics
+from checks.probe import Probe, ProbeReport, ProbeSettings
+from checks.rates import PromRate
+from checks.recorder import SAMPLES_FILE, SamplesWriter
+from checks.slo import Slo
+from checks.tiering import Tiering
+from loadgen.events import EventFactory
+from records.config import ConfigError
+from records.jsonl import write_json_atomic
+from records.observation import Observation
+from records.plan import ProbePlan
+from records.run_record import ProbeRecord, ProbeSummary
+from records.timeline import RatePoint, StepRow, TimelineTail, read_timeline
+from targets.contract import ProfileStore
+
+log = logging.getLogger("ingestbench.probe")
+PROBE_JSON = "verdicts.json"
+
+
+async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRecord, ProbeReport]:
+    """Probe ``target`` as ``plan`` says until the duration is over or a signal comes; judge; record."""
+    out = Path(plan.out)
+    registry = CollectorRegistry()
+    metrics = ProbeMetrics(registry, target=plan.target)
+    stop, abort = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    parent = os.getppid()
+
+    def on_signal() -> None:
+        if os.getppid() != parent:  # the run that started us is gone: nobody will wait for a drain
+            log.info("stopping: the parent process is gone; pending canaries are recorded as undecided")
+            stop.set()
+            abort.set()
+        elif stop.is_set():
+            abort.set()
+        else:
+            log.info("stopping: draining until every canary is decided (signal again to skip)")
+            stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    runner = await _serve_metrics(registry, plan.metrics_host, plan.metrics_port)
+    settings = ProbeSettings(interval_s=plan.interval_s, poll_interval_s=plan.poll_interval_s,
+                             transactional=plan.transactional, timeout_s=plan.timeout_s, drain_s=plan.drain_s,
+                             batch_size=plan.batch_size)
+    tiering = Tiering(slo, declared_rate_eps=plan.declared_rate_eps, window_s=5.0 * slo.time_scale)
+    try:
+        async with aiohttp.ClientSession() as session:
+            with SamplesWriter(out / SAMPLES_FILE, target=plan.target) as recorder:
+                rate_query = None
+                if plan.rate_query and plan.prometheus_url:
+                    rate_query = PromRate(session, plan.prometheus_url, plan.rate_query)
+                probe = Probe(writer=target, reader=target,  # type: ignore[arg-type]
+                              profiles=target if isinstance(target, ProfileStore) else None,
+                              session=session, tiering=tiering, settings=settings, recorder=recorder,
+                              metrics=metrics, events=EventFactory(seed=plan.seed or 0),
+                              timeline=TimelineTail(plan.rate_timeline) if plan.rate_timeline else None,
+                              rate_query=rate_query, seed=plan.seed)
+                log.info("probing %s at %s; samples -> %s", plan.target, plan.url, recorder.path)
+                report = await probe.run(stop=stop, duration_s=plan.duration_s, abort=abort)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    verdict = judge_probe(report.observations, plan, slo, sampled=tiering.points)
+    record = ProbeRecord(
+        status=verdict.status, reason=verdict.reason, exit_code=int(verdict.exit_code),
+        invalid_reasons=verdict.invalid_reasons, untiered=verdict.untiered, tiers=verdict.tiers,
+        summary=ProbeSummary(canary_batch_size=plan.batch_size, sent=report.sent,
+                             transactional_sent=report.transactional_sent, undecided=report.undecided,
+                             drain_s=report.drain_s, polls=report.polls, poll_failures=report.poll_failures,
+                             exit_code=int(verdict.exit_code)),
+        duration_s=report.duration_s, declared_rate_eps=plan.declared_rate_eps, rate_timeline=plan.rate_timeline,
+        expected_tiers=plan.expected_tiers)
+    write_json_atomic(out / PROBE_JSON, record.to_dict())
+    return record, report
+
+
+def judge_probe(observations: Sequence[Observation], plan: ProbePlan, slo: Slo,
+                sampled: Sequence[RatePoint] = ()) -> RunVerdict:
+    """The probe's verdict: the one judge, given what the probe knows (its rate source, and from a load
+    generator's timeline the steps' verdicts too). ``sampled``: points from ``--rate-query``."""
+    window_s = 5.0 * slo.time_scale
+    steps: tuple[StepRow, ...] = ()
+    if plan.rate_timeline:
+        timeline = read_timeline(plan.rate_timeline)
+        rates, steps = RateSource(points=timeline.points, window_s=window_s), timeline.steps
+    elif plan.declared_rate_eps is not None:
+        rates = RateSource(declared_rate_eps=plan.declared_rate_eps, window_s=window_s)
+    else:
+        rates = RateSource(points=tuple(sampled), window_s=window_s)
+    return judge_run(observations, slo=slo, rates=rates, steps=steps, expected=plan.expected_tiers)
+
+
+def footer(plan: ProbePlan, report: ProbeReport) -> str:
+    """One line under the verdict table: what was sent, the drain, the polls, the commonest ingest errors."""
+    text = (f"{report.sent} analytical + {report.transactional_sent} transactional canaries in "
+            f"{report.duration_s:.1f} s (drain {report.drain_s:.1f} s); {report.undecided} undecided; "
+            f"{report.poll_failures} of {report.polls} polls failed; samples: {Path(plan.out) / SAMPLES_FILE}")
+    errors = Counter(o.error for o in report.observations if o.error)
+    if errors:
+        text += "; ingest errors: " + "; ".join(f"{n} x {e}" for e, n in errors.most_common(3))
+    return text
+
+
+async def _serve_metrics(registry: CollectorRegistry, host: str, port: int | None) -> web.AppRunner | None:
+    if port is None:
+        return None
+
+    async def metrics(_: web.Request) -> web.Response:
+        resp = web.Response(body=generate_latest(registry))
+        resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"metrics-port: cannot listen on {host}:{port} ({exc.strerror})") from None
+    bound = runner.addresses[0][1] if runner.addresses else port
+    log.info("metrics on http://%s:%s/metrics", host, bound)
+    return runner

@@ -1,0 +1,66 @@
+"""A run's files in, the one judge's verdict out: what ``run``, ``report`` and ``gate`` share.
+
+Everything here reads files; the judging itself is :func:`checks.judge.judge_run`, the same pure function the
+probe calls. The inputs come from the results directory only (``samples.jsonl``, ``rates.jsonl``, the SLO
+copy, and from ``run.json`` the expected tiers and the problems the run recorded), so ``ingestbench gate DIR``
+on a finished run reproduces its verdicts and exit code exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from checks.judge import RateSource, RunVerdict, expected_tiers, judge_run
+from checks.slo import Slo, load_slo
+from ingestbench.results.rundir import JUDGED, SLO_COPY, RunFiles
+from records.jsonl import write_jsonl_atomic
+from records.run_record import Gate, RunRecord
+
+
+def slo_for(files: RunFiles, slo_path: str | Path | None) -> Slo:
+    """The SLO to judge with, at the run's time scale: the one given, else the run's own copy, else the
+    default promise."""
+    if slo_path is None and (files.path / SLO_COPY).exists():
+        slo_path = files.path / SLO_COPY
+    return load_slo(str(slo_path) if slo_path is not None else None, time_scale=files.run.scenario.time_scale)
+
+
+def rate_source(files: RunFiles, slo: Slo) -> RateSource:
+    """The run's rate timeline; for a probe run without one, the rate it declared."""
+    window_s = 5.0 * slo.time_scale
+    if files.timeline.seconds:
+        return RateSource(points=files.timeline.points, window_s=window_s)
+    declared = files.probe.declared_rate_eps if files.probe else None
+    return RateSource(declared_rate_eps=declared, window_s=window_s)
+
+
+def run_problems(run: RunRecord) -> list[str]:
+    """What went wrong around the probe, as the run recorded it; a run killed before it could say is one."""
+    problems = list(run.run_problems)
+    if not run.ended:
+        problems.append(f"the run did not finish (status {run.status}); judged from what it recorded")
+    return problems
+
+
+def judge_files(files: RunFiles, slo: Slo, *, other_slo: bool = False) -> RunVerdict:
+    """Judge a run from its files. ``other_slo``: ``slo`` is not the one the run was made for, so the tiers
+    it must cover come from it and the scenario's rates rather than from ``run.json``."""
+    expected = list(files.run.expected_tiers)
+    if other_slo:
+        transactional = bool(files.run.settings.get("transactional", False))
+        expected = expected_tiers(slo, files.run.scenario.rates_eps, transactional=transactional)
+    return judge_run(files.samples, slo=slo, rates=rate_source(files, slo), steps=files.timeline.steps,
+                     problems=run_problems(files.run), expected=expected)
+
+
+def with_verdict(run: RunRecord, verdict: RunVerdict, files: RunFiles) -> RunRecord:
+    """The run record with the judge's part filled in."""
+    return run.with_(steps=files.timeline.steps, tiers=verdict.tiers, invalid_reasons=verdict.invalid_reasons,
+                     gate=Gate(verdict.status, verdict.reason, verdict.untiered, verdict.undecided),
+                     exit_code=int(verdict.exit_code))
+
+
+def write_judged(files: RunFiles, verdict: RunVerdict) -> None:
+    """``judged.jsonl``: every canary with its final tier, window and outcome (what the reports chart)."""
+    files.judged = [j.row() for j in verdict.judged]
+    write_jsonl_atomic(files.path / JUDGED, (r.to_dict() for r in files.judged))

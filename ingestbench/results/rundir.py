@@ -1,0 +1,88 @@
+"""A run's results directory: what is in it and how to read it back, also after a crash.
+
+::
+
+    results/<run-id>/
+      run.json        schema-versioned record (written at start with status "running", rewritten at the end)
+      samples.jsonl   one observation per line, appended as decided (checks.recorder): facts only
+      judged.jsonl    every canary with the tier, window and outcome the judge gave it (rewritten by report)
+      verdicts.json   the probe's own record: what it sent, what it could not decide, its verdict
+      rates.jsonl     the load generator's per-second rate timeline and per-step verdicts (records.timeline)
+      slo.toml        the SLO file the run was judged against (a copy)
+      scenario.toml   the scenario file (a copy)
+      plan.json       the resolved plan every child of the run was given
+      logs/           each child process's output
+      report.md · report.html · junit.xml
+
+A directory written by ``ingestbench probe`` alone has ``samples.jsonl`` and ``verdicts.json`` but no
+``run.json``; it reads back as a run record made from the probe's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from records.config import ConfigError
+from records.jsonl import read_jsonl
+from records.observation import Observation, load_samples
+from records.run_record import FINISHED, RUNNING, ProbeRecord, RunRecord
+from records.timeline import Timeline, read_timeline
+from records.verdicts import JudgedRow
+
+RUN_JSON = "run.json"
+SAMPLES = "samples.jsonl"
+JUDGED = "judged.jsonl"
+PROBE_JSON = "verdicts.json"
+RATES = "rates.jsonl"
+SLO_COPY = "slo.toml"
+SCENARIO_COPY = "scenario.toml"
+PLAN_JSON = "plan.json"
+
+
+@dataclass
+class RunFiles:
+    """Everything judging and reports need, read from one run directory."""
+
+    path: Path
+    run: RunRecord
+    samples: list[Observation] = field(default_factory=list)
+    timeline: Timeline = field(default_factory=Timeline)
+    probe: ProbeRecord | None = None
+    judged: list[JudgedRow] = field(default_factory=list)  # the judge's placement, once judged
+
+    @classmethod
+    def load(cls, path: Path) -> RunFiles:
+        """Read a results directory; refuses (``ConfigError``) records of an unknown ``schema_version``."""
+        path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path} is not a results directory")
+        run_doc = _json(path / RUN_JSON)
+        if not run_doc and not (path / SAMPLES).exists():
+            raise FileNotFoundError(f"{path} has neither {RUN_JSON} nor {SAMPLES}")
+        probe_doc = _json(path / PROBE_JSON)
+        probe = ProbeRecord.from_dict(probe_doc) if probe_doc else None
+        if run_doc:
+            run = RunRecord.from_dict(run_doc, what=str(path / RUN_JSON))
+        else:  # a probe on its own: finished once it wrote its record
+            run = RunRecord(run_id=path.name, status=FINISHED if probe else RUNNING,
+                            expected_tiers=probe.expected_tiers if probe else ())
+        judged = [r for r in (JudgedRow.from_dict(d) for d in read_jsonl(path / JUDGED)) if r]
+        return cls(path=path, run=run, samples=load_samples(path / SAMPLES), timeline=read_timeline(path / RATES),
+                   probe=probe, judged=judged)
+
+
+def _json(path: Path) -> dict[str, Any]:
+    """A JSON object file, or {} when it is missing or torn (a crash mid-write)."""
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: not a JSON object")
+    return doc
