@@ -161,7 +161,9 @@ class HttpConnection:
     def _exchange(self, data: bytes, *, head_only: bool) -> Response:
         sock = self._sock if self._sock is not None else self._connect()
         try:
-            sock.sendall(data)
+            sent = sock.send(data)  # one syscall for a request that fits the socket buffer (sendall asks the
+            if sent < len(data):  # kernel for the buffer size first, on every call)
+                sock.sendall(memoryview(data)[sent:])
         except (ConnectionResetError, BrokenPipeError) as exc:
             raise ConnectionClosed(f"connection closed while sending: {exc}", nothing_read=True) from exc
         return self._read_response(sock, head_only=head_only)
