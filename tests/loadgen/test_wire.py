@@ -1,6 +1,10 @@
 """The generator's lean HTTP/1.1 client against real servers on loopback: framing, keep-alive, failures."""
 
+import asyncio
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -122,3 +126,40 @@ def test_refused_and_garbage_are_errors():
     srv.close()
     with pytest.raises(ValueError):
         HttpConnection("ftp://example")
+
+
+def test_https_without_certificate_verification(tmp_path):
+    """Like Locust's FastHttpUser default: a staging host's self-signed certificate is accepted."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", _echo)
+    runner = web.AppRunner(app, access_log=None)
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port, ssl_context=ctx).start())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    try:
+        conn = HttpConnection(f"https://127.0.0.1:{port}")
+        assert conn.request("POST", "/no-content", JSON, b"{}", now_s=0.0).status == 204
+        assert conn.request("POST", "/chunked", JSON, b"", now_s=0.1).body.startswith(b"abcdef")
+        conn.close()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
