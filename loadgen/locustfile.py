@@ -31,6 +31,7 @@ from locust import LoadTestShape, events
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
+from loadgen.locust_stats import BulkStats
 from loadgen.master import MasterSide
 from loadgen.metrics import LoadgenMetrics
 from loadgen.rates_out import RatesWriter
@@ -87,8 +88,14 @@ def _init(environment: Any, **_kwargs: Any) -> None:
         side = WorkerSide(host=environment.host or "http://127.0.0.1", registry=registry,
                           send_message=lambda kind, data: runner.send_message(kind, data))
         environment.ingestbench_worker = side
+        stats = environment.ingestbench_stats = BulkStats(environment.stats)
         runner.register_message(PLAN_MESSAGE, lambda environment, msg, **_: side.on_plan(msg.data))
-        environment.events.test_stop.add_listener(lambda **_: side.stop())
+
+        def on_test_stop(**_: Any) -> None:
+            side.stop()
+            stats.flush()
+
+        environment.events.test_stop.add_listener(on_test_stop)
         if isinstance(runner, WorkerRunner):
             runner.send_message(HELLO_MESSAGE, {})
     if isinstance(runner, LocalRunner | MasterRunner):
