@@ -24,9 +24,10 @@ import aiohttp
 from checks.canary import CanaryFactory
 from checks.clock import Clock, sleep_or_stop
 from checks.comparator import Comparator
+from checks.http import describe, execute
 from checks.metrics import ProbeMetrics
 from records.observation import Observation
-from targets.base import HttpRequest, TargetError
+from targets.base import TargetError
 from targets.contract import Reader as TargetReader
 from targets.contract import Writer
 
@@ -34,21 +35,6 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[Observation], None]
 _NS_PER_S = 1_000_000_000
-
-
-async def execute(
-    session: aiohttp.ClientSession, req: HttpRequest, timeout_s: float
-) -> tuple[int, dict[str, str], bytes]:
-    """Run a sans-IO request; returns ``(status, headers, body)``."""
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    async with session.request(req.method, req.url, headers=dict(req.headers), data=req.body,
-                               timeout=timeout) as resp:
-        return resp.status, dict(resp.headers), await resp.read()
-
-
-def describe(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
 class CanaryWriter:

@@ -39,6 +39,7 @@ from records.config import ConfigError
 from records.observation import PATHS
 
 DEFAULT_SLO_PATH = Path(__file__).with_name("slo_default.toml")
+RATE_WINDOW_S = 5.0  # unscaled
 
 _BUDGET_KEYS = {"lost_after", "max_lost", "max_errored"}
 _TOP_KEYS = {"lost_after_s", "warmup_min_s", "tier"} | _BUDGET_KEYS  # lost_after_s: seconds, older spelling
@@ -160,6 +161,11 @@ class Slo:
 
     def target_s(self, tier: Tier) -> float:
         return tier.target_s * self.time_scale
+
+    @property
+    def rate_window_s(self) -> float:
+        """How far back from a send the achieved rate is averaged to tier it (5 s, time-scaled)."""
+        return RATE_WINDOW_S * self.time_scale
 
     def warmup_s(self, tier: Tier) -> float:
         return max(tier.target_s, self.warmup_min_unscaled_s) * self.time_scale

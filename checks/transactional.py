@@ -15,10 +15,11 @@ import random
 
 import aiohttp
 
-from checks.analytical import Sink, describe, execute
+from checks.analytical import Sink
 from checks.canary import CANARY_ID, CANARY_SENT_MS, Uuid7
 from checks.clock import Clock, sleep_or_stop
 from checks.comparator import Comparator
+from checks.http import describe, execute
 from checks.metrics import ProbeMetrics
 from targets.base import TargetError
 from targets.contract import ProfileStore

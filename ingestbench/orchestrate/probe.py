@@ -65,7 +65,7 @@ async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRec
     settings = ProbeSettings(interval_s=plan.interval_s, poll_interval_s=plan.poll_interval_s,
                              transactional=plan.transactional, timeout_s=plan.timeout_s, drain_s=plan.drain_s,
                              batch_size=plan.batch_size)
-    tiering = Tiering(slo, declared_rate_eps=plan.declared_rate_eps, window_s=5.0 * slo.time_scale)
+    tiering = Tiering(slo, declared_rate_eps=plan.declared_rate_eps, window_s=slo.rate_window_s)
     try:
         async with aiohttp.ClientSession() as session:
             with SamplesWriter(out / SAMPLES_FILE, target=plan.target) as recorder:
@@ -103,7 +103,7 @@ def judge_probe(observations: Sequence[Observation], plan: ProbePlan, slo: Slo,
                 sampled: Sequence[RatePoint] = ()) -> RunVerdict:
     """The probe's verdict: the one judge, given what the probe knows (its rate source, and from a load
     generator's timeline the steps' verdicts too). ``sampled``: points from ``--rate-query``."""
-    window_s = 5.0 * slo.time_scale
+    window_s = slo.rate_window_s
     steps: tuple[StepRow, ...] = ()
     if plan.rate_timeline:
         timeline = read_timeline(plan.rate_timeline)

@@ -67,7 +67,7 @@ class Progress:
     def __init__(self, run_dir: Path, *, steps_total: int, slo: Slo, enabled: bool = True,
                  stream: TextIO | None = None, plain_every_s: float = 5.0):
         self.snap = Snapshot(steps_total=steps_total)
-        self._tiering = Tiering(slo, window_s=5.0 * slo.time_scale)
+        self._tiering = Tiering(slo, window_s=slo.rate_window_s)
         self._untiered: list[dict[str, Any]] = []
         self._rates = TimelineTail(run_dir / "rates.jsonl")
         self._samples = LineTail(run_dir / "samples.jsonl")

@@ -77,7 +77,8 @@ class Run:
 
     @property
     def embedded(self) -> bool:
-        return self.plan.target.url is None
+        """The target is the pipeline this run starts (the plan's URL is filled in once it listens)."""
+        return self.plan.pipeline is not None
 
     # --- public -------------------------------------------------------------------------------
     def execute(self) -> int:

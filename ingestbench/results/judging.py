@@ -27,7 +27,7 @@ def slo_for(files: RunFiles, slo_path: str | Path | None) -> Slo:
 
 def rate_source(files: RunFiles, slo: Slo) -> RateSource:
     """The run's rate timeline; for a probe run without one, the rate it declared."""
-    window_s = 5.0 * slo.time_scale
+    window_s = slo.rate_window_s
     if files.timeline.seconds:
         return RateSource(points=files.timeline.points, window_s=window_s)
     declared = files.probe.declared_rate_eps if files.probe else None

@@ -122,7 +122,7 @@ def test_quick_passes_and_shows_the_knee(good_run):
     assert code == 0, output[-3000:]
     assert elapsed < 90
     doc = json.loads((run_dir / "run.json").read_text())
-    assert doc["schema_version"] == 1 and doc["exit_code"] == 0 and doc["status"] == "finished"
+    assert doc["schema_version"] == 2 and doc["exit_code"] == 0 and doc["status"] == "finished"
     assert all(s["valid"] for s in doc["steps"]) and len(doc["steps"]) == 4
     t = tiers(run_dir)
     low, high = t["low"], t["high"]
