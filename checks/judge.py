@@ -33,9 +33,10 @@ import numpy as np
 
 from checks.quantiles import quantile, quantile_ci_ranks, upper_bound_min_n
 from checks.slo import Slo, Tier
-from checks.tiering import Tiering
+from checks.tiering import WINDOW_CODE, Tiering
 from records.exit_codes import ExitCode
-from records.observation import AVAILABLE, ERRORED, LATE, LOST, UNDECIDED, Observation
+from records.observation import AVAILABLE, ERRORED, LATE, LOST, OUTCOMES, PATHS, UNDECIDED, Observation
+from records.samples import OUTCOME_CODE, SampleColumns
 from records.timeline import RatePoint, StepRow
 from records.verdicts import (
     FAIL,
@@ -64,76 +65,112 @@ class RateSource:
 
 
 @dataclass(frozen=True)
-class Judged:
-    """One canary as judged: its facts, where it was placed, and its final outcome under its tier's horizon."""
-
-    obs: Observation
-    tier: str | None
-    rate_eps: float | None
-    window: str
-    outcome: str
-
-    @property
-    def tta_s(self) -> float | None:
-        return self.obs.tta_s if self.outcome == AVAILABLE else None
-
-    def row(self) -> JudgedRow:
-        """The line of ``judged.jsonl`` (and what the reports chart)."""
-        o = self.obs
-        return JudgedRow(o.canary_id, o.path, self.tier, self.window, self.rate_eps, self.outcome, o.sent_unix_ms,
-                         self.tta_s, o.tta_low_s, o.tta_high_s)
-
-
-@dataclass(frozen=True)
 class RunVerdict:
     tiers: tuple[TierVerdict, ...]
-    judged: tuple[Judged, ...]
     invalid_reasons: tuple[str, ...]
     untiered: int
     undecided: int
     status: str
     reason: str
     exit_code: ExitCode
+    judged: Judged | None = None  # every canary as placed (columns), for judged.jsonl and the charts
 
 
-def collapse(observations: Iterable[Observation]) -> list[Observation]:
-    """One observation per canary and path: a ``late`` record replaces the earlier ``lost`` one."""
-    latest: dict[tuple[str, str], Observation] = {}
-    for obs in observations:
-        key = (obs.path, obs.canary_id)
-        prev = latest.get(key)
-        if prev is None or obs.outcome == LATE or prev.outcome == UNDECIDED:
-            latest[key] = obs
-    return list(latest.values())
+@dataclass(frozen=True)
+class Judged:
+    """Every canary as judged, as columns aligned with ``samples`` (one row per canary, collapsed): its tier
+    (index into the SLO's tiers, -1: none), the rate used, its window and final outcome (codes), its TTA."""
+
+    samples: SampleColumns
+    tier: np.ndarray
+    rate_eps: np.ndarray
+    window: np.ndarray
+    outcome: np.ndarray
+    tta_s: np.ndarray
+    tier_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.tier.size)
+
+    def rows(self) -> list[JudgedRow]:
+        """Every canary as a row object (for a handful: tests, a look at one run; needs the ids)."""
+        ids = self.samples.canary_id
+        if ids is None:
+            raise ValueError("the samples were read without their canary ids")
+
+        def num(v: float) -> float | None:
+            return None if math.isnan(v) else float(v)
+
+        return [JudgedRow(str(ids[i]), PATHS[self.samples.path[i]],
+                          self.tier_names[self.tier[i]] if self.tier[i] >= 0 else None, WINDOWS[self.window[i]],
+                          num(self.rate_eps[i]), OUTCOMES[self.outcome[i]], num(self.tta_s[i]))
+                for i in range(len(self))]
 
 
-def place(observations: Iterable[Observation], slo: Slo, rates: RateSource) -> list[Judged]:
+def collapse(samples: SampleColumns) -> SampleColumns:
+    """One row per canary and path: a ``late`` record replaces the earlier ``lost`` one; an ``undecided``
+    one gives way to any other; otherwise the first record stands."""
+    n = len(samples)
+    if n == 0:
+        return samples
+    key = samples.id_hash * np.uint64(2) + samples.path.astype(np.uint64)
+    ordered = np.sort(key)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    del ordered
+    if repeated.size == 0:
+        return samples
+    twice = np.flatnonzero(np.isin(key, repeated))
+    keep = np.ones(n, dtype=bool)
+    late, undecided = OUTCOME_CODE[LATE], OUTCOME_CODE[UNDECIDED]
+    groups: dict[int, list[int]] = {}
+    for row in twice.tolist():  # file order within each canary
+        groups.setdefault(int(key[row]), []).append(row)
+    for rows in groups.values():
+        best = rows[0]
+        for r in rows[1:]:
+            if samples.outcome[r] == late or samples.outcome[best] == undecided:
+                best = r
+        keep[rows] = False
+        keep[best] = True
+    return samples.take(keep)
+
+
+def place_all(samples: SampleColumns, slo: Slo, rates: RateSource) -> Judged:
     """Tier, window and final outcome of every canary (one per canary), from the complete rate source."""
+    rows = collapse(samples)
     tiering = Tiering(slo, declared_rate_eps=rates.declared_rate_eps, window_s=rates.window_s, complete=True)
     tiering.extend(rates.points)
-    horizons = {t.name: slo.loss_horizon_s(t) for t in slo.tiers}
-    out = []
-    for obs in collapse(observations):
-        a = tiering.place(obs.path, obs.sent_unix_ms)
-        outcome = obs.outcome
-        high = obs.tta_high_s
-        horizon = horizons[a.tier] if a.tier is not None and a.judged else slo.probe_horizon_s(obs.path)
-        if outcome == AVAILABLE and high is not None and high > horizon:
-            outcome = LATE  # seen, but only after its loss horizon: it was lost
-        out.append(Judged(obs, a.tier, a.rate_eps, a.window, outcome))
-    return out
+    p = tiering.place_all(rows.path, rows.sent_unix_ms.astype(float))
+    horizon_of_tier = np.array([slo.loss_horizon_s(t) for t in slo.tiers] + [np.nan])
+    horizon_of_path = np.array([slo.probe_horizon_s(path) for path in PATHS])
+    steady = p.window == WINDOW_CODE[STEADY]
+    horizon = np.where((p.tier >= 0) & steady, horizon_of_tier[p.tier], horizon_of_path[rows.path])
+    outcome = rows.outcome.copy()
+    available = outcome == OUTCOME_CODE[AVAILABLE]
+    high = rows.tta_high_s()
+    with np.errstate(invalid="ignore"):
+        outcome[available & (high > horizon)] = OUTCOME_CODE[LATE]  # seen only after its horizon: it was lost
+    tta = np.where(outcome == OUTCOME_CODE[AVAILABLE], rows.tta_s(), np.nan)
+    return Judged(rows, p.tier, p.rate_eps, p.window, outcome, tta, tuple(t.name for t in slo.tiers))
 
 
-def judge_tier(tier: Tier, slo: Slo, judged: Sequence[Judged], *, expected: bool = True) -> TierVerdict:
+def judge_tier(tier: Tier, slo: Slo, judged: Judged, index: int, *, expected: bool = True) -> TierVerdict:
     """The verdict for one tier over the canaries placed in it (``expected``: the run set out to test it)."""
-    windows: dict[str, Counter[str]] = {}
-    for j in judged:
-        windows.setdefault(j.window, Counter())[j.outcome] += 1
-    count = Counter(j.outcome for j in judged)
+    mine = judged.tier == index
+    outcome, window = judged.outcome[mine], judged.window[mine]
+    canaries = int(outcome.size)
+    grid = np.bincount(window.astype(np.int64) * len(OUTCOMES) + outcome,
+                       minlength=len(WINDOWS) * len(OUTCOMES)).reshape(len(WINDOWS), len(OUTCOMES))
+    windows: dict[str, Counter[str]] = {WINDOWS[w]: Counter({OUTCOMES[o]: int(grid[w, o])
+                                                           for o in range(len(OUTCOMES)) if grid[w, o]})
+                                        for w in range(len(WINDOWS)) if grid[w].any()}
+    count = Counter({OUTCOMES[o]: int(grid[:, o].sum()) for o in range(len(OUTCOMES))})
     lost, late, errored = count[LOST] + count[LATE], count[LATE], count[ERRORED]
-    steady = [j for j in judged if j.window == STEADY and j.outcome in (AVAILABLE, LOST, LATE)]
-    ttas = [j.tta_s for j in steady if j.outcome == AVAILABLE and j.tta_s is not None]
-    values = np.sort(np.array(ttas + [math.inf] * (len(steady) - len(ttas)), dtype=float))
+    in_steady = window == WINDOW_CODE[STEADY]
+    judged_codes = [OUTCOME_CODE[AVAILABLE], OUTCOME_CODE[LOST], OUTCOME_CODE[LATE]]
+    steady = in_steady & np.isin(outcome, judged_codes)
+    values = np.where(outcome[steady] == OUTCOME_CODE[AVAILABLE], judged.tta_s[mine][steady], math.inf)
+    values = np.sort(np.where(np.isnan(values), math.inf, values))
     n, target, pct = int(values.size), slo.target_s(tier), tier.percentile
     quant = {q: quantile(values, q) for q in REPORTED_QUANTILES}
     judged_s = quantile(values, pct)
@@ -143,25 +180,25 @@ def judge_tier(tier: Tier, slo: Slo, judged: Sequence[Judged], *, expected: bool
         lo, hi = quantile_ci_ranks(n, pct / 100.0)
         ci_low = float(values[lo - 1]) if lo is not None else None
         ci_high = float(values[hi - 1]) if hi is not None else None
-    allowed_lost, allowed_errored = tier.max_lost.allowed(len(judged)), tier.max_errored.allowed(len(judged))
+    allowed_lost, allowed_errored = tier.max_lost.allowed(canaries), tier.max_errored.allowed(canaries)
     budgets = []
     if lost > allowed_lost:
-        budgets.append(f"{lost} of {len(judged)} canaries lost{_where(windows, (LOST, LATE))}"
+        budgets.append(f"{lost} of {canaries} canaries lost{_where(windows, (LOST, LATE))}"
                        f"{f', {late} of them seen late' if late else ''}, over the loss budget of "
                        f"{tier.max_lost.text()}")
     if errored > allowed_errored:
-        budgets.append(f"{errored} of {len(judged)} canaries errored{_where(windows, (ERRORED,))}, over the error "
+        budgets.append(f"{errored} of {canaries} canaries errored{_where(windows, (ERRORED,))}, over the error "
                        f"budget of {tier.max_errored.text()} ({allowed_errored} allowed)")
     pname = f"p{pct:g}"
     conclusive = True
-    excluded = sum(1 for j in judged if j.window != STEADY)
+    excluded = int((~in_steady).sum())
     extras = _extras(excluded, count, " ".join(budgets))
     if n == 0 and not expected:
         status = FAIL if budgets else UNJUDGED
         sentence = f"{pname} not judged: no steady canary (the run did not set out to test this tier){extras}"
     elif n < tier.min_samples:
         status = FAIL if budgets else INSUFFICIENT
-        sentence = ("no canary was judged in this tier" if not judged else
+        sentence = ("no canary was judged in this tier" if not canaries else
                     f"only {n} of the {tier.min_samples} steady samples needed to judge {pname}"
                     f"{extras}")
     else:
@@ -183,49 +220,47 @@ def judge_tier(tier: Tier, slo: Slo, judged: Sequence[Judged], *, expected: bool
     reason = reason[0].upper() + reason[1:] if budgets else reason
     return TierVerdict(
         tier=tier.name, path=tier.path, band=tier.band(), percentile=pct, target_s=target,
-        min_samples=tier.min_samples, loss_horizon_s=slo.loss_horizon_s(tier), canaries=len(judged), n=n,
+        min_samples=tier.min_samples, loss_horizon_s=slo.loss_horizon_s(tier), canaries=canaries, n=n,
         available=count[AVAILABLE], p50_s=quant[50], p90_s=quant[90], p95_s=quant[95], p99_s=quant[99],
         max_s=float(values[-1]) if n else None, judged_s=judged_s, ci_low_s=ci_low, ci_high_s=ci_high,
         ci_low_rank=lo, ci_high_rank=hi,
         lost=lost, late=late, errored=errored, undecided=count[UNDECIDED], allowed_lost=allowed_lost,
-        allowed_errored=allowed_errored, duplicates=sum(j.obs.duplicates for j in judged),
+        allowed_errored=allowed_errored, duplicates=int(judged.samples.duplicates[mine].sum()),
         excluded=excluded,
         windows={w: dict(windows[w]) for w in WINDOWS if w in windows},
         status=status, passed=status == PASS, conclusive=conclusive, reason=reason,
     )
 
 
-def judge_run(observations: Iterable[Observation], *, slo: Slo, rates: RateSource,
+def judge_run(observations: SampleColumns | Iterable[Observation], *, slo: Slo, rates: RateSource,
               steps: Sequence[StepRow] = (), problems: Sequence[str] = (),
               expected: Sequence[str] = ()) -> RunVerdict:
     """Verdicts for every tier that had canaries or was ``expected``, the reasons the run is invalid, and the
-    exit code. ``steps`` are the load's step records, ``problems`` what went wrong around the probe (a child
-    died, the run was interrupted)."""
-    judged = place(observations, slo, rates)
-    by_tier: dict[str, list[Judged]] = {t.name: [] for t in slo.tiers}
-    untiered = 0
-    for j in judged:
-        if j.tier is None:
-            untiered += 1
-        else:
-            by_tier[j.tier].append(j)
-    verdicts = tuple(judge_tier(t, slo, by_tier[t.name], expected=t.name in expected)
-                     for t in slo.tiers if by_tier[t.name] or t.name in expected)
+    exit code. ``observations`` are a run's samples (columns, or observation objects for a handful);
+    ``steps`` are the load's step records, ``problems`` what went wrong around the probe (a child died, the
+    run was interrupted)."""
+    samples = observations if isinstance(observations, SampleColumns) else \
+        SampleColumns.from_observations(list(observations), with_ids=True)
+    judged = place_all(samples, slo, rates)
+    counts = np.bincount(judged.tier + 1, minlength=len(slo.tiers) + 1)  # index 0: no tier
+    untiered = int(counts[0])
+    verdicts = tuple(judge_tier(t, slo, judged, i, expected=t.name in expected)
+                     for i, t in enumerate(slo.tiers) if counts[i + 1] or t.name in expected)
     invalid = list(problems)
     for s in steps:
         if not s.valid:
             invalid.append(f"load step {s.step} ({s.target_eps:g} events/s) was not reached: "
                            f"{s.reason or f'achieved {s.achieved_eps:g}'}")
     invalid += [f"tier {v.tier}: {v.reason}" for v in verdicts if v.status == INSUFFICIENT]
-    undecided = sum(1 for j in judged if j.outcome == UNDECIDED)
+    undecided = int((judged.outcome == OUTCOME_CODE[UNDECIDED]).sum())
     if undecided:
         invalid.append(f"{undecided} canaries were never decided (the probe stopped before they were seen or "
                        "past their loss horizon)")
     if not verdicts:
         invalid.append(f"no canary could be judged ({untiered} without a tier)")
-    elif judged and all(j.outcome == ERRORED for j in judged):
+    elif len(judged) and bool((judged.outcome == OUTCOME_CODE[ERRORED]).all()):
         invalid.append(f"every canary's ingest failed (the target is unreachable or refuses everything; first: "
-                       f"{judged[0].obs.error})")
+                       f"{samples.first_error})")
     failed = [v.tier for v in verdicts if v.status == FAIL]
     if invalid:
         status, code = INVALID, ExitCode.INVALID
@@ -244,7 +279,7 @@ def judge_run(observations: Iterable[Observation], *, slo: Slo, rates: RateSourc
         judged_n = sum(1 for v in verdicts if v.status == PASS)
         reason = f"all {judged_n} judged tiers met their targets" + (
             f"; not conclusive at 95% confidence for tier {', '.join(unsure)}." if unsure else ".")
-    return RunVerdict(verdicts, tuple(judged), tuple(invalid), untiered, undecided, status, reason, code)
+    return RunVerdict(verdicts, tuple(invalid), untiered, undecided, status, reason, code, judged)
 
 
 def expected_tiers(slo: Slo, rates_eps: Iterable[float], *, transactional: bool) -> list[str]:
@@ -295,4 +330,4 @@ def _fmt_ci(low: float | None, high: float | None) -> str:
 
 
 __all__ = ["FAIL", "INSUFFICIENT", "INVALID", "PASS", "UNJUDGED", "Judged", "RateSource", "RunVerdict", "TierVerdict",
-           "collapse", "expected_tiers", "judge_run", "judge_tier", "place"]
+           "collapse", "expected_tiers", "judge_run", "judge_tier", "place_all"]

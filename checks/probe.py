@@ -2,9 +2,12 @@
 
 The probe records facts. Every decided observation goes straight to ``samples.jsonl`` (and to the
 ``on_observation`` callback); which tier it counts for is decided once, by the judge, from the complete rate
-timeline. The live tiering here only labels the Prometheus metrics: with a live rate timeline an observation
-waits (at most ``tier_hold_s``) until the timeline covers its send time, so a canary sent just after a rate
-step is not labelled with the previous step's tier.
+timeline. The probe itself keeps only bounded state, however long it runs: the canaries still pending,
+counts by outcome and the few most frequent ingest errors (the file holds the rest).
+
+The live tiering here only labels the Prometheus metrics: with a live rate timeline an observation waits (at
+most ``tier_hold_s``) until the timeline covers its send time, so a canary sent just after a rate step is not
+labelled with the previous step's tier.
 
 Every canary is decided: after ``stop`` the writers stop and the probe drains, polling until every pending
 canary is seen or past its loss horizon (the longest of its path's tiers, from the SLO). Only ``abort`` (or a
@@ -17,7 +20,7 @@ makes the run invalid.
         probe = Probe(writer=target, reader=target, profiles=target, session=session, events=EventFactory(seed=1),
                       tiering=Tiering(slo, declared_rate_eps=10))
         report = await probe.run(duration_s=60)
-    judge_run(report.observations, slo=slo, rates=RateSource(declared_rate_eps=10))
+    judge_run(read_sample_columns(out / "samples.jsonl"), slo=slo, rates=RateSource(declared_rate_eps=10))
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import contextlib
 import logging
 import math
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,6 +51,7 @@ from records.timeline import TimelineTail
 from targets.contract import ProfileStore, Reader, Writer
 
 _NS_PER_S = 1_000_000_000
+MAX_ERRORS = 10
 log = logging.getLogger(__name__)
 
 
@@ -69,7 +74,8 @@ class ProbeSettings:
 
 @dataclass(frozen=True)
 class ProbeReport:
-    observations: tuple[Observation, ...]
+    outcomes: dict[str, int]  # decided canaries by outcome
+    errors: dict[str, int]  # ingest errors by message (the most frequent ones, a bounded few)
     sent: int
     transactional_sent: int
     undecided: int
@@ -99,7 +105,8 @@ class Probe:
                                      late_watch_s=s.late_watch_s, stationary_polls=True)
         self.transactional = Comparator(path=TRANSACTIONAL, lost_after_s=slo.probe_horizon_s(TRANSACTIONAL),
                                         late_watch_s=0.0)
-        self.observations: list[Observation] = []
+        self.outcomes: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
         self._held: list[tuple[int, Observation]] = []
         self.poll_interval_s = max(s.poll_interval_s, reader.limits.min_poll_interval_s)
         if self.poll_interval_s > s.poll_interval_s:
@@ -160,7 +167,7 @@ class Probe:
         self._release(force=True)
         end_ns = self._clock.monotonic_ns()
         return ProbeReport(
-            observations=tuple(self.observations), sent=self.writer.sent,
+            outcomes=dict(self.outcomes), errors=dict(self.errors.most_common(MAX_ERRORS)), sent=self.writer.sent,
             transactional_sent=self.tx.sent if self.tx else 0, undecided=len(undecided), polls=self.reader.polls,
             poll_failures=self.reader.poll_failures, duration_s=(end_ns - start_ns) / _NS_PER_S,
             drain_s=(end_ns - (drain_started_ns or end_ns)) / _NS_PER_S,
@@ -174,7 +181,11 @@ class Probe:
     # --- decided observations -----------------------------------------------------------------
     def _decided(self, obs: Observation) -> None:
         """Facts first: recorded at once (a crash loses nothing decided); metrics wait for a live tier."""
-        self.observations.append(obs)
+        self.outcomes[obs.outcome] += 1
+        if obs.error:
+            self.errors[obs.error] += 1
+            if len(self.errors) > 4 * MAX_ERRORS:  # keep the frequent ones: a bounded count of distinct messages
+                self.errors = Counter(dict(self.errors.most_common(MAX_ERRORS)))
         if self._recorder is not None:
             self._recorder.write(obs)
         if self._on_observation is not None:

@@ -58,11 +58,12 @@ def upper_bound_min_n(q: float, confidence: float = 0.95) -> int:
 
 
 def _log_binom_pmf(n: int, q: float) -> np.ndarray:
-    """``log P(K = k)`` for ``k = 0..n``, ``K ~ Binomial(n, q)``."""
-    k = np.arange(n + 1, dtype=float)
+    """``log P(K = k)`` for ``k = 0..n``, ``K ~ Binomial(n, q)``: from ``P(K = 0)`` by the ratio of neighbours,
+    ``P(K = k + 1) / P(K = k) = (n - k) / (k + 1) * q / (1 - q)``, a cumulative sum (fast for any ``n``)."""
     if q <= 0.0:
-        return np.where(k == 0, 0.0, -np.inf)
+        return np.where(np.arange(n + 1) == 0, 0.0, -np.inf)
     if q >= 1.0:
-        return np.where(k == n, 0.0, -np.inf)
-    lgamma = np.vectorize(math.lgamma, otypes=[float])
-    return lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0) + k * math.log(q) + (n - k) * math.log1p(-q)
+        return np.where(np.arange(n + 1) == n, 0.0, -np.inf)
+    k = np.arange(n, dtype=float)
+    steps = np.log(n - k) - np.log(k + 1) + (math.log(q) - math.log1p(-q))
+    return np.concatenate([[0.0], np.cumsum(steps)]) + n * math.log1p(-q)

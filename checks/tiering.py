@@ -1,7 +1,7 @@
 """Which tier an observation counts for, from the ingest rate *achieved* before it was sent, and in which window.
 
-Pure functions over a list of :class:`RatePoint` (one per measurement window, e.g. the load generator's
-per-second records, or samples of a Prometheus rate query). A point covers ``(unix_s - span_s, unix_s]``.
+Pure functions over a rate timeline (one point per measurement window, e.g. the load generator's per-second
+records, or samples of a Prometheus rate query). A point covers ``(unix_s - span_s, unix_s]``.
 
 - Rate at send time: the mean achieved rate of the points overlapping ``[sent - window_s, sent]``.
 - Rate changes: where the requested ``target_eps`` changes (when the points carry it), otherwise where the
@@ -16,6 +16,9 @@ per-second records, or samples of a Prometheus rate query). A point covers ``(un
 - A tier without a rate band (transactional: "at any rate") is always steady.
 - A fixed declared rate has no change points: a standalone probe watches a system already in its regime.
 
+:func:`place` does it for a whole run at once, as arrays (a million sends in a few tens of milliseconds);
+:func:`assign` and :class:`Tiering` are the same function for one send (the live view, the probe's metrics).
+
 >>> pts = [RatePoint(100.0, 10.0, 10.0), RatePoint(101.0, 2000.0, 2000.0), RatePoint(102.0, 2000.0, 2000.0)]
 >>> window_rate_eps(pts, 101.5, window_s=1.0)
 2000.0
@@ -25,15 +28,19 @@ per-second records, or samples of a Prometheus rate query). A point covers ``(un
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from checks.slo import Slo
-from records.observation import ANALYTICAL
+from records.observation import ANALYTICAL, PATHS
+from records.samples import BLOCK
 from records.timeline import RatePoint
-from records.verdicts import OUTSIDE, STEADY, TRANSITION, WARMUP
+from records.verdicts import OUTSIDE, STEADY, TRANSITION, WARMUP, WINDOWS
+
+WINDOW_CODE = {name: i for i, name in enumerate(WINDOWS)}
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,105 @@ class TierAssignment:
         return self.window == STEADY
 
 
+@dataclass(frozen=True)
+class Placements:
+    """Where many sends fall: per send, the tier's index in the SLO (-1: none), the rate (NaN: unknown) and
+    the window's index in :data:`~records.verdicts.WINDOWS`."""
+
+    tier: np.ndarray
+    rate_eps: np.ndarray
+    window: np.ndarray
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Rate points as sorted arrays, with their regime starts and cumulative rates (built once per run)."""
+
+    unix_s: np.ndarray
+    achieved_eps: np.ndarray
+    changes: np.ndarray
+    _cumulative: np.ndarray
+
+    @classmethod
+    def of(cls, points: Sequence[RatePoint], changes: Sequence[float]) -> Timeline:
+        ordered = sorted(points, key=lambda p: p.unix_s)
+        achieved = np.array([p.achieved_eps for p in ordered], dtype=float)
+        return cls(np.array([p.unix_s for p in ordered], dtype=float), achieved,
+                   np.array(sorted(changes), dtype=float), np.concatenate([[0.0], np.cumsum(achieved)]))
+
+    def window_rates(self, at_s: np.ndarray, *, window_s: float, span_s: float) -> np.ndarray:
+        """Mean achieved rate of the points with ``at - window_s < unix_s < at + span_s`` (NaN: none)."""
+        lo = np.searchsorted(self.unix_s, at_s - window_s, side="right")
+        hi = np.searchsorted(self.unix_s, at_s + span_s, side="left")
+        count = hi - lo
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, (self._cumulative[hi] - self._cumulative[lo]) / count, np.nan)
+
+    def nearest_rates(self, at_s: np.ndarray) -> np.ndarray:
+        i = np.clip(np.searchsorted(self.unix_s, at_s), 1, max(1, self.unix_s.size - 1))
+        left, right = i - 1, np.minimum(i, self.unix_s.size - 1)
+        use_right = np.abs(self.unix_s[right] - at_s) < np.abs(self.unix_s[left] - at_s)
+        return np.where(use_right, self.achieved_eps[right], self.achieved_eps[left])
+
+
+def place(paths: np.ndarray, sent_unix_s: np.ndarray, *, slo: Slo, timeline: Timeline | None = None,
+          declared_rate_eps: float | None = None, window_s: float = 5.0, span_s: float = 1.0,
+          end_unix_s: float | None = None) -> Placements:
+    """Tier, rate and window of every send (``paths`` as indices into :data:`~records.observation.PATHS`).
+
+    ``declared_rate_eps`` wins over the timeline (it is what the operator said); ``end_unix_s`` is when the
+    load ended, for a complete timeline. ``window_s`` is used as given (the caller scales it).
+    """
+    n = sent_unix_s.size
+    window = np.full(n, WINDOW_CODE[STEADY], dtype=np.int8)
+    has_points = timeline is not None and timeline.unix_s.size > 0
+    if declared_rate_eps is not None:
+        rate = np.full(n, float(declared_rate_eps))
+    elif timeline is None or not has_points:
+        rate = np.full(n, np.nan)
+    else:
+        rate = timeline.window_rates(sent_unix_s, window_s=window_s, span_s=span_s)
+        outside = sent_unix_s <= timeline.unix_s[0] - span_s
+        if end_unix_s is not None:
+            outside |= sent_unix_s > end_unix_s
+        rate = np.where(outside, 0.0, rate)  # before the load started or after it ended: none of it ran
+        gap = np.isnan(rate)  # live, beyond what the timeline covers so far: the nearest rate
+        rate = np.where(gap, timeline.nearest_rates(sent_unix_s), rate)
+        window[outside | gap] = WINDOW_CODE[OUTSIDE]
+    tier = np.full(n, -1, dtype=np.int16)
+    for i, t in reversed(list(enumerate(slo.tiers))):  # the first matching tier wins
+        match = paths == PATHS.index(t.path)
+        if t.banded:
+            with np.errstate(invalid="ignore"):
+                if t.at_least_eps is not None:
+                    match &= rate >= t.at_least_eps
+                if t.below_eps is not None:
+                    match &= rate < t.below_eps
+        tier[match] = i
+    if has_points and timeline is not None and declared_rate_eps is None:
+        _windows(window, tier, sent_unix_s, slo, timeline.changes, end_unix_s)
+    bandless = np.array([not t.banded for t in slo.tiers] + [False])[tier]
+    window[bandless] = WINDOW_CODE[STEADY]  # promised at any rate: rate changes are part of it
+    return Placements(tier, np.where(np.isnan(rate), np.nan, rate), window)
+
+
+def _windows(window: np.ndarray, tier: np.ndarray, sent: np.ndarray, slo: Slo, changes: np.ndarray,
+             end_unix_s: float | None) -> None:
+    """Mark warm-ups and transitions in ``window`` (sends already outside the load keep that window)."""
+    warmup_s = np.array([slo.warmup_s(t) for t in slo.tiers] + [0.0])[tier]
+    target_s = np.array([slo.target_s(t) for t in slo.tiers] + [0.0])[tier]
+    idx = np.searchsorted(changes, sent, side="right") - 1
+    started = idx >= 0
+    since = sent - changes[np.maximum(idx, 0)] if changes.size else np.full(sent.size, np.inf)
+    following = np.append(changes, np.inf)[np.minimum(idx + 1, changes.size)]
+    if end_unix_s is not None:
+        following = np.minimum(following, end_unix_s)
+    steady = (window == WINDOW_CODE[STEADY]) & (tier >= 0)
+    warm = steady & started & (since < warmup_s)
+    window[warm] = WINDOW_CODE[WARMUP]
+    window[steady & ~warm & (following - sent < target_s)] = WINDOW_CODE[TRANSITION]
+
+
 def window_rate_eps(
     points: Sequence[RatePoint], at_unix_s: float, *, window_s: float, span_s: float = 1.0
 ) -> float | None:
@@ -58,8 +164,8 @@ def window_rate_eps(
     The point containing ``at`` counts too, so a send in the current second is tiered even when only a
     fraction of the window lies behind it.
     """
-    selected = [p.achieved_eps for p in points if at_unix_s - window_s < p.unix_s < at_unix_s + span_s]
-    return sum(selected) / len(selected) if selected else None
+    rate = Timeline.of(points, ()).window_rates(np.array([at_unix_s]), window_s=window_s, span_s=span_s)[0]
+    return None if np.isnan(rate) else float(rate)
 
 
 def change_times(
@@ -89,15 +195,6 @@ def change_times(
     return starts
 
 
-def nearest_rate_eps(points: Sequence[RatePoint], at_unix_s: float) -> float | None:
-    """The achieved rate of the point nearest in time to ``at`` (points sorted by time); None without points."""
-    if not points:
-        return None
-    i = bisect.bisect_left([p.unix_s for p in points], at_unix_s)
-    near = [p for p in points[max(0, i - 1):i + 1]]
-    return min(near, key=lambda p: abs(p.unix_s - at_unix_s)).achieved_eps
-
-
 def assign(
     path: str,
     sent_unix_s: float,
@@ -110,36 +207,18 @@ def assign(
     span_s: float = 1.0,
     end_unix_s: float | None = None,
 ) -> TierAssignment:
-    """The tier, the rate used and the window of a send at ``sent_unix_s``.
+    """:func:`place` for one send: the tier, the rate used and the window."""
+    return _one(path, sent_unix_s, slo, Timeline.of(points, changes), declared_rate_eps, window_s, span_s,
+                end_unix_s)
 
-    ``declared_rate_eps`` wins over ``points`` (it is what the operator said); ``points`` are sorted by time;
-    ``changes`` are regime starts from :func:`change_times`; ``end_unix_s`` is when the load ended, for a
-    complete timeline. ``window_s`` is used as given (the caller scales it).
-    """
-    window = STEADY
-    if declared_rate_eps is not None:
-        rate: float | None = declared_rate_eps
-    elif points and (sent_unix_s <= points[0].unix_s - span_s
-                     or (end_unix_s is not None and sent_unix_s > end_unix_s)):
-        rate, window = 0.0, OUTSIDE  # before the load started or after it ended: none of it ran
-    else:
-        rate = window_rate_eps(points, sent_unix_s, window_s=window_s, span_s=span_s)
-        if rate is None and points:  # live, beyond what the timeline covers so far: the nearest rate
-            rate, window = nearest_rate_eps(points, sent_unix_s), OUTSIDE
-    tier = slo.tier_for(path, rate)
-    if tier is None:
-        return TierAssignment(None, rate, window)
-    if not tier.banded:
-        return TierAssignment(tier.name, rate, STEADY)  # promised at any rate: rate changes are part of it
-    if window == OUTSIDE:
-        return TierAssignment(tier.name, rate, OUTSIDE)
-    started = [c for c in changes if c <= sent_unix_s]
-    if started and sent_unix_s - max(started) < slo.warmup_s(tier):
-        return TierAssignment(tier.name, rate, WARMUP)
-    ends = [c for c in changes if c > sent_unix_s] + ([end_unix_s] if end_unix_s is not None else [])
-    if ends and min(ends) - sent_unix_s < slo.target_s(tier):
-        return TierAssignment(tier.name, rate, TRANSITION)
-    return TierAssignment(tier.name, rate, STEADY)
+
+def _one(path: str, sent_unix_s: float, slo: Slo, timeline: Timeline, declared_rate_eps: float | None,
+         window_s: float, span_s: float, end_unix_s: float | None) -> TierAssignment:
+    p = place(np.array([PATHS.index(path)]), np.array([sent_unix_s]), slo=slo, timeline=timeline,
+              declared_rate_eps=declared_rate_eps, window_s=window_s, span_s=span_s, end_unix_s=end_unix_s)
+    tier, rate = int(p.tier[0]), float(p.rate_eps[0])
+    return TierAssignment(slo.tiers[tier].name if tier >= 0 else None, None if np.isnan(rate) else rate,
+                          WINDOWS[int(p.window[0])])
 
 
 class Tiering:
@@ -165,20 +244,28 @@ class Tiering:
         self.window_s = window_s
         self.span_s = span_s
         self._points: list[RatePoint] = []
-        self._changes: list[float] = []
+        self._timeline = Timeline.of((), ())
 
     def band_of(self, rate_eps: float) -> str | None:
         tier = self.slo.tier_for(ANALYTICAL, rate_eps)
         return tier.name if tier is not None else None
 
     def extend(self, points: Iterable[RatePoint]) -> None:
-        self._points.extend(points)
+        new = list(points)
+        if not new:
+            return
+        self._points.extend(new)
         self._points.sort(key=lambda p: p.unix_s)
-        self._changes = change_times(self._points, band_of=self.band_of, span_s=self.span_s)
+        changes = change_times(self._points, band_of=self.band_of, span_s=self.span_s)
+        self._timeline = Timeline.of(self._points, changes)
 
     @property
     def points(self) -> list[RatePoint]:
         return list(self._points)
+
+    @property
+    def end_unix_s(self) -> float | None:
+        return self._points[-1].unix_s if self.complete and self._points else None
 
     def ready(self, path: str, sent_unix_ms: int) -> bool:
         """True once the rate source covers the send time (a live timeline lags by a few seconds)."""
@@ -187,15 +274,18 @@ class Tiering:
         return bool(self._points) and self._points[-1].unix_s >= sent_unix_ms / 1000.0
 
     def place(self, path: str, sent_unix_ms: int) -> TierAssignment:
-        """Tier and window of a send. Live, a send the timeline does not cover yet takes the latest rate."""
-        return assign(
-            path,
-            sent_unix_ms / 1000.0,
-            slo=self.slo,
-            points=self._points,
-            changes=self._changes,
-            declared_rate_eps=self.declared_rate_eps,
-            window_s=self.window_s,
-            span_s=self.span_s,
-            end_unix_s=self._points[-1].unix_s if self.complete and self._points else None,
-        )
+        """Tier and window of a send. Live, a send the timeline does not cover yet takes the nearest rate."""
+        return _one(path, sent_unix_ms / 1000.0, self.slo, self._timeline, self.declared_rate_eps, self.window_s,
+                    self.span_s, self.end_unix_s)
+
+    def place_all(self, paths: np.ndarray, sent_unix_ms: np.ndarray) -> Placements:
+        """:meth:`place` for many sends at once (arrays), a block at a time: temporaries stay small."""
+        n = sent_unix_ms.size
+        out = Placements(np.empty(n, dtype=np.int16), np.empty(n), np.empty(n, dtype=np.int8))
+        for a in range(0, n, BLOCK):
+            b = min(n, a + BLOCK)
+            p = place(paths[a:b], sent_unix_ms[a:b] / 1000.0, slo=self.slo, timeline=self._timeline,
+                      declared_rate_eps=self.declared_rate_eps, window_s=self.window_s, span_s=self.span_s,
+                      end_unix_s=self.end_unix_s)
+            out.tier[a:b], out.rate_eps[a:b], out.window[a:b] = p.tier, p.rate_eps, p.window
+        return out

@@ -117,17 +117,9 @@ class Observation:
         return None if self.acked_ns is None else (self.acked_ns - self.sent_ns) / _NS_PER_S
 
     def to_record(self) -> dict[str, Any]:
-        """The ``samples.jsonl`` line: all fields plus the derived seconds (the file's public contract)."""
-        record: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        record.update(
-            tta_s=self.tta_s,
-            tta_low_s=self.tta_low_s,
-            tta_high_s=self.tta_high_s,
-            resolution_s=self.resolution_s,
-            acked_unix_ms=self.acked_unix_ms,
-            ack_s=self.ack_s,
-        )
-        return record
+        """The ``samples.jsonl`` line: the facts, in field order (the file's public contract). The seconds
+        derived from them (``tta_s`` and its bounds) are in ``judged.jsonl``, next to the tier they count for."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Observation:

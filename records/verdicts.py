@@ -83,7 +83,7 @@ class TierVerdict:
 
 @dataclass(frozen=True)
 class JudgedRow:
-    """One canary as the judge placed it: the line of ``judged.jsonl``, what the reports chart."""
+    """One canary as the judge placed it: a line of ``judged.jsonl`` (its facts are in ``samples.jsonl``)."""
 
     canary_id: str
     path: str
@@ -91,19 +91,16 @@ class JudgedRow:
     window: str
     rate_eps: float | None
     outcome: str
-    sent_unix_ms: int
     tta_s: float | None = None
-    tta_low_s: float | None = None
-    tta_high_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> JudgedRow | None:
-        """The row of a line, or None when it lacks the canary's id, path or send time."""
-        cid, path, sent = doc.get("canary_id"), doc.get("path"), doc.get("sent_unix_ms")
-        if not isinstance(cid, str) or not isinstance(path, str) or not isinstance(sent, int):
+        """The row of a line, or None when it lacks the canary's id or path."""
+        cid, path = doc.get("canary_id"), doc.get("path")
+        if not isinstance(cid, str) or not isinstance(path, str):
             return None
-        return cls(cid, path, doc.get("tier"), str(doc.get("window")), doc.get("rate_eps"), str(doc.get("outcome")),
-                   sent, doc.get("tta_s"), doc.get("tta_low_s"), doc.get("tta_high_s"))
+        return cls(cid, path, doc.get("tier"), str(doc.get("window")), doc.get("rate_eps"),
+                   str(doc.get("outcome")), doc.get("tta_s"))

@@ -1,24 +1,35 @@
-"""The ingestbench command line: one subcommand per module of this package (``COMMANDS``).
+"""The ingestbench command line: one module of this package per group of subcommands (``COMMANDS``).
 
-Each command module exposes ``register(subparsers)`` which adds its parser and sets ``func`` to a callable
+Each command module exposes ``register(subparsers)``, which adds its parsers and sets ``func`` to a callable
 taking the parsed namespace and returning an exit code. Exit codes are the CI interface:
 0 pass · 1 an SLO failed · 2 bad usage or config · 3 the run is invalid.
+
+A command's module is loaded only when that command runs (``--help`` and usage errors load them all): judging
+a run with ``gate`` does not pay for the HTTP client, the probe or the pipeline.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from ingestbench import __version__
-from ingestbench.cli import pipeline, probe, results, run
 from records.config import ConfigError
 from records.exit_codes import ExitCode
 
-COMMANDS = (pipeline, probe, run, results)
+COMMANDS = {  # subcommand -> the module that registers and runs it
+    "pipeline": "ingestbench.cli.pipeline",
+    "probe": "ingestbench.cli.probe",
+    "run": "ingestbench.cli.run",
+    "scenarios": "ingestbench.cli.run",
+    "report": "ingestbench.cli.results",
+    "gate": "ingestbench.cli.results",
+    "compare": "ingestbench.cli.results",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,19 +37,35 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for ``command`` (every command when None)."""
     parser = _Parser(prog="ingestbench", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"ingestbench {__version__}")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for command in COMMANDS:
-        command.register(sub)
+    modules = [COMMANDS[command]] if command in COMMANDS else sorted(set(COMMANDS.values()))
+    for name in modules:
+        importlib.import_module(name).register(sub)
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` asks for: its first word that is not an option or the option's value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--log-level":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+        elif word in ("-h", "--help", "--version"):
+            return None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command(argv)
+    args = build_parser(command).parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

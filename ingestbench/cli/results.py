@@ -45,15 +45,15 @@ def register(sub: Any) -> None:
     c.set_defaults(func=compare)
 
 
-def _load(run_dir: str) -> RunFiles:
+def _load(run_dir: str, *, with_ids: bool = False, samples: bool = True) -> RunFiles:
     try:
-        return RunFiles.load(Path(run_dir))
+        return RunFiles.load(Path(run_dir), with_ids=with_ids, samples=samples)
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from None
 
 
 def report(args: argparse.Namespace) -> int:
-    files = _load(args.run_dir)
+    files = _load(args.run_dir, with_ids=True)
     verdict = judge_files(files, slo_for(files, None))  # a killed run says so among its invalid reasons
     run = with_verdict(files.run, verdict, files)
     if not run.ended:
@@ -85,7 +85,7 @@ def gate(args: argparse.Namespace) -> int:
 def compare(args: argparse.Namespace) -> int:
     if not args.max_regression >= 0:
         raise ConfigError(f"--max-regression must be >= 0, got {args.max_regression}")
-    base, cand = _load(args.base_dir), _load(args.candidate_dir)
+    base, cand = _load(args.base_dir, samples=False), _load(args.candidate_dir, samples=False)
     for f in (base, cand):
         if not f.run.tiers:
             raise ConfigError(f"{f.path} has no verdicts yet: run `ingestbench report {f.path}` first")

@@ -29,9 +29,9 @@ from checks.tiering import Tiering
 from loadgen.events import EventFactory
 from records.config import ConfigError
 from records.jsonl import write_json_atomic
-from records.observation import Observation
 from records.plan import ProbePlan
 from records.run_record import ProbeRecord, ProbeSummary
+from records.samples import SampleColumns, read_sample_columns
 from records.timeline import RatePoint, StepRow, TimelineTail, read_timeline
 from targets.contract import ProfileStore
 
@@ -68,7 +68,7 @@ async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRec
     tiering = Tiering(slo, declared_rate_eps=plan.declared_rate_eps, window_s=slo.rate_window_s)
     try:
         async with aiohttp.ClientSession() as session:
-            with SamplesWriter(out / SAMPLES_FILE, target=plan.target) as recorder:
+            with SamplesWriter(out / SAMPLES_FILE) as recorder:
                 rate_query = None
                 if plan.rate_query and plan.prometheus_url:
                     rate_query = PromRate(session, plan.prometheus_url, plan.rate_query)
@@ -85,7 +85,7 @@ async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRec
             await runner.cleanup()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    verdict = judge_probe(report.observations, plan, slo, sampled=tiering.points)
+    verdict = judge_probe(read_sample_columns(out / SAMPLES_FILE), plan, slo, sampled=tiering.points)
     record = ProbeRecord(
         status=verdict.status, reason=verdict.reason, exit_code=int(verdict.exit_code),
         invalid_reasons=verdict.invalid_reasons, untiered=verdict.untiered, tiers=verdict.tiers,
@@ -99,7 +99,7 @@ async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRec
     return record, report
 
 
-def judge_probe(observations: Sequence[Observation], plan: ProbePlan, slo: Slo,
+def judge_probe(samples: SampleColumns, plan: ProbePlan, slo: Slo,
                 sampled: Sequence[RatePoint] = ()) -> RunVerdict:
     """The probe's verdict: the one judge, given what the probe knows (its rate source, and from a load
     generator's timeline the steps' verdicts too). ``sampled``: points from ``--rate-query``."""
@@ -112,7 +112,7 @@ def judge_probe(observations: Sequence[Observation], plan: ProbePlan, slo: Slo,
         rates = RateSource(declared_rate_eps=plan.declared_rate_eps, window_s=window_s)
     else:
         rates = RateSource(points=tuple(sampled), window_s=window_s)
-    return judge_run(observations, slo=slo, rates=rates, steps=steps, expected=plan.expected_tiers)
+    return judge_run(samples, slo=slo, rates=rates, steps=steps, expected=plan.expected_tiers)
 
 
 def footer(plan: ProbePlan, report: ProbeReport) -> str:
@@ -120,7 +120,7 @@ def footer(plan: ProbePlan, report: ProbeReport) -> str:
     text = (f"{report.sent} analytical + {report.transactional_sent} transactional canaries in "
             f"{report.duration_s:.1f} s (drain {report.drain_s:.1f} s); {report.undecided} undecided; "
             f"{report.poll_failures} of {report.polls} polls failed; samples: {Path(plan.out) / SAMPLES_FILE}")
-    errors = Counter(o.error for o in report.observations if o.error)
+    errors = Counter(report.errors)
     if errors:
         text += "; ingest errors: " + "; ".join(f"{n} x {e}" for e, n in errors.most_common(3))
     return text

@@ -1,8 +1,9 @@
 """Live progress of a run: current step, target vs achieved events/s, schedule lag, canaries, running
 quantiles per tier. Rich when stdout is a terminal, plain lines otherwise (or with ``--no-progress``).
 
-The view only reads the run's files as they grow (and the probe's pending gauge when it has one). Tiers
-here are live: each canary is placed on the rate timeline known so far, once that covers its send time
+The view only reads the run's files as they grow (and the probe's pending gauge when it has one), and keeps
+fixed-size summaries (an HDR histogram of TTAs per tier), however many canaries a run decides. Tiers here are
+live: each canary is placed on the rate timeline known so far, once that covers its send time
 (the judge places them again at the end, on the complete timeline). After the load, the view shows the
 drain: how many canaries are still pending and the most it can take.
 """
@@ -16,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
+from hdrh.histogram import HdrHistogram
 
 from checks.slo import Slo
 from checks.tiering import Tiering
 from records.jsonl import LineTail
-from records.observation import AVAILABLE
+from records.observation import AVAILABLE, Observation
 from records.timeline import TimelineTail
 
 
@@ -37,7 +38,7 @@ class Snapshot:
     host_cpu: float | None = None
     failed_events: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
-    tta_by_tier: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    tta_by_tier: dict[str, HdrHistogram] = field(default_factory=lambda: defaultdict(_tta_histogram))
     pending: float | None = None
     drain_left_s: float | None = None
     invalid_steps: list[int] = field(default_factory=list)
@@ -50,11 +51,12 @@ class Snapshot:
         return f"generator {pct(self.generator_cpu)} of a core, machine {pct(self.host_cpu)} busy"
 
     def tier_line(self, tier: str) -> str:
-        v = self.tta_by_tier[tier]
-        if not v:
+        h = self.tta_by_tier[tier]
+        n = h.get_total_count()
+        if not n:
             return f"{tier}: n=0"
-        p50, p95 = np.percentile(v, [50, 95], method="inverted_cdf")
-        return f"{tier}: n={len(v)} p50={p50:.3g}s p95={p95:.3g}s"
+        p50, p95 = (h.get_value_at_percentile(p) / 1e6 for p in (50, 95))
+        return f"{tier}: n={n} p50={p50:.3g}s p95={p95:.3g}s"
 
     def drain_text(self) -> str:
         if self.drain_left_s is None:
@@ -63,12 +65,17 @@ class Snapshot:
         return f"draining: {pend} canaries pending, at most {max(0.0, self.drain_left_s):.0f} s left"
 
 
+def _tta_histogram() -> HdrHistogram:
+    """TTAs in microseconds from 1 µs to an hour, 3 significant digits: fixed memory, however many canaries."""
+    return HdrHistogram(1, 3_600_000_000, 3)
+
+
 class Progress:
     def __init__(self, run_dir: Path, *, steps_total: int, slo: Slo, enabled: bool = True,
                  stream: TextIO | None = None, plain_every_s: float = 5.0):
         self.snap = Snapshot(steps_total=steps_total)
         self._tiering = Tiering(slo, window_s=slo.rate_window_s)
-        self._untiered: list[dict[str, Any]] = []
+        self._untiered: list[Observation] = []  # waiting for the timeline to cover their send
         self._rates = TimelineTail(run_dir / "rates.jsonl")
         self._samples = LineTail(run_dir / "samples.jsonl")
         self._stream = stream or sys.stderr
@@ -107,8 +114,12 @@ class Progress:
             s.failed_events += row.failed_events
         for rec in self._samples.read_objects():
             s.outcomes[rec.get("outcome", "?")] += 1
-            if rec.get("outcome") == AVAILABLE and rec.get("tta_s") is not None:
-                self._untiered.append(rec)
+            if rec.get("outcome") == AVAILABLE:
+                try:
+                    obs = Observation.from_record(rec)
+                except (TypeError, ValueError):
+                    continue
+                self._untiered.append(obs)
         self._place_ready()
         if not self._enabled:
             return
@@ -121,14 +132,13 @@ class Progress:
     def _place_ready(self) -> None:
         """Live tiers for the canaries the timeline covers by now; the rest wait for the next update."""
         waiting = []
-        for rec in self._untiered:
-            path, sent_ms = str(rec.get("path")), int(rec.get("sent_unix_ms") or 0)
-            if not self._tiering.ready(path, sent_ms):
-                waiting.append(rec)
+        for obs in self._untiered:
+            if not self._tiering.ready(obs.path, obs.sent_unix_ms):
+                waiting.append(obs)
                 continue
-            a = self._tiering.place(path, sent_ms)
-            if a.judged:
-                self.snap.tta_by_tier[a.tier or "untiered"].append(float(rec["tta_s"]))
+            a = self._tiering.place(obs.path, obs.sent_unix_ms)
+            if a.judged and obs.tta_s is not None:
+                self.snap.tta_by_tier[a.tier or "untiered"].record_value(max(1, round(obs.tta_s * 1e6)))
         self._untiered = waiting
 
     def line(self) -> str:

@@ -264,7 +264,7 @@ class Run:
         """Judge from the files alone, exactly as ``ingestbench gate`` would, and write the reports."""
         record = self._record(INTERRUPTED if self.interrupted else FINISHED)
         write_json_atomic(self.dir / RUN_JSON, record.to_dict())
-        files = RunFiles.load(self.dir)
+        files = RunFiles.load(self.dir, with_ids=True)
         verdict = judge_files(files, slo_for(files, None))
         summary = files.probe.summary if files.probe else ProbeSummary()
         record = with_verdict(record, verdict, files).with_(

@@ -12,9 +12,17 @@ from pathlib import Path
 
 from checks.judge import RateSource, RunVerdict, expected_tiers, judge_run
 from checks.slo import Slo, load_slo
-from ingestbench.results.rundir import JUDGED, SLO_COPY, RunFiles
-from records.jsonl import write_jsonl_atomic
+from ingestbench.results.rundir import JUDGED, SAMPLES, SLO_COPY, RunFiles
+import numpy as np
+import polars as pl
+
+from records.observation import OUTCOMES, PATHS
+from records.samples import write_cache
+from records.verdicts import WINDOWS
 from records.run_record import Gate, RunRecord
+
+
+JUDGED_SLICE = 100_000  # canaries per slice of judged.jsonl: memory stays flat for any run size
 
 
 def slo_for(files: RunFiles, slo_path: str | Path | None) -> Slo:
@@ -61,6 +69,32 @@ def with_verdict(run: RunRecord, verdict: RunVerdict, files: RunFiles) -> RunRec
 
 
 def write_judged(files: RunFiles, verdict: RunVerdict) -> None:
-    """``judged.jsonl``: every canary with its final tier, window and outcome (what the reports chart)."""
-    files.judged = [j.row() for j in verdict.judged]
-    write_jsonl_atomic(files.path / JUDGED, (r.to_dict() for r in files.judged))
+    """``judged.jsonl``: every canary with its final tier, window, outcome, the rate it was tiered by and its
+    judged TTA (the reports chart the same columns; its facts are in ``samples.jsonl``), a slice at a time; and the samples' column cache, for judging the run again. Needs the
+    samples read with their ids."""
+    judged = verdict.judged
+    files.judged = judged
+    if judged is None or judged.samples.canary_id is None:
+        return
+    rows, ids = judged.samples, judged.samples.canary_id
+    tmp = files.path / f".{JUDGED}.tmp"
+    with tmp.open("wb") as fh:
+        for a in range(0, len(judged), JUDGED_SLICE):
+            b = min(a + JUDGED_SLICE, len(judged))
+            pl.DataFrame({
+                "canary_id": ids.slice(a, b - a),
+                "path": _names(rows.path[a:b], PATHS),
+                "tier": _names(judged.tier[a:b], judged.tier_names),
+                "window": _names(judged.window[a:b], WINDOWS),
+                "rate_eps": judged.rate_eps[a:b],
+                "outcome": _names(judged.outcome[a:b], OUTCOMES),
+                "tta_s": judged.tta_s[a:b],
+            }).with_columns(pl.selectors.float().fill_nan(None)).write_ndjson(fh)
+    tmp.replace(files.path / JUDGED)
+    write_cache(files.samples, files.path / SAMPLES)
+
+
+def _names(codes: np.ndarray, names: tuple[str, ...] | list[str]) -> pl.Series:
+    """Codes as their names (a negative code: null)."""
+    series = pl.Series(codes.astype(np.int64))
+    return series.replace_strict(dict(enumerate(names)), default=None, return_dtype=pl.String)

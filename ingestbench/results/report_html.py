@@ -16,7 +16,11 @@ from ingestbench.results.report_md import ci_text, count_text, status_text, verd
 from ingestbench.results.rundir import RunFiles
 from ingestbench.results.svg import Axis, Chart
 from records.numbers import fmt
+import numpy as np
+
+from checks.tiering import WINDOW_CODE
 from records.observation import ANALYTICAL, AVAILABLE
+from records.samples import OUTCOME_CODE
 from records.verdicts import STEADY, TierVerdict
 
 CSS = """
@@ -44,22 +48,31 @@ def _f(v: Any) -> str:
     return escape(fmt(v))
 
 
+KNEE_POINTS_PER_TIER = 1500  # a random sample beyond this: the page stays small for any run size
+
+
+def _steady_ttas(files: RunFiles, index: int) -> np.ndarray:
+    """The TTAs judged for tier ``index`` (steady, available)."""
+    j = files.judged
+    if j is None:
+        return np.empty(0)
+    mine = (j.tier == index) & (j.window == WINDOW_CODE[STEADY]) & (j.outcome == OUTCOME_CODE[AVAILABLE])
+    return j.tta_s[mine]
+
+
 def _tta_histograms(files: RunFiles, tiers: Sequence[TierVerdict]) -> list[str]:
     charts = []
+    names = list(files.judged.tier_names) if files.judged is not None else []
     for tier in tiers:
-        values = [r.tta_s for r in files.judged
-                  if r.tier == tier.tier and r.outcome == AVAILABLE and r.window == STEADY and r.tta_s is not None]
+        values = _steady_ttas(files, names.index(tier.tier)) if tier.tier in names else np.empty(0)
         target = float(tier.target_s or 1.0)
-        hi = max([target * 1.25, *values]) if values else target * 1.25
+        hi = max(target * 1.25, float(values.max()) if values.size else 0.0)
         bins = 30
-        edges = [hi * i / bins for i in range(bins + 1)]
-        counts = [0] * bins
-        for v in values:
-            counts[min(bins - 1, int(v / hi * bins))] += 1
+        counts, edges = np.histogram(np.clip(values, 0.0, hi), bins=bins, range=(0.0, hi))
         chart = Chart(520, 260, x=Axis(0, hi, label="time to availability (s)"),
-                      y=Axis(0, max([1, *counts]) * 1.1, label="canaries"),
-                      title=f"TTA, tier {tier.tier} ({tier.band}): n={len(values)}")
-        chart.bars(edges, counts, css="bar")
+                      y=Axis(0, max(1, int(counts.max()) if counts.size else 1) * 1.1, label="canaries"),
+                      title=f"TTA, tier {tier.tier} ({tier.band}): n={values.size:,}")
+        chart.bars([float(e) for e in edges], [int(c) for c in counts], css="bar")
         chart.vline(target, css="target", label=f"target {target:g} s")
         if tier.p95_s is not None and math.isfinite(tier.p95_s):
             chart.vline(tier.p95_s, css="threshold", label=f"p95 {fmt(tier.p95_s)} s", row=1)
@@ -68,19 +81,35 @@ def _tta_histograms(files: RunFiles, tiers: Sequence[TierVerdict]) -> list[str]:
 
 
 def _knee(files: RunFiles, tiers: Sequence[TierVerdict]) -> str:
-    analytical = [r for r in files.judged if r.path == ANALYTICAL and r.rate_eps and r.tta_s is not None
-                  and r.tta_s > 0 and r.window == STEADY]
-    rates = [float(r.rate_eps or 0) for r in analytical] or [100.0, 10_000.0]
-    ttas = [float(r.tta_s or 0) for r in analytical] or [0.1, 10.0]
+    j = files.judged
+    names = list(j.tier_names) if j is not None else []
+    picked: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+    rng = np.random.default_rng(0)
+    for t in tiers:
+        if t.path != ANALYTICAL or j is None or t.tier not in names:
+            continue
+        i = names.index(t.tier)
+        mine = ((j.tier == i) & (j.window == WINDOW_CODE[STEADY]) & (j.outcome == OUTCOME_CODE[AVAILABLE])
+                & (j.tta_s > 0) & (j.rate_eps > 0))
+        rows = np.flatnonzero(mine)
+        shown = rows if rows.size <= KNEE_POINTS_PER_TIER else np.sort(rng.choice(rows, KNEE_POINTS_PER_TIER, False))
+        picked[t.tier] = (j.rate_eps[shown], j.tta_s[shown], int(rows.size))
+    rates = np.concatenate([r for r, _, _ in picked.values()]) if picked else np.array([100.0, 10_000.0])
+    ttas = np.concatenate([v for _, v, _ in picked.values()]) if picked else np.array([0.1, 10.0])
+    if not rates.size:
+        rates, ttas = np.array([100.0, 10_000.0]), np.array([0.1, 10.0])
     targets = [t.target_s for t in tiers if t.path == ANALYTICAL]
-    x = Axis(max(1.0, min(rates) / 1.5), max(2000.0, max(rates) * 1.5), log=True,
+    x = Axis(max(1.0, float(rates.min()) / 1.5), max(2000.0, float(rates.max()) * 1.5), log=True,
              label="achieved ingest rate at send (events/s)")
-    y = Axis(max(1e-3, min([*ttas, *targets]) / 2), max([*ttas, *targets]) * 2, log=True, label="TTA (s)")
-    chart = Chart(1060, 340, x=x, y=y, title="TTA against achieved ingest rate (the knee at the 1k/s threshold)")
-    names = sorted({r.tier or "untiered" for r in analytical})
-    for i, name in enumerate(names):
-        pts = [(float(r.rate_eps or 0), float(r.tta_s or 0)) for r in analytical if (r.tier or "untiered") == name]
-        chart.dots(pts, css=f"t{i % 4}", title=f"tier {name}")
+    y = Axis(max(1e-3, min([float(ttas.min()), *targets]) / 2), max([float(ttas.max()), *targets]) * 2, log=True,
+             label="TTA (s)")
+    sampled = [f"{name}: {min(total, KNEE_POINTS_PER_TIER):,} of {total:,}" for name, (_, _, total) in
+               picked.items() if total > KNEE_POINTS_PER_TIER]
+    title = "TTA against achieved ingest rate (the knee at the 1k/s threshold)" + (
+        f"; a random sample of canaries ({'; '.join(sampled)})" if sampled else "")
+    chart = Chart(1060, 340, x=x, y=y, title=title)
+    for k, (name, (r, v, _)) in enumerate(picked.items()):
+        chart.dots(list(zip(r.tolist(), v.tolist(), strict=True)), css=f"t{k % 4}", title=f"tier {name}")
     chart.vline(1000, css="threshold", label="1k events/s")
     bands = {t["name"]: t for t in files.run.slo.get("tiers", [])}
     for t in tiers:
@@ -89,7 +118,7 @@ def _knee(files: RunFiles, tiers: Sequence[TierVerdict]) -> str:
         lo = bands.get(t.tier, {}).get("at_least_eps") or x.lo
         hi = bands.get(t.tier, {}).get("below_eps") or x.hi
         chart.hseg(t.target_s, float(lo), float(hi), css="target", label=f"{t.tier} target")
-    chart.legend([(f"t{i % 4}", f"tier {n}") for i, n in enumerate(names)])
+    chart.legend([(f"t{k % 4}", f"tier {n}") for k, n in enumerate(picked)])
     return chart.render()
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections import Counter
 
 from ingestbench.results.rundir import RunFiles
+import numpy as np
+
 from records.exit_codes import meaning
+from records.observation import OUTCOMES
 from records.numbers import fmt
 from records.verdicts import TierVerdict
 
@@ -69,7 +72,8 @@ def render(files: RunFiles) -> str:
     for s in run.steps:
         lines.append(f"| {s.step} | {fmt(s.target_eps)} | {fmt(s.achieved_eps)} | {fmt(s.lag_p99_s)} | "
                      f"{'yes' if s.valid else '**NO**'} | {s.reason or ''} |")
-    outcomes = Counter(r.outcome for r in files.judged) if files.judged else Counter(o.outcome for o in files.samples)
+    codes = files.judged.outcome if files.judged is not None else files.samples.outcome
+    outcomes = Counter({OUTCOMES[c]: int(n) for c, n in enumerate(np.bincount(codes, minlength=len(OUTCOMES))) if n})
     lines += ["", "## Canaries", "", ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "none"]
     p = run.probe
     if p.sent is not None:

@@ -26,12 +26,11 @@ from typing import Any
 
 import orjson
 
+from checks.judge import Judged
 from records.config import ConfigError
-from records.jsonl import read_jsonl
-from records.observation import Observation, load_samples
 from records.run_record import FINISHED, RUNNING, ProbeRecord, RunRecord
+from records.samples import SampleColumns, read_sample_columns
 from records.timeline import Timeline, read_timeline
-from records.verdicts import JudgedRow
 
 RUN_JSON = "run.json"
 SAMPLES = "samples.jsonl"
@@ -49,14 +48,16 @@ class RunFiles:
 
     path: Path
     run: RunRecord
-    samples: list[Observation] = field(default_factory=list)
+    samples: SampleColumns = field(default_factory=SampleColumns)
     timeline: Timeline = field(default_factory=Timeline)
     probe: ProbeRecord | None = None
-    judged: list[JudgedRow] = field(default_factory=list)  # the judge's placement, once judged
+    judged: Judged | None = None  # the judge's placement of every canary, once judged (what reports chart)
 
     @classmethod
-    def load(cls, path: Path) -> RunFiles:
-        """Read a results directory; refuses (``ConfigError``) records of an unknown ``schema_version``."""
+    def load(cls, path: Path, *, with_ids: bool = False, samples: bool = True) -> RunFiles:
+        """Read a results directory (the canaries' ids only ``with_ids``: to write ``judged.jsonl``; no samples
+        at all without ``samples``: to compare records); refuses (``ConfigError``) records of an unknown
+        ``schema_version``."""
         path = Path(path)
         if not path.is_dir():
             raise FileNotFoundError(f"{path} is not a results directory")
@@ -70,9 +71,8 @@ class RunFiles:
         else:  # a probe on its own: finished once it wrote its record
             run = RunRecord(run_id=path.name, status=FINISHED if probe else RUNNING,
                             expected_tiers=probe.expected_tiers if probe else ())
-        judged = [r for r in (JudgedRow.from_dict(d) for d in read_jsonl(path / JUDGED)) if r]
-        return cls(path=path, run=run, samples=load_samples(path / SAMPLES), timeline=read_timeline(path / RATES),
-                   probe=probe, judged=judged)
+        columns = read_sample_columns(path / SAMPLES, with_ids=with_ids) if samples else SampleColumns()
+        return cls(path=path, run=run, samples=columns, timeline=read_timeline(path / RATES), probe=probe)
 
 
 def _json(path: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from checks.judge import FAIL, INSUFFICIENT, INVALID, PASS, RateSource, collapse
 from checks.slo import load_slo, parse_slo
 from records.exit_codes import ExitCode
 from records.observation import Observation
+from records.samples import OUTCOME_CODE, SampleColumns
 from records.timeline import RatePoint, StepRow
 from records.verdicts import TierVerdict
 
@@ -123,7 +124,8 @@ def test_loss_horizon_per_tier_and_window() -> None:
     slow_transition = canary(101, 99.8, 3.5)
     result = judge_run([*steady(30), slow_steady, slow_transition], slo=SLO, rates=HIGH_ONLY)
     v = only(result)
-    outcome = {j.obs.canary_id: (j.window, j.outcome) for j in result.judged}
+    assert result.judged is not None
+    outcome = {r.canary_id: (r.window, r.outcome) for r in result.judged.rows()}
     assert outcome["c100"] == ("steady", "late") and outcome["c101"] == ("transition", "available")
     assert (v.lost, v.late, v.status) == (1, 1, FAIL)
 
@@ -136,14 +138,17 @@ def test_canaries_outside_the_load_count_at_rate_zero() -> None:
     assert (low.canaries, low.lost, low.n, low.status) == (3, 2, 0, FAIL)
     assert low.windows["outside"] == {"lost": 2, "available": 1}
     assert "outside the load" in low.reason
-    assert [j.rate_eps for j in result.judged if j.tier == "low"] == [0.0, 0.0, 0.0]
+    assert result.judged is not None
+    assert [r.rate_eps for r in result.judged.rows() if r.tier == "low"] == [0.0, 0.0, 0.0]
 
 
 def test_late_supersedes_lost_and_counts_as_lost() -> None:
     lost = canary(1, 20.0, None, "lost")
     late = Observation("c1", "analytical", "late", sent_ns=20 * S, sent_unix_ms=round((T0 + 20) * 1000),
                        seen_ns=400 * S)
-    assert collapse([lost, late]) == [late] and collapse([late, lost]) == [late]
+    for order in ([lost, late], [late, lost]):
+        kept = collapse(SampleColumns.from_observations(order))
+        assert len(kept) == 1 and int(kept.outcome[0]) == OUTCOME_CODE["late"]
     v = only(judge_run([lost, late, *steady(30, start=10)], slo=LENIENT, rates=HIGH_ONLY))
     assert (v.n, v.lost, v.late) == (31, 1, 1) and "1 lost (1 seen late)" in v.reason
 
@@ -206,7 +211,7 @@ def test_declared_rate_and_transactional_any_rate() -> None:
     result = judge_run(tx + steady(25), slo=SLO, rates=RateSource(declared_rate_eps=10.0))
     assert {v.tier: v.status for v in result.tiers} == {"low": PASS, "transactional": PASS}
     assert only(result, "low").n == 25 and only(result, "low").excluded == 0  # a declared rate has no windows
-    assert {j.window for j in result.judged} == {"steady"}
+    assert result.judged is not None and {r.window for r in result.judged.rows()} == {"steady"}
 
 
 def test_duplicates_are_summed() -> None:

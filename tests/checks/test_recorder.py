@@ -12,8 +12,8 @@ from checks.slo import load_slo
 from records.observation import Observation, load_samples
 
 S = 1_000_000_000
-REQUIRED = {"canary_id", "outcome", "path", "sent_unix_ms", "acked_unix_ms", "tta_s", "tta_low_s", "tta_high_s",
-            "resolution_s", "duplicates", "error"}
+REQUIRED = {"canary_id", "path", "outcome", "sent_ns", "sent_unix_ms", "acked_ns", "seen_ns", "last_miss_ns",
+            "prior_poll_ns", "duplicates", "error"}
 
 
 def test_round_trip_and_contract_keys(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ def test_round_trip_and_contract_keys(tmp_path: Path) -> None:
         Observation("d", "analytical", "undecided", sent_ns=1, sent_unix_ms=4000),
     ]
     path = tmp_path / "run" / "samples.jsonl"
-    with SamplesWriter(path, target="pipeline") as writer:
+    with SamplesWriter(path) as writer:
         for item in items:
             writer.write(item)
             # flushed as decided: readable while the writer is still open
@@ -33,10 +33,9 @@ def test_round_trip_and_contract_keys(tmp_path: Path) -> None:
     lines = [orjson.loads(x) for x in path.read_bytes().splitlines()]
     assert all(set(line) >= REQUIRED for line in lines)
     assert not {"tier", "warmup", "window", "rate_eps"} & set(lines[0])  # facts only: the judge places them
-    assert (lines[0]["tta_s"], lines[0]["tta_low_s"], lines[0]["tta_high_s"]) == (1.5, 1.0, 2.0)
-    assert lines[0]["acked_unix_ms"] == 1010
-    assert lines[0]["target"] == "pipeline"
-    assert lines[1]["tta_s"] is None and lines[2]["tta_s"] is None and lines[3]["tta_low_s"] is None
+    assert all(set(line) == REQUIRED for line in lines)  # facts only: the seconds are derived (judged.jsonl)
+    assert list(lines[0]) == sorted(REQUIRED, key=list(lines[0]).index)  # the order a fast reader may rely on
+    assert lines[0]["seen_ns"] - lines[0]["sent_ns"] == 2 * S
     assert load_samples(path) == items
 
 

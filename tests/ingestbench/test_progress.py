@@ -15,12 +15,14 @@ def test_line_shows_rate_lag_generator_cpu_and_canaries(tmp_path):
                                          "target_eps": 3000.0, "achieved_eps": 2990.0, "lag_p99_s": 0.0123,
                                          "failed_events": 2 if t == 15 else 0, "generator_cpu": 0.62,
                                          "host_cpu": 0.951}) + "\n" for t in range(1, 16)))
-    sample = {"path": "analytical", "outcome": "available", "tta_s": 2.5}
+    sample = {"canary_id": "c", "path": "analytical", "outcome": "available", "sent_ns": 0, "seen_ns": 2_500_000_000,
+              "last_miss_ns": 2_500_000_000}  # a TTA of 2.5 s
     (tmp_path / "samples.jsonl").write_text(
         json.dumps({**sample, "sent_unix_ms": (T0 + 12.5) * 1000}) + "\n"  # steady: counted for its tier
         + json.dumps({**sample, "sent_unix_ms": (T0 + 0.5) * 1000}) + "\n"  # in the warm-up: not in the view
         + json.dumps({**sample, "sent_unix_ms": (T0 + 20.5) * 1000}) + "\n"  # not covered yet: waits
-        + json.dumps({"outcome": "lost"}) + "\n")
+        + json.dumps({"canary_id": "l", "path": "analytical", "outcome": "lost", "sent_ns": 0, "sent_unix_ms": 0})
+        + "\n")
     out = io.StringIO()
     with Progress(tmp_path, steps_total=4, slo=load_slo(time_scale=0.1), stream=out, plain_every_s=0) as p:
         p.update(pending=7)

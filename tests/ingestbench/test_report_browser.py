@@ -81,3 +81,33 @@ def test_report_html_renders_charts_offline(tmp_path):
     assert len(colours) > 20, "the screenshot is (nearly) blank"
     # the bar colour of the TTA histograms is on screen
     assert any(abs(c[0] - 0x4F) < 12 and abs(c[1] - 0x7C) < 12 and abs(c[2] - 0xD6) < 12 for c in colours)
+
+
+def grow_samples(run, n):
+    """Grow the run's samples.jsonl to ``n`` observations: its own lines again and again, with fresh ids."""
+    lines = [line for line in (run / "samples.jsonl").read_bytes().splitlines() if line.startswith(b'{"canary_id"')]
+    with (run / "samples.jsonl").open("wb") as out:
+        for i in range(n):
+            line = lines[i % len(lines)]
+            out.write(b'{"canary_id":"g%d"' % i + line[line.index(b'",') + 1:] + b"\n")
+
+
+@pytest.mark.slow
+def test_a_million_canaries_give_a_small_page_that_renders(tmp_path):
+    run = make_run_dir(tmp_path / "run", status="finished", steps=((200, 60), (1500, 60)))
+    grow_samples(run, 1_000_000)
+    assert main(["report", str(run)]) in (0, 1)
+    html = (run / "report.html").read_text()
+    assert (run / "report.html").stat().st_size < 2_000_000
+    assert re.search(r"a random sample of canaries \(low: 1,500 of \d{3},\d{3}; high: 1,500 of \d{3},\d{3}\)", html)
+    assert sum(1 for _ in (run / "judged.jsonl").open("rb")) == 1_000_000
+    url = (run / "report.html").resolve().as_uri()
+    dom = chromium(tmp_path, "--dump-dom", url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    sizes = re.findall(r'class="chart"[^>]*data-rendered="(\d+)x(\d+)"', dom.stdout)
+    assert len(sizes) >= 5 and all(int(w) > 300 and int(h) > 150 for w, h in sizes), sizes
+    shot = tmp_path / "shot.png"
+    res = chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,1600", "--hide-scrollbars", url)
+    assert res.returncode == 0 and shot.exists(), res.stderr[-2000:]
+    rows, bpp = png_pixels(shot)
+    assert len({row[i:i + 3] for row in rows[::8] for i in range(0, len(row), bpp * 8)}) > 20
