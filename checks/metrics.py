@@ -10,8 +10,9 @@
 - ``ingestbench_canaries_pending{target, path}``: canaries sent and not yet decided
 - ``ingestbench_poll_duration_seconds{target, path}``: duration of one read-back query
 - ``ingestbench_poll_errors_total{target, path}``: read-back queries that failed
-- ``ingestbench_slo_target_seconds{target, tier, path, le}``: each tier's (time-scaled) target; ``le`` is the
-  target written as the TTA histogram's bucket label, so a query can pick that bucket with ``on (tier, le)``
+- ``ingestbench_slo_target_seconds{target, tier, path, bucket}``: each tier's (time-scaled) target; ``bucket``
+  is the target written as the TTA histogram's ``le`` label, so a query can pick that bucket (copy it to ``le``
+  with ``label_replace`` and match ``on (tier, le)``)
 - ``ingestbench_slo_min_rate_events_per_second{target, tier, path}``: the rate from which a banded tier applies
   (the 1k/s line of the vendor promise)
 
@@ -70,8 +71,8 @@ class ProbeMetrics:
             self._slo_gauges(registry, slo)
 
     def _slo_gauges(self, registry: CollectorRegistry, slo: Slo) -> None:
-        targets = Gauge("ingestbench_slo_target_seconds", "Each tier's TTA target (time-scaled); le: its bucket",
-                        ["target", "tier", "path", "le"], registry=registry)
+        targets = Gauge("ingestbench_slo_target_seconds", "Each tier's TTA target (time-scaled); bucket: its le",
+                        ["target", "tier", "path", "bucket"], registry=registry)
         floors = Gauge("ingestbench_slo_min_rate_events_per_second", "Ingest rate from which a tier applies",
                        ["target", "tier", "path"], registry=registry)
         for tier in slo.tiers:

@@ -56,6 +56,8 @@ class PipelineMetrics:
                                        registry=registry)
         self.events_rejected = Counter(p + "requests_rejected", "Ingest requests rejected, by HTTP status",
                                        ["status"], registry=registry)
+        for status in ("400", "401", "413", "415"):  # every status the API refuses with starts at 0
+            self.events_rejected.labels(status)
         self.events_visible = Counter(p + "events_visible", "Events made visible to queries by a flush",
                                       registry=registry)
         self.flushes = Counter(p + "flushes", "Flushes by reason (size | time)", ["reason"], registry=registry)

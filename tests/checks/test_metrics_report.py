@@ -62,7 +62,7 @@ def test_slo_targets_are_bucket_bounds_and_canary_ids_are_exemplars() -> None:
     within = re.search(r'ingestbench_tta_seconds_bucket\{le="0.3",path="analytical",run_id="r-1",'
                        r'target="pipeline",tier="high"\} 1.0 # \{canary_id="c-0.28"\} 0.28', text)
     assert within, text
-    assert re.search(r'ingestbench_slo_target_seconds\{le="0.3",path="analytical",run_id="r-1",target="pipeline",'
+    assert re.search(r'ingestbench_slo_target_seconds\{bucket="0.3",path="analytical",run_id="r-1",target="pipeline",'
                      r'tier="high"\} 0.3', text)
     assert re.search(r'ingestbench_slo_min_rate_events_per_second\{path="analytical",run_id="r-1",'
                      r'target="pipeline",tier="high"\} 1000.0', text)
