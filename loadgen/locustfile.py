@@ -81,7 +81,7 @@ def _options(parser: Any) -> None:
     group.add_argument("--metrics-host", default="127.0.0.1", env_var="INGESTBENCH_LOADGEN_METRICS_HOST",
                        help="address for --metrics-port (default 127.0.0.1)")
     group.add_argument("--run-id", default="", env_var="INGESTBENCH_RUN_ID",
-                       help="a run_id label on every metric (default: the plan's, else none)")
+                       help="a run_id label on every metric (a plan's run id wins; default none)")
 
 
 @events.init.add_listener
@@ -117,7 +117,7 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
     if opts.plan:  # a run's plan: durations already scaled, the target as the run resolved it
         plan = read_plan(opts.plan)
         name, load, time_scale = plan.scenario_name, plan.load, 1.0
-        target, target_opts, run_id = plan.target.kind, plan.target.options, opts.run_id or plan.run_id
+        target, target_opts, run_id = plan.target.kind, plan.target.options, plan.run_id or opts.run_id
     else:
         scenario = load_scenario(opts.scenario)
         name, load = scenario.name, scenario.load

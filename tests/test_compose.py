@@ -167,9 +167,12 @@ def test_every_service_command_runs_natively_with_the_same_arguments(tmp_path: P
              lambda: re.search(r'ingestbench_loadgen_achieved_eps\{run_id="compose",target="pipeline"\} [1-9]',
                                _get(generator) or ""))
         probe = local(ports[9465]) + "/metrics"
-        wait("a canary found by the probe",
-             lambda: re.search(r'ingestbench_canaries_total\{outcome="available",path="analytical",'
-                               r'run_id="compose",target="pipeline",tier="[a-z]+"\} [1-9]', _get(probe) or ""))
+        # a profile read straight back, and analytical canaries waiting for the pipeline's 30 s flush timer
+        wait("a transactional canary found and analytical ones pending",
+             lambda: re.search(r'ingestbench_canaries_total\{outcome="available",path="transactional",'
+                               r'run_id="compose",target="pipeline",tier="[a-z]+"\} [1-9]', _get(probe) or "")
+             and re.search(r'ingestbench_canaries_pending\{path="analytical",run_id="compose",'
+                           r'target="pipeline"\} [1-9]', _get(probe) or ""))
         assert 'run_id="compose"' in (_get(local(ports[8080]) + "/metrics") or "")
         assert (named["results"] / "rates.jsonl").stat().st_size > 0  # the shared volume: master writes, probe reads
     finally:
