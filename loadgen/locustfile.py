@@ -10,9 +10,11 @@ Options (flag > env var > default; this is the edge, the only place that reads t
 (``INGESTBENCH_TIME_SCALE``, default the scenario's ``time_scale``, else 1; scales step durations, never
 rates), ``--target NAME``
 (``INGESTBENCH_TARGET``, default ``pipeline``), ``--target-opt KEY=VALUE`` (repeatable;
-``INGESTBENCH_TARGET_<KEY>``), ``--plan PATH`` (a run's ``plan.json``: its load, time scale and target
-instead of the options above) and ``--metrics-port`` (``INGESTBENCH_LOADGEN_METRICS_PORT``; Prometheus on
-127.0.0.1, 0 = off; the web UI also serves ``/ingestbench/metrics``). A target's secrets come from the
+``INGESTBENCH_TARGET_<KEY>``), ``--plan PATH`` (a run's ``plan.json``: its load, time scale, target and run id
+instead of the options above), ``--metrics-port`` (``INGESTBENCH_LOADGEN_METRICS_PORT``; Prometheus, 0 = off;
+the web UI also serves ``/ingestbench/metrics``) on ``--metrics-host`` (``INGESTBENCH_LOADGEN_METRICS_HOST``,
+default 127.0.0.1) and ``--run-id`` (``INGESTBENCH_RUN_ID``: a ``run_id`` label on every metric).
+A target's secrets come from the
 environment variables it names (the pipeline's write key: ``INGESTBENCH_WRITE_KEY``), never from options.
 
 The user count comes from the shape (Little's law from the rate and measured latency), so ``-u``/``-r`` are
@@ -29,7 +31,7 @@ from typing import Any
 
 from locust import LoadTestShape, events
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
-from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
 
 from loadgen.locust_stats import BulkStats
 from loadgen.master import MasterSide
@@ -40,6 +42,7 @@ from loadgen.timeline import TimelineSink
 from loadgen.users import IngestUser
 from loadgen.worker import HELLO_MESSAGE, PLAN_MESSAGE, STATS_MESSAGE, WorkerSide
 from records.config import ConfigError, target_options
+from records.exposition import render, run_registry
 from records.plan import read_plan
 from records.scenario import load_scenario
 
@@ -74,7 +77,11 @@ def _options(parser: Any) -> None:
     group.add_argument("--plan", default="", env_var="INGESTBENCH_PLAN",
                        help="a run's plan.json: load, time scale and target from it")
     group.add_argument("--metrics-port", type=int, default=0, env_var="INGESTBENCH_LOADGEN_METRICS_PORT",
-                       help="serve Prometheus metrics on 127.0.0.1:PORT (0 = off)")
+                       help="serve Prometheus metrics on METRICS_HOST:PORT (0 = off)")
+    group.add_argument("--metrics-host", default="127.0.0.1", env_var="INGESTBENCH_LOADGEN_METRICS_HOST",
+                       help="address for --metrics-port (default 127.0.0.1)")
+    group.add_argument("--run-id", default="", env_var="INGESTBENCH_RUN_ID",
+                       help="a run_id label on every metric (a plan's run id wins; default none)")
 
 
 @events.init.add_listener
@@ -110,12 +117,12 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
     if opts.plan:  # a run's plan: durations already scaled, the target as the run resolved it
         plan = read_plan(opts.plan)
         name, load, time_scale = plan.scenario_name, plan.load, 1.0
-        target, target_opts = plan.target.kind, plan.target.options
+        target, target_opts, run_id = plan.target.kind, plan.target.options, plan.run_id or opts.run_id
     else:
         scenario = load_scenario(opts.scenario)
         name, load = scenario.name, scenario.load
         time_scale = scenario.time_scale if opts.time_scale is None else opts.time_scale
-        target = opts.target
+        target, run_id = opts.target, opts.run_id
         target_opts = target_options(opts.target_opt, environ=os.environ, scenario=scenario.target_table)
         if not time_scale > 0:
             raise ConfigError(f"--time-scale must be > 0, got {time_scale}")
@@ -123,7 +130,9 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
         raise ConfigError(f"--target: unknown target {target!r} (known: {', '.join(registry.names)})")
     registry.create(target, environment.host or "http://127.0.0.1", target_opts)  # a bad option: exit 2 now
     prom = CollectorRegistry()
-    sinks: list[TimelineSink] = [LoadgenMetrics(prom)]
+    metrics = LoadgenMetrics(prom, run_id=run_id, scenario=name, target=target)
+    exposed = run_registry(prom, {"run_id": run_id, "target": target})
+    sinks: list[TimelineSink] = [metrics]
     writer = RatesWriter(opts.rates_out) if opts.rates_out else None
     if writer is not None:
         sinks.append(writer)
@@ -137,7 +146,7 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
         environment.process_exit_code = code
 
     master = MasterSide(name=name, load=load, time_scale=time_scale, target=target, target_options=target_opts,
-                        sinks=sinks,
+                        sinks=sinks, on_start=metrics.started,
                         workers=workers, set_exit_code=set_exit_code,
                         send_plan=lambda wid, data: runner.send_message(PLAN_MESSAGE, data, client_id=wid))
     runner.register_message(STATS_MESSAGE, lambda environment, msg, **_: master.on_stats(msg.node_id, msg.data))
@@ -155,8 +164,10 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
         environment.shape_class.runner = runner
     environment.shape_class.master = master
     if opts.metrics_port:
-        start_http_server(opts.metrics_port, addr="127.0.0.1", registry=prom)
+        start_http_server(opts.metrics_port, addr=opts.metrics_host, registry=exposed)
     if environment.web_ui is not None:
-        environment.web_ui.app.add_url_rule(
-            "/ingestbench/metrics", "ingestbench_metrics",
-            lambda: (generate_latest(prom), 200, {"Content-Type": "text/plain; version=0.0.4"}))
+        def web_metrics() -> tuple[bytes, int, dict[str, str]]:
+            body, content_type = render(exposed, None)
+            return body, 200, {"Content-Type": content_type}
+
+        environment.web_ui.app.add_url_rule("/ingestbench/metrics", "ingestbench_metrics", web_metrics)

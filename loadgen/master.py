@@ -38,7 +38,8 @@ class MasterSide:
                  target_options: dict[str, str] | None = None, sinks: Sequence[TimelineSink],
                  workers: Callable[[], list[str]], send_plan: Callable[[str, dict[str, Any]], None],
                  set_exit_code: Callable[[int], None], lead_s: float = 1.0,
-                 wall: Callable[[], float] = time.time):
+                 wall: Callable[[], float] = time.time,
+                 on_start: Callable[[float, float], None] | None = None):
         self.name = name
         self.load = load
         self.time_scale = time_scale
@@ -51,6 +52,7 @@ class MasterSide:
         self.set_exit_code = set_exit_code
         self.lead_s = lead_s
         self.wall = wall
+        self.on_start = on_start  # (t0_unix_s, duration_s) of each schedule started
         self.timeline: Timeline | None = None
         self.verdicts: list[StepVerdict] | None = None
         self.t0_unix_s = 0.0
@@ -68,6 +70,8 @@ class MasterSide:
                                  lag_bound_s=load.lag_bound_s, min_achieved_ratio=load.min_achieved_ratio)
         self._reshard(first=True)
         self._loop = gevent.spawn(self._run_loop)
+        if self.on_start is not None:
+            self.on_start(self.t0_unix_s, self.schedule.duration_s)
         log.info("schedule %s: %d step(s), %.1f s, time scale %g, starts in %.1f s", self.name,
                  len(self.schedule.segments), self.schedule.duration_s, self.time_scale, self.lead_s)
 

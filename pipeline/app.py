@@ -30,8 +30,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import CollectorRegistry
 
 from pipeline.flush import FlushPolicy
 from pipeline.ingestor import Ingestor
@@ -45,6 +44,7 @@ from pipeline.validation import (
     validate_profile,
     validate_single,
 )
+from records.exposition import render, run_registry
 
 log = logging.getLogger("ingestbench.pipeline")
 
@@ -60,6 +60,7 @@ class PipelineConfig:
     write_key: str | None = None
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch: int = 1000
+    run_id: str | None = None  # a run_id label on every metric: the run that started this pipeline
 
     def __repr__(self) -> str:  # never print the key
         key = "set" if self.write_key else "unset"
@@ -83,6 +84,7 @@ class PipelineApp:
         self.config = config
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = PipelineMetrics(self.registry)
+        self._exposed = run_registry(self.registry, {"run_id": config.run_id})
         self._store: Store | None = None
         self._ingestor: Ingestor | None = None
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pipeline-reader")
@@ -220,8 +222,9 @@ class PipelineApp:
     async def _in_reader(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._readers, fn, arg)
 
-    async def _metrics(self, _request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body, content_type = render(self._exposed, request.headers.get("Accept"))
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         return _json({"status": "ok"})

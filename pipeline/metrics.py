@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-DELAY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600)
+DELAY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600)
 
 
 class WeightedHistogram(Collector):
@@ -56,9 +56,13 @@ class PipelineMetrics:
                                        registry=registry)
         self.events_rejected = Counter(p + "requests_rejected", "Ingest requests rejected, by HTTP status",
                                        ["status"], registry=registry)
+        for status in ("400", "401", "413", "415"):  # every status the API refuses with starts at 0
+            self.events_rejected.labels(status)
         self.events_visible = Counter(p + "events_visible", "Events made visible to queries by a flush",
                                       registry=registry)
         self.flushes = Counter(p + "flushes", "Flushes by reason (size | time)", ["reason"], registry=registry)
+        for reason in ("size", "time"):
+            self.flushes.labels(reason)
         self.buffered = Gauge(p + "buffered_events", "Acknowledged events not yet visible", registry=registry)
         self.flush_duration = Histogram(p + "flush_duration_seconds", "Time to commit a flush",
                                         buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),

@@ -73,6 +73,7 @@ class ProbePlan:
     out: str = "results/probe"
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    run_id: str | None = None  # a label on every metric; a run sets its own, a probe alone takes --run-id
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -37,6 +37,8 @@ def register(sub: Any) -> None:
     p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body (default 5 MiB)")
     p.add_argument("--max-batch", type=int, default=None, help="most events per batch request (default 1000)")
     p.add_argument("--ready-file", default=None, help="write 'host:port' to this file once listening")
+    p.add_argument("--run-id", default=None, help="a run_id label on every metric (default: the plan's, else "
+                   "none)")
     p.add_argument("--plan", default=None, help="a run's plan.json: the flush settings from it (a run starts its "
                    "embedded pipeline this way)")
     p.set_defaults(func=run)
@@ -46,10 +48,11 @@ def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig]:
     if args.plan is not None:
         if args.flush_rows is not None or args.flush_max_wait is not None:
             raise ConfigError("plan: --flush-rows and --flush-max-wait cannot be combined with --plan")
-        embedded = read_plan(args.plan).pipeline
-        if embedded is None:
+        plan = read_plan(args.plan)
+        if plan.pipeline is None:
             raise ConfigError(f"plan: {args.plan} has no embedded pipeline (its target has a URL)")
-        args.flush_rows, args.flush_max_wait = embedded.flush_rows, embedded.flush_max_wait_s
+        args.flush_rows, args.flush_max_wait = plan.pipeline.flush_rows, plan.pipeline.flush_max_wait_s
+        args.run_id = args.run_id or plan.run_id
     host = resolve("host", args.host, "127.0.0.1", str)
     port = resolve("port", args.port, 8080, int)
     if not 0 <= port <= 65535:
@@ -74,6 +77,7 @@ def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig]:
         write_key=resolve("write-key", args.write_key, None, str) or None,
         max_body_bytes=int(values["max-body-bytes"]),
         max_batch=int(values["max-batch"]),
+        run_id=resolve("run-id", args.run_id, None, str) or None,
     )
     return host, port, config
 

@@ -48,6 +48,8 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default=None, help="directory for samples.jsonl (default results/probe-<time>)")
     p.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port (0: any free)")
     p.add_argument("--metrics-host", default=None, help="address for /metrics (default 127.0.0.1)")
+    p.add_argument("--run-id", default=None, help="a run_id label on every metric (default none), to select "
+                   "this probe on the dashboards")
     p.add_argument("--interval", type=float, default=None, help="seconds between canaries (default 1)")
     p.add_argument("--poll-interval", type=float, default=None, help="seconds between look-ups (default 0.25)")
     p.add_argument("--lost-after", type=float, default=None, help="seconds until a canary is lost, for every "
@@ -86,6 +88,7 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
         out=resolve("out", args.out, None, str) or f"results/probe-{time.strftime('%Y%m%d-%H%M%S')}",
         metrics_port=resolve("metrics-port", args.metrics_port, None, int),
         metrics_host=resolve("metrics-host", args.metrics_host, "127.0.0.1", str),
+        run_id=resolve("run-id", args.run_id, None, str) or None,
         interval_s=resolve("interval", args.interval, 1.0, pos_f),
         poll_interval_s=resolve("poll-interval", args.poll_interval, 0.25, pos_f),
         lost_after_s=resolve("lost-after", args.lost_after, None, pos_f),

@@ -43,6 +43,8 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default=None, help="results root (default results/)")
     p.add_argument("--seed", type=int, default=None, help="seed for events and canaries (default: the scenario's)")
     p.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
+    p.add_argument("--metrics-sd", default=None, metavar="PATH", help="keep a Prometheus file_sd list of the "
+                   "run's /metrics endpoints (pipeline, generator, probe) in PATH while it runs")
     p.set_defaults(func=run)
     s = sub.add_parser("scenarios", help="list the built-in scenarios")
     s.set_defaults(func=list_scenarios)
@@ -112,14 +114,16 @@ def plan_from_args(args: argparse.Namespace) -> tuple[Plan, str]:
                         batch_size=1 if probe.single_event else load.batch_size,
                         transactional=probe.transactional,
                         drain_s=None if probe.drain_s is None else probe.drain_s * ts,
-                        expected_tiers=expected, seed=None if seed is None else seed + 1),
+                        expected_tiers=expected, seed=None if seed is None else seed + 1, run_id=run_id),
     )
     return plan, text
 
 
 def run(args: argparse.Namespace) -> int:
     plan, text = plan_from_args(args)
-    options = RunOptions(out_root=Path(resolve("out", args.out, "results", str)), progress=not args.no_progress)
+    sd = resolve("metrics-sd", args.metrics_sd, None, str)
+    options = RunOptions(out_root=Path(resolve("out", args.out, "results", str)), progress=not args.no_progress,
+                         metrics_sd=Path(sd) if sd else None)
     runner = Run(plan, options, scenario_text=text)
     code = runner.execute()
     report = runner.dir / "report.md"

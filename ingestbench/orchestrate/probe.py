@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from checks.judge import RateSource, RunVerdict, judge_run
 from checks.metrics import ProbeMetrics
@@ -28,6 +28,7 @@ from checks.slo import Slo
 from checks.tiering import Tiering
 from loadgen.events import EventFactory
 from records.config import ConfigError
+from records.exposition import render, run_registry
 from records.jsonl import write_json_atomic
 from records.plan import ProbePlan
 from records.run_record import ProbeRecord, ProbeSummary
@@ -43,7 +44,7 @@ async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRec
     """Probe ``target`` as ``plan`` says until the duration is over or a signal comes; judge; record."""
     out = Path(plan.out)
     registry = CollectorRegistry()
-    metrics = ProbeMetrics(registry, target=plan.target)
+    metrics = ProbeMetrics(registry, target=plan.target, slo=slo)
     stop, abort = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     parent = os.getppid()
@@ -61,7 +62,8 @@ async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRec
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    runner = await _serve_metrics(registry, plan.metrics_host, plan.metrics_port)
+    runner = await _serve_metrics(run_registry(registry, {"run_id": plan.run_id}), plan.metrics_host,
+                                  plan.metrics_port)
     settings = ProbeSettings(interval_s=plan.interval_s, poll_interval_s=plan.poll_interval_s,
                              transactional=plan.transactional, timeout_s=plan.timeout_s, drain_s=plan.drain_s,
                              batch_size=plan.batch_size)
@@ -130,10 +132,9 @@ async def _serve_metrics(registry: CollectorRegistry, host: str, port: int | Non
     if port is None:
         return None
 
-    async def metrics(_: web.Request) -> web.Response:
-        resp = web.Response(body=generate_latest(registry))
-        resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-        return resp
+    async def metrics(request: web.Request) -> web.Response:
+        body, content_type = render(registry, request.headers.get("Accept"))
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)

@@ -23,6 +23,7 @@ from typing import Any
 import loadgen
 from checks.slo import Slo, load_slo
 from ingestbench.orchestrate.children import Child
+from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.machine import machine_facts, versions
 from ingestbench.orchestrate.net import free_port, reachable
 from ingestbench.orchestrate.progress import Progress
@@ -55,6 +56,7 @@ class RunOptions:
 
     out_root: Path
     progress: bool = True
+    metrics_sd: Path | None = None  # a Prometheus file_sd file listing the run's /metrics endpoints
 
 
 class Run:
@@ -74,6 +76,7 @@ class Run:
         self._started = time.time()
         self.metrics_url = ""
         self.slo: Slo = load_slo(plan.slo_path, time_scale=plan.time_scale)
+        self.discovery = MetricsDiscovery(options.metrics_sd, run_id=plan.run_id)
 
     @property
     def embedded(self) -> bool:
@@ -100,6 +103,7 @@ class Run:
             signal.signal(signal.SIGTERM, term)
             for child in reversed(self.children):
                 child.stop(grace_s=5.0)
+            self.discovery.clear()
             if self._tmp is not None:
                 self._tmp.cleanup()
         return self._finish()
@@ -134,12 +138,18 @@ class Run:
                       self.dir / "logs" / "probe.log", ok_exit_codes=(0, 1, 3))
         locust_cmd = [py, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", self.url,
                       "--plan", plan_file, "--rates-out", str(self.dir / RATES), "--only-summary"]
+        generator_port = free_port() if self.discovery.path else None
+        if generator_port:
+            locust_cmd += ["--metrics-port", str(generator_port)]
         if self.plan.processes > 1:
             locust_cmd += ["--processes", str(self.plan.processes)]
         load = Child("locust", locust_cmd, self.dir / "logs" / "locust.log", ok_exit_codes=(0, 1, 3))
         for child in (probe, load):
             child.start()
             self.children.append(child)
+        self.discovery.add("probe", f"127.0.0.1:{metrics_port}")
+        if generator_port:
+            self.discovery.add("generator", f"127.0.0.1:{generator_port}")
         self._write_run_json(RUNNING)  # now with the children's PIDs
         self._supervise(load, probe)
 
@@ -159,6 +169,7 @@ class Run:
             if ready.exists() and ready.read_text().strip():
                 host, port = ready.read_text().strip().rsplit(":", 1)
                 self.url = f"http://{host}:{port}"
+                self.discovery.add("pipeline", f"{host}:{port}")
                 return True
             time.sleep(0.05)
         self.invalid.append("the pipeline did not become ready within 30 s" if not self.interrupted
@@ -218,6 +229,7 @@ class Run:
                     break
                 time.sleep(POLL_S)
             load.stop(sig=signal.SIGTERM, grace_s=15.0)
+            self.discovery.remove("generator")
             # the probe drains pending canaries on the first SIGINT; a second one skips the drain
             probe.send(signal.SIGINT)
             if self.interrupted:
@@ -230,6 +242,7 @@ class Run:
                     probe.send(signal.SIGINT)
                 time.sleep(POLL_S)
             probe.stop(sig=signal.SIGINT, grace_s=5.0)
+            self.discovery.remove("probe")
             progress.update()
         if self.interrupted:
             self.invalid.append("the run was interrupted before the schedule ended")

@@ -67,7 +67,7 @@ def test_sigint_stops_cleanly_with_metrics_and_table(tmp_path: Path) -> None:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
                 text = resp.read().decode()
             assert re.search(r'ingestbench_canaries_total\{outcome="available",path="analytical",'
-                             r'target="pipeline"\} [1-9]', text), text[:2000]
+                             r'target="pipeline",tier="[a-z]+"\} [1-9]', text), text[:2000]
             assert 'ingestbench_tta_seconds_bucket{le="0.05",path="transactional"' in text
             assert "ingestbench_canaries_pending" in text and "ingestbench_poll_duration_seconds" in text
             proc.send_signal(signal.SIGINT)

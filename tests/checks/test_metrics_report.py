@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -13,6 +14,7 @@ from checks.metrics import ProbeMetrics
 from checks.slo import load_slo
 from ingestbench.results.table import print_verdicts
 from records.config import ConfigError
+from records.exposition import OPENMETRICS_ACCEPT, render, run_registry
 from records.observation import Observation
 from targets.contract import ProfileStore, Reader, Writer
 from targets.registry import make_target, names
@@ -36,12 +38,40 @@ def test_metrics_on_two_independent_registries() -> None:
     text = generate_latest(regs[0]).decode()
     assert 'ingestbench_tta_seconds_bucket{le="0.05",path="analytical",target="pipeline",tier="high"} 1.0' in text
     assert 'ingestbench_tta_seconds_bucket{le="2.0",path="analytical",target="pipeline",tier="high"} 2.0' in text
-    assert 'ingestbench_tta_seconds_bucket{le="0.05",' in text and 'le="600.0"' in text
-    assert 'ingestbench_canaries_total{outcome="lost",path="analytical",target="pipeline"} 1.0' in text
+    assert 'ingestbench_tta_seconds_bucket{le="0.01",' in text and 'le="300.0"' in text
+    assert 'ingestbench_canaries_total{outcome="lost",path="analytical",target="pipeline",tier="high"} 1.0' in text
     assert 'ingestbench_canary_duplicates_total{path="analytical",target="pipeline"} 2.0' in text
     assert 'ingestbench_canaries_pending{path="analytical",target="pipeline"} 4.0' in text
     assert 'ingestbench_poll_errors_total{path="analytical",target="pipeline"} 1.0' in text
     assert "ingestbench_canaries_total{" not in generate_latest(regs[1]).decode()
+
+
+def test_slo_targets_are_bucket_bounds_and_canary_ids_are_exemplars() -> None:
+    slo = load_slo(time_scale=0.1)  # targets 3 s, 0.3 s (0.30000000000000004 unrounded) and 0.1 s
+    reg = CollectorRegistry()
+    metrics = ProbeMetrics(reg, target="pipeline", slo=slo)
+    at = 28 * S // 100
+    metrics.observe(Observation("c-0.28", "analytical", "available", sent_ns=0, sent_unix_ms=0, seen_ns=at,
+                                last_miss_ns=at), "high")
+    metrics.observe(Observation("c-0.4", "analytical", "available", sent_ns=0, sent_unix_ms=0,
+                                seen_ns=4 * S // 10, last_miss_ns=4 * S // 10), "high")
+    body, content_type = render(run_registry(reg, {"run_id": "r-1"}), accept=OPENMETRICS_ACCEPT)
+    text = body.decode()
+    assert content_type.startswith("application/openmetrics-text")
+    # the high tier's target is a bound: one canary within it, one above, and the exemplar names the canary
+    within = re.search(r'ingestbench_tta_seconds_bucket\{le="0.3",path="analytical",run_id="r-1",'
+                       r'target="pipeline",tier="high"\} 1.0 # \{canary_id="c-0.28"\} 0.28', text)
+    assert within, text
+    assert re.search(r'ingestbench_slo_target_seconds\{bucket="0.3",path="analytical",run_id="r-1",target="pipeline",'
+                     r'tier="high"\} 0.3', text)
+    assert re.search(r'ingestbench_slo_min_rate_events_per_second\{path="analytical",run_id="r-1",'
+                     r'target="pipeline",tier="high"\} 1000.0', text)
+    # every tier and outcome exists from the start, as 0: "no loss" is a number, not an empty panel
+    assert re.search(r'ingestbench_canaries_total\{outcome="lost",path="transactional",run_id="r-1",'
+                     r'target="pipeline",tier="transactional"\} 0.0', text)
+    assert "_created" not in text
+    plain, plain_type = render(run_registry(reg, {"run_id": "r-1"}), accept="text/plain")
+    assert plain_type.startswith("text/plain") and b"canary_id" not in plain  # exemplars: OpenMetrics only
 
 
 def test_target_registry() -> None:

@@ -129,6 +129,20 @@ def test_metrics_sink_exposes_rates_and_lag():
     assert "ingestbench_loadgen_events_sent_total 100.0" in text
     assert 'ingestbench_loadgen_schedule_lag_seconds_bucket{le="0.0025"} 0.0' in text
     assert 'ingestbench_loadgen_schedule_lag_seconds_bucket{le="0.005"} 100.0' in text
+    assert 'ingestbench_loadgen_steps_total{outcome="valid"} 1.0' in text  # judged on the step's last second
+    assert 'ingestbench_loadgen_steps_total{outcome="invalid"} 0.0' in text
+    assert 'ingestbench_loadgen_events_failed_total{reason="timeout"} 0.0' in text  # every reason from the start
+    assert 'ingestbench_run_info{scenario="",target=""} 1.0' in text
+
+
+def test_metrics_sink_names_the_run_and_its_schedule():
+    reg = CollectorRegistry()
+    m = LoadgenMetrics(reg, run_id="r-1", scenario="quick", target="pipeline")
+    m.started(1_700_000_000.0, 45.0)
+    text = generate_latest(reg).decode()
+    assert 'ingestbench_run_info{run_id="r-1",scenario="quick",target="pipeline"} 1.0' in text
+    assert "ingestbench_run_start_time_seconds 1.7e+09" in text
+    assert "ingestbench_run_end_time_seconds 1.700000045e+09" in text
 
 
 def test_lag_histogram_in_bulk_equals_recording_each_value():

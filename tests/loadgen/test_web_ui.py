@@ -44,7 +44,7 @@ def test_web_ui_runs_twice_and_serves_metrics(tmp_path):
                     time.sleep(0.2)
             _wait_for_steps(rates, 1)
             metrics = urllib.request.urlopen(ui + "/ingestbench/metrics", timeout=5).read().decode()
-            assert "ingestbench_loadgen_achieved_eps 100.0" in metrics
+            assert 'ingestbench_loadgen_achieved_eps{target="pipeline"} 100.0' in metrics
             assert "ingestbench_loadgen_schedule_lag_seconds_count" in metrics
             time.sleep(0.5)
             urllib.request.urlopen(swarm, timeout=5).read()
