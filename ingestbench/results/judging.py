@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checks.judge import RateSource, RunVerdict, expected_tiers, judge_run
-from checks.slo import Slo, load_slo
-from ingestbench.results.rundir import JUDGED, SAMPLES, SLO_COPY, RunFiles
 import numpy as np
 import polars as pl
 
+from checks.judge import RateSource, RunVerdict, expected_tiers, judge_run
+from checks.slo import Slo, load_slo
+from ingestbench.results.rundir import JUDGED, SAMPLES, SLO_COPY, RunFiles
 from records.observation import OUTCOMES, PATHS
+from records.run_record import Gate, RunRecord
 from records.samples import write_cache
 from records.verdicts import WINDOWS
-from records.run_record import Gate, RunRecord
-
 
 JUDGED_SLICE = 100_000  # canaries per slice of judged.jsonl: memory stays flat for any run size
 
@@ -70,8 +69,8 @@ def with_verdict(run: RunRecord, verdict: RunVerdict, files: RunFiles) -> RunRec
 
 def write_judged(files: RunFiles, verdict: RunVerdict) -> None:
     """``judged.jsonl``: every canary with its final tier, window, outcome, the rate it was tiered by and its
-    judged TTA (the reports chart the same columns; its facts are in ``samples.jsonl``), a slice at a time; and the samples' column cache, for judging the run again. Needs the
-    samples read with their ids."""
+    judged TTA (the reports chart the same columns; its facts are in ``samples.jsonl``), a slice at a time;
+    and the samples' column cache, for judging the run again. Needs the samples read with their ids."""
     judged = verdict.judged
     files.judged = judged
     if judged is None or judged.samples.canary_id is None:

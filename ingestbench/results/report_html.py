@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+import numpy as np
+
+from checks.tiering import WINDOW_CODE
 from ingestbench.results.report_md import ci_text, count_text, status_text, verdict_text
 from ingestbench.results.rundir import RunFiles
 from ingestbench.results.svg import Axis, Chart
 from records.numbers import fmt
-import numpy as np
-
-from checks.tiering import WINDOW_CODE
 from records.observation import ANALYTICAL, AVAILABLE
 from records.samples import OUTCOME_CODE
 from records.verdicts import STEADY, TierVerdict

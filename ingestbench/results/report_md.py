@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ingestbench.results.rundir import RunFiles
 import numpy as np
 
+from ingestbench.results.rundir import RunFiles
 from records.exit_codes import meaning
-from records.observation import OUTCOMES
 from records.numbers import fmt
+from records.observation import OUTCOMES
 from records.verdicts import TierVerdict
 
 _WINDOW_WORDS = {"steady": "steady", "warmup": "warm-up", "transition": "transition", "outside": "outside the load"}
