@@ -82,22 +82,23 @@ async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRec
                               rate_query=rate_query, seed=plan.seed)
                 log.info("probing %s at %s; samples -> %s", plan.target, plan.url, recorder.path)
                 report = await probe.run(stop=stop, duration_s=plan.duration_s, abort=abort)
+        # judged and recorded while the signal handlers still stand: a late signal cannot cut the record short
+        verdict = judge_probe(read_sample_columns(out / SAMPLES_FILE), plan, slo, sampled=tiering.points)
+        record = ProbeRecord(
+            status=verdict.status, reason=verdict.reason, exit_code=int(verdict.exit_code),
+            invalid_reasons=verdict.invalid_reasons, untiered=verdict.untiered, tiers=verdict.tiers,
+            summary=ProbeSummary(canary_batch_size=plan.batch_size, sent=report.sent,
+                                 transactional_sent=report.transactional_sent, undecided=report.undecided,
+                                 drain_s=report.drain_s, polls=report.polls, poll_failures=report.poll_failures,
+                                 exit_code=int(verdict.exit_code)),
+            duration_s=report.duration_s, declared_rate_eps=plan.declared_rate_eps,
+            rate_timeline=plan.rate_timeline, expected_tiers=plan.expected_tiers)
+        write_json_atomic(out / PROBE_JSON, record.to_dict())
     finally:
         if runner is not None:
             await runner.cleanup()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    verdict = judge_probe(read_sample_columns(out / SAMPLES_FILE), plan, slo, sampled=tiering.points)
-    record = ProbeRecord(
-        status=verdict.status, reason=verdict.reason, exit_code=int(verdict.exit_code),
-        invalid_reasons=verdict.invalid_reasons, untiered=verdict.untiered, tiers=verdict.tiers,
-        summary=ProbeSummary(canary_batch_size=plan.batch_size, sent=report.sent,
-                             transactional_sent=report.transactional_sent, undecided=report.undecided,
-                             drain_s=report.drain_s, polls=report.polls, poll_failures=report.poll_failures,
-                             exit_code=int(verdict.exit_code)),
-        duration_s=report.duration_s, declared_rate_eps=plan.declared_rate_eps, rate_timeline=plan.rate_timeline,
-        expected_tiers=plan.expected_tiers)
-    write_json_atomic(out / PROBE_JSON, record.to_dict())
     return record, report
 
 

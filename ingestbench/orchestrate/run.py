@@ -232,14 +232,14 @@ class Run:
             self.discovery.remove("generator")
             # the probe drains pending canaries on the first SIGINT; a second one skips the drain
             probe.send(signal.SIGINT)
-            if self.interrupted:
-                time.sleep(0.2)
-                probe.send(signal.SIGINT)
+            skipped = False
             deadline = time.monotonic() + self._drain_limit_s() + 30
             while probe.running and time.monotonic() < deadline:
-                progress.update(pending=self._pending(), drain_left_s=deadline - 30 - time.monotonic())
-                if self.interrupted:
+                if self.interrupted and not skipped:  # Ctrl-C (now or during the drain): skip the drain, once
+                    time.sleep(0.2)
                     probe.send(signal.SIGINT)
+                    skipped = True
+                progress.update(pending=self._pending(), drain_left_s=deadline - 30 - time.monotonic())
                 time.sleep(POLL_S)
             probe.stop(sig=signal.SIGINT, grace_s=5.0)
             self.discovery.remove("probe")

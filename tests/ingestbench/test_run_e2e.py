@@ -234,7 +234,9 @@ def test_ctrl_c_stops_everything_and_writes_results(tmp_path):
                              "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not list(out.glob("*/rates.jsonl")):
+        # the load runs and the probe has decided canaries: both are under way when Ctrl-C comes
+        while time.monotonic() < deadline and not (list(out.glob("*/rates.jsonl"))
+                                                   and any(p.stat().st_size for p in out.glob("*/samples.jsonl"))):
             time.sleep(0.2)
         time.sleep(2)
         proc.send_signal(signal.SIGINT)
