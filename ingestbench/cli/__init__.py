@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ingestbench import __version__
-from ingestbench.cli import pipeline, probe, results, run
+from ingestbench.cli import pipeline, probe, results, run, setup
 from records.config import ConfigError
 from records.exit_codes import ExitCode
 
-COMMANDS = (pipeline, probe, run, results)
+COMMANDS = (pipeline, probe, run, results, setup)
 
 
 class _Parser(argparse.ArgumentParser):
