@@ -10,6 +10,7 @@ which the caller executes with whatever client it owns, and it parses what came 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -109,3 +110,40 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+def iso_ms(unix_ms: int) -> str:
+    """ISO 8601 UTC with milliseconds, as analytics APIs take event times.
+
+    >>> iso_ms(1_700_000_000_123)
+    '2023-11-14T22:13:20.123Z'
+    """
+    seconds, ms = divmod(int(unix_ms), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+
+
+def dig(doc: Any, path: str) -> Any:
+    """The value at a dotted path (``results``, ``data.rows``, ``0`` for a list index; ``""`` is ``doc``);
+    :class:`TargetError` naming the path when it is not there.
+
+    >>> dig({"data": {"rows": [["c-1"]]}}, "data.rows.0.0")
+    'c-1'
+    """
+    value = doc
+    for part in [p for p in path.split(".") if p]:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise TargetError(f"the answer has nothing at {path!r}")
+    return value
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal, backslashes and quotes escaped (ClickHouse's and HogQL's rules).
+
+    >>> sql_string("it's")
+    "'it\\\\'s'"
+    """
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

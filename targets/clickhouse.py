@@ -37,7 +37,7 @@ import orjson
 
 from records.config import ConfigError
 from targets import clickhouse_ddl as ddl
-from targets.base import CanaryRow, HttpRequest, IngestResult, TargetError, classify_status
+from targets.base import CanaryRow, HttpRequest, IngestResult, TargetError, classify_status, sql_string
 from targets.contract import Limits, SetupConversation, SetupStep
 from targets.registry import check_options
 from targets.userflux_wire import loads
@@ -186,11 +186,6 @@ class ClickHouseTarget:
 
     def _sql(self, sql: str) -> HttpRequest:
         return HttpRequest("POST", self.base_url, "/", self._headers, sql.encode())
-
-
-def sql_string(value: str) -> str:
-    """A SQL string literal (backslashes and quotes escaped)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def error_line(body: bytes) -> str:
