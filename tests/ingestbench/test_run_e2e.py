@@ -9,89 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.runs import ROOT, assert_secret_nowhere, ib_run, ib_run_watched, pids_gone, tiers
 from tests.servers import start_pipeline
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def ib_run(out: Path, *args: str, timeout: float = 150) -> tuple[int, Path, float, str]:
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "ingestbench", "run", "--out", str(out), "--no-progress", *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    elapsed = time.monotonic() - started
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
-    return proc.returncode, run_dir, elapsed, proc.stdout + proc.stderr
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid``, from /proc (parent pid is the 4th field of /proc/<pid>/stat)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def ib_run_watched(out: Path, *args: str, env: dict[str, str], timeout: float = 150
-                   ) -> tuple[int, Path, float, str, list[str]]:
-    """Like :func:`ib_run`, also reading the command line of every child while the run goes on."""
-    started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "ingestbench", "run", "--out", str(out), "--no-progress", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                            env={**os.environ, **env})
-    cmdlines: dict[int, str] = {}
-    try:
-        while proc.poll() is None and time.monotonic() - started < timeout:
-            for pid in descendants(proc.pid) - set(cmdlines):
-                try:
-                    line = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                except OSError:
-                    continue
-                if line:  # empty for a process that has already exited
-                    cmdlines[pid] = line
-            time.sleep(0.2)
-        output, _ = proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - started)))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
-    return proc.returncode, run_dir, time.monotonic() - started, output, list(cmdlines.values())
-
-
-def tiers(run_dir: Path) -> dict[str, dict]:
-    return {t["tier"]: t for t in json.loads((run_dir / "run.json").read_text())["tiers"]}
-
-
-def pids_gone(run_dir: Path, timeout_s: float = 30) -> bool:
-    doc = json.loads((run_dir / "run.json").read_text())
-    pids = [c["pid"] for c in doc.get("children", []) if c.get("pid")]
-    assert pids, "run.json lists the children it started"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        alive = []
-        for pid in pids:
-            try:
-                os.kill(pid, 0)
-                alive.append(pid)
-            except ProcessLookupError:
-                pass
-        if not alive:
-            return True
-        time.sleep(0.2)
-    return False
 
 
 WRITE_KEY = "ib-test-" + secrets.token_hex(12)
@@ -139,11 +63,7 @@ def test_the_write_key_is_in_no_file_log_or_command_line(good_run_watched):
     code, run_dir, _, output, cmdlines = good_run_watched
     assert code == 0, output[-3000:]  # the pipeline refuses requests without the key: it reached every child
     assert len(cmdlines) >= 3 and any(" probe " in c for c in cmdlines) and any("locust" in c for c in cmdlines)
-    assert not [c for c in cmdlines if WRITE_KEY in c]
-    files = [p for p in run_dir.rglob("*") if p.is_file()]
-    assert any(p.parent.name == "logs" for p in files)
-    assert not [p for p in files if WRITE_KEY.encode() in p.read_bytes()]
-    assert WRITE_KEY not in output
+    assert_secret_nowhere(WRITE_KEY, run_dir, output, cmdlines)
 
 
 def test_gate_reproduces_the_finished_run(good_run):
