@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -27,6 +29,7 @@ class LoopbackApp:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._thread = threading.Thread(target=self._serve, name=type(self).__name__, daemon=True)
 
     @property
@@ -37,7 +40,11 @@ class LoopbackApp:
         raise NotImplementedError
 
     async def on_start(self) -> None:
-        """Background work of the app, started with the server (none by default)."""
+        """Start background work of the app with :meth:`spawn` (none by default)."""
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in the server's loop until the server stops (then it is cancelled)."""
+        self._tasks.append(self._loop.create_task(coro))
 
     def __enter__(self):
         self._thread.start()
@@ -66,4 +73,7 @@ class LoopbackApp:
         await self.on_start()
         self._ready.set()
         await self._stop.wait()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await runner.cleanup()

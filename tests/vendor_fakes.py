@@ -236,7 +236,7 @@ class FakeCollector(LoopbackApp):
 
     async def on_start(self) -> None:
         if self.clickhouse_url:
-            asyncio.get_running_loop().create_task(self._load_loop())
+            self.spawn(self._load_loop())
 
     async def _load_loop(self) -> None:
         """Insert what arrived since the last load into ClickHouse, one INSERT per interval."""

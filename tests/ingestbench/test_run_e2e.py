@@ -172,3 +172,25 @@ def test_ctrl_c_stops_everything_and_writes_results(tmp_path):
     assert undecided > 0 and any(f"{undecided} canaries were never decided" in r for r in doc["invalid_reasons"])
     assert (run_dir / "report.md").exists()
     assert pids_gone(run_dir, timeout_s=5)
+
+
+HTTP_KEY = "ib-http-" + secrets.token_hex(12)
+HTTP_TEMPLATES = ("path=/event/ingest/batch", "envelope=events", "accepted=204", "query_path=/query",
+                  'query_body={"canary_ids": {ids}}', "rows_path=rows", "canary_path=canary_id")
+
+
+def test_the_generic_http_target_gives_the_native_targets_verdicts(bad_run, tmp_path):
+    """The same pipeline settings and scenario as ``bad_run``, driven through templates alone: the same verdict
+    per analytical tier and the same exit code (the http target has no profiles: no transactional tier)."""
+    with start_pipeline(tmp_path, flush_rows=20_000, flush_max_wait_s=3.0,
+                        env={"INGESTBENCH_WRITE_KEY": HTTP_KEY}) as p:
+        args = [a for t in HTTP_TEMPLATES for a in ("--target-opt", t)]
+        code, run_dir, _, output, cmdlines = ib_run_watched(
+            tmp_path / "out", "--scenario", "quick", "--target", "http", "--url", p.url, *args,
+            env={"INGESTBENCH_HTTP_AUTH": f"Bearer {HTTP_KEY}"})
+    native_code, native_dir, _, _ = bad_run
+    assert code == native_code == 1, output[-3000:]
+    native, generic = tiers(native_dir), tiers(run_dir)
+    assert {k: v["status"] for k, v in generic.items()} == {k: native[k]["status"] for k in ("low", "high")}
+    assert generic["low"]["n"] >= 20 and generic["high"]["n"] >= 20
+    assert_secret_nowhere(HTTP_KEY, run_dir, output, cmdlines)  # the pipeline refused requests without it
