@@ -33,8 +33,9 @@ class Roles:
     reader_kind: str | None
 
     def no_reader_reason(self) -> str:
-        return (f"TTA not measured: target {self.writer_kind!r} has no reader (no way to look canaries up), so "
-                "only ingest acknowledgements and delivery counts were measured; add a reader on the system it "
+        return (f"TTA not measured: target {self.writer_kind!r} has no reader (as configured it cannot look "
+                "canaries up; some targets read only with their query credentials or options), so only ingest "
+                "acknowledgements and delivery counts were measured; give it those, or a reader on the system it "
                 "loads ([target] reader = {kind = ..., url = ...}, or --reader/--reader-url)")
 
     def no_profiles_reason(self) -> str:
