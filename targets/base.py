@@ -11,7 +11,7 @@ which the caller executes with whatever client it owns, and it parses what came 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -147,3 +147,16 @@ def sql_string(value: str) -> str:
     "'it\\\\'s'"
     """
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sql_in_list(canary_ids: Iterable[str], max_ids: int) -> str:
+    """The ids as the inside of a SQL ``IN (...)``, at most ``max_ids`` of them (``ValueError`` beyond: the
+    prober splits its look-ups by the reader's ``max_query_ids``).
+
+    >>> sql_in_list(["a", "b"], 10)
+    "'a', 'b'"
+    """
+    ids = list(canary_ids)
+    if len(ids) > max_ids:
+        raise ValueError(f"at most {max_ids} canary ids per query, got {len(ids)}")
+    return ", ".join(sql_string(i) for i in ids) or "''"

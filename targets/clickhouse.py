@@ -37,7 +37,7 @@ import orjson
 
 from records.config import ConfigError
 from targets import clickhouse_ddl as ddl
-from targets.base import CanaryRow, HttpRequest, IngestResult, TargetError, classify_status, sql_string
+from targets.base import CanaryRow, HttpRequest, IngestResult, TargetError, classify_status, sql_in_list
 from targets.contract import Limits, SetupConversation, SetupStep
 from targets.registry import check_options
 from targets.userflux_wire import loads
@@ -135,10 +135,7 @@ class ClickHouseTarget:
 
     # --- analytical read-back -----------------------------------------------------------------
     def query_canaries(self, canary_ids: Iterable[str]) -> HttpRequest:
-        ids = list(canary_ids)
-        if len(ids) > MAX_QUERY_IDS:
-            raise ValueError(f"at most {MAX_QUERY_IDS} canary ids per query, got {len(ids)}")
-        listed = ", ".join(sql_string(i) for i in ids) or "''"
+        listed = sql_in_list(canary_ids, MAX_QUERY_IDS)
         col = self.canary_column
         return self._sql(f"SELECT {col} AS canary_id FROM {self.database}.{self.table} WHERE {col} IN ({listed}) "
                          "FORMAT JSON")

@@ -40,7 +40,7 @@ from targets.base import (
     TargetError,
     classify_status,
     iso_ms,
-    sql_string,
+    sql_in_list,
 )
 from targets.contract import Limits
 from targets.registry import check_options
@@ -122,10 +122,7 @@ class PostHogTarget(PostHogWriter):
         self.limits = Limits(max_query_ids=MAX_QUERY_IDS, min_poll_interval_s=3600.0 / max_queries_per_hour)
 
     def query_canaries(self, canary_ids: Iterable[str]) -> HttpRequest:
-        ids = list(canary_ids)
-        if len(ids) > MAX_QUERY_IDS:
-            raise ValueError(f"at most {MAX_QUERY_IDS} canary ids per query, got {len(ids)}")
-        listed = ", ".join(sql_string(i) for i in ids) or "''"
+        listed = sql_in_list(canary_ids, MAX_QUERY_IDS)
         hogql = (f"select properties.canary_id from events where properties.canary_id in ({listed}) "
                  f"limit {RESULT_LIMIT}")
         body = {"query": {"kind": "HogQLQuery", "query": hogql}, "refresh": "force_blocking"}

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from records.config import ConfigError
-from targets.base import JSON_HEADERS, CanaryRow, HttpRequest, TargetError, dig, sql_string
+from targets.base import JSON_HEADERS, CanaryRow, HttpRequest, TargetError, dig, sql_in_list
 from targets.contract import Limits
 from targets.registry import check_options
 from targets.userflux_wire import UserFluxWire, loads
@@ -120,17 +120,14 @@ class UserFluxTarget(UserFluxIngest):
     # --- canary look-ups -----------------------------------------------------------------------
     def query_sql(self, canary_ids: Iterable[str], nonce: str) -> str:
         """The SQL of one look-up; the nonce comment makes every query body unique (no cached answer)."""
-        col, listed = self._opts["canary_column"], ", ".join(sql_string(i) for i in canary_ids) or "''"
+        col, listed = self._opts["canary_column"], sql_in_list(canary_ids, MAX_QUERY_IDS)
         return (f"/* ingestbench {nonce} */ SELECT {col} AS canary_id FROM {self._opts['events_table']} "
                 f"WHERE {col} IN ({listed})")
 
     def query_canaries(self, canary_ids: Iterable[str]) -> HttpRequest:
-        ids = list(canary_ids)
-        if len(ids) > MAX_QUERY_IDS:
-            raise ValueError(f"at most {MAX_QUERY_IDS} canary ids per query, got {len(ids)}")
         if self._token is None:
             raise TargetError("userflux metrics: no token yet")
-        sql = self.query_sql(ids, secrets.token_hex(8))
+        sql = self.query_sql(canary_ids, secrets.token_hex(8))
         body = orjson.dumps({"encodedQuery": base64.b64encode(sql.encode()).decode()})
         headers = {**JSON_HEADERS, "Authorization": f"Bearer {self._token}"}
         return HttpRequest("POST", self.metrics_url, "/metrics/query", headers, body)
