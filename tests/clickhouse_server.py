@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from ingestbench.orchestrate.children import die_with_parent
 from ingestbench.orchestrate.net import free_port
 
 BINARY = "/usr/sbin/clickhouse-server"
@@ -106,7 +107,9 @@ def start_clickhouse(tmp_path: Path) -> Iterator[ClickHouseServer]:
     # run as whoever runs the tests, in dirs of its own (pytest's temp dirs are private to that user)
     cmd = [BINARY, f"--config-file={d / 'config.xml'}"]
     log = (d / "stdout.log").open("ab")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # tied to the test process: if pytest is killed before its fixtures stop the server, the server stops too
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=die_with_parent)
     log.close()
     server = ClickHouseServer(f"http://127.0.0.1:{http}", USER, password, proc, d / "error.log")
     try:
