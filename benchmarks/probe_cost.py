@@ -30,7 +30,7 @@ from checks.slo import load_slo
 from checks.tiering import Tiering
 from ingestbench.orchestrate.children import stop_process
 from loadgen.events import EventFactory
-from records.observation import ANALYTICAL, AVAILABLE
+from records.observation import ANALYTICAL, AVAILABLE, Observation
 from targets.registry import make_target
 
 
@@ -53,18 +53,20 @@ async def probe_once(url: str, poll_s: float, seconds: float) -> dict[str, Any]:
     target = make_target("pipeline", url)
     async with aiohttp.ClientSession() as session:
         slo = load_slo().with_loss_horizon(30.0)
+        observations: list[Observation] = []
         probe = Probe(writer=target, reader=target, session=session, events=EventFactory(seed=5),
                       tiering=Tiering(slo, declared_rate_eps=10.0),
-                      settings=ProbeSettings(interval_s=0.1, poll_interval_s=poll_s, transactional=False), seed=5)
+                      settings=ProbeSettings(interval_s=0.1, poll_interval_s=poll_s, transactional=False), seed=5,
+                      on_observation=observations.append)
         report = await probe.run(duration_s=seconds)
-        seen = [o for o in report.observations if o.path == ANALYTICAL and o.outcome == AVAILABLE]
+        seen = [o for o in observations if o.path == ANALYTICAL and o.outcome == AVAILABLE]
         req = target.visibility([o.canary_id for o in seen])
         async with session.post(req.url, data=req.body, headers=dict(req.headers)) as resp:
             rows = target.parse_visibility(resp.status, await resp.read())  # type: ignore[attr-defined]
     truth = {r["canary_id"]: r for r in rows}
     errors = sorted(abs(o.tta_s - (truth[o.canary_id]["visible_at_ms"] - o.sent_unix_ms) / 1000.0)
                     for o in seen if o.tta_s is not None and truth.get(o.canary_id, {}).get("visible_at_ms"))
-    sent = sum(o.path == ANALYTICAL for o in report.observations)
+    sent = sum(o.path == ANALYTICAL for o in observations)
     return {"poll_s": poll_s, "canaries": sent, "compared": len(errors),
             "error_median_ms": 1000 * statistics.median(errors), "error_p99_ms": 1000 * errors[
                 min(len(errors) - 1, int(0.99 * len(errors)))], "error_max_ms": 1000 * errors[-1],

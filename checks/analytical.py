@@ -18,6 +18,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from typing import Protocol
 
 import aiohttp
 
@@ -29,7 +30,7 @@ from checks.metrics import ProbeMetrics
 from records.observation import Observation
 from targets.base import TargetError
 from targets.contract import Reader as TargetReader
-from targets.contract import Writer
+from targets.contract import TokenAuth, Writer
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,21 @@ Sink = Callable[[Observation], None]
 _NS_PER_S = 1_000_000_000
 
 
+class Ledger(Protocol):
+    """What the writer reports to: a :class:`~checks.comparator.Comparator`, or with no reader an
+    :class:`~checks.acks.AckLedger`."""
+
+    def sent(self, canary_id: str, *, sent_ns: int, sent_unix_ms: int) -> None: ...
+
+    def acked(self, canary_id: str, *, acked_ns: int) -> None: ...
+
+    def failed(self, canary_id: str, *, error: str) -> Observation | None: ...
+
+
 class CanaryWriter:
     """Sends one canary every ``interval_s`` (jittered) until stopped; never retries (an error is data)."""
 
-    def __init__(self, *, target: Writer, session: aiohttp.ClientSession, comparator: Comparator,
+    def __init__(self, *, target: Writer, session: aiohttp.ClientSession, comparator: Ledger,
                  canaries: CanaryFactory, clock: Clock, sink: Sink, interval_s: float = 1.0,
                  jitter: float = 0.2, timeout_s: float = 5.0, rng: random.Random | None = None,
                  batch_size: int = 1):
@@ -67,10 +79,14 @@ class CanaryWriter:
     async def send_one(self) -> None:
         sent_unix_ms = self._clock.unix_ms()
         canary_id, events = self._canaries.make_batch(sent_unix_ms, self.batch_size, self._rng)
-        req = self._target.ingest(events)
         sent_ns = self._clock.monotonic_ns()
         self._cmp.sent(canary_id, sent_ns=sent_ns, sent_unix_ms=sent_unix_ms)
         self.sent += 1
+        try:
+            req = self._target.ingest(events)  # a target refuses what breaks its documented limits
+        except ValueError as exc:
+            self._fail(canary_id, f"not sent: {exc}")
+            return
         try:
             status, headers, body = await execute(self._session, req, self.timeout_s)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -80,7 +96,8 @@ class CanaryWriter:
         if result.ok:
             self._cmp.acked(canary_id, acked_ns=self._clock.monotonic_ns())
         else:
-            self._fail(canary_id, f"{result.kind}: HTTP {result.status}")
+            detail = f": {' '.join(result.error.split())[:200]}" if result.error else ""
+            self._fail(canary_id, f"{result.kind}: HTTP {result.status}{detail}")
 
     def _fail(self, canary_id: str, error: str) -> None:
         obs = self._cmp.failed(canary_id, error=error)
@@ -129,15 +146,29 @@ class Reader:
         if self._on_tick is not None:
             self._on_tick()
 
+    async def _authenticate(self) -> None:
+        """Fetch a token first when the reader needs one and holds none (a failure fails this poll)."""
+        target = self._target
+        if isinstance(target, TokenAuth):
+            req = target.token_request()
+            if req is not None:
+                status, _, body = await execute(self._session, req, self.timeout_s)
+                target.take_token(status, body)
+
     async def _look_up(self, ids: list[str]) -> None:
-        started_ns = self._clock.monotonic_ns()
         ok = False
+        started_ns = self._clock.monotonic_ns()
         try:
+            await self._authenticate()
+            started_ns = self._clock.monotonic_ns()
             status, _, body = await execute(self._session, self._target.query_canaries(ids), self.timeout_s)
+            if status == 401 and isinstance(self._target, TokenAuth):
+                self._target.drop_token()  # expired: the next poll fetches a fresh one
             rows = self._target.parse_query(status, body)
             ok = True
         except (aiohttp.ClientError, TimeoutError, OSError, TargetError, ValueError) as exc:
-            log.debug("poll failed: %s", describe(exc))
+            # the first failure is worth a line in the log (a misconfigured reader fails every poll)
+            log.log(logging.WARNING if not self.poll_failures else logging.DEBUG, "poll failed: %s", describe(exc))
         ended_ns = self._clock.monotonic_ns()
         self.polls += 1
         if self._metrics is not None:

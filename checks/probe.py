@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from checks.acks import AckLedger, AckSummary
 from checks.analytical import CanaryWriter
 from checks.analytical import Reader as CanaryReader
 from checks.canary import CanaryFactory, EventSource
@@ -83,10 +84,12 @@ class ProbeReport:
     poll_failures: int
     duration_s: float
     drain_s: float
+    poll_interval_s: float | None = None  # None: nothing was polled (no reader)
+    acks: AckSummary | None = None  # a writer-only probe: the canaries' acknowledgements, the only measure
 
 
 class Probe:
-    def __init__(self, *, writer: Writer, reader: Reader, session: aiohttp.ClientSession, tiering: Tiering,
+    def __init__(self, *, writer: Writer, reader: Reader | None, session: aiohttp.ClientSession, tiering: Tiering,
                  profiles: ProfileStore | None = None,
                  settings: ProbeSettings | None = None, clock: Clock | None = None,
                  recorder: SamplesWriter | None = None, metrics: ProbeMetrics | None = None,
@@ -108,19 +111,22 @@ class Probe:
         self.outcomes: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self._held: list[tuple[int, Observation]] = []
-        self.poll_interval_s = max(s.poll_interval_s, reader.limits.min_poll_interval_s)
-        if self.poll_interval_s > s.poll_interval_s:
+        floor_s = reader.limits.min_poll_interval_s if reader is not None else 0.0
+        self.poll_interval_s = max(s.poll_interval_s, floor_s)
+        if reader is not None and self.poll_interval_s > s.poll_interval_s:
             log.warning("polling every %.3g s, not %.3g s: %s allows no more than one query per %.3g s, so TTAs "
                         "are resolved that coarsely", self.poll_interval_s, s.poll_interval_s, reader.name,
-                        reader.limits.min_poll_interval_s)
-        self.writer = CanaryWriter(target=writer, session=session, comparator=self.analytical,
+                        floor_s)
+        # with no reader the canaries are only sent and acknowledged: their acks are the measure
+        self.acks = AckLedger() if reader is None else None
+        self.writer = CanaryWriter(target=writer, session=session, comparator=self.acks or self.analytical,
                                    canaries=CanaryFactory(events, seed=rng.getrandbits(32)),
                                    clock=self._clock, sink=self._decided, interval_s=s.interval_s,
                                    jitter=s.jitter, timeout_s=s.timeout_s, rng=rng, batch_size=s.batch_size)
-        self.reader = CanaryReader(target=reader, session=session, comparator=self.analytical, clock=self._clock,
-                             sink=self._decided, metrics=metrics, poll_interval_s=self.poll_interval_s,
-                             poll_jitter=s.poll_jitter, timeout_s=s.timeout_s, on_tick=self._tick,
-                             rng=random.Random(rng.getrandbits(32)))
+        self.reader = None if reader is None else CanaryReader(
+            target=reader, session=session, comparator=self.analytical, clock=self._clock, sink=self._decided,
+            metrics=metrics, poll_interval_s=self.poll_interval_s, poll_jitter=s.poll_jitter, timeout_s=s.timeout_s,
+            on_tick=self._tick, rng=random.Random(rng.getrandbits(32)))
         self.tx: TransactionalProbe | None = None
         if s.transactional and profiles is not None:
             self.tx = TransactionalProbe(target=profiles, session=session,
@@ -139,7 +145,9 @@ class Probe:
         writers = [asyncio.create_task(self.writer.run(stop_writing))]
         if self.tx is not None:
             writers.append(asyncio.create_task(self.tx.run(stop_writing, abort)))
-        tasks = [*writers, asyncio.create_task(self.reader.run(stop_reading))]
+        tasks = [*writers]
+        if self.reader is not None:
+            tasks.append(asyncio.create_task(self.reader.run(stop_reading)))
         if self._rate_query is not None:
             tasks.append(asyncio.create_task(self._sample_rates(stop_reading)))
         drain_started_ns = None
@@ -168,9 +176,12 @@ class Probe:
         end_ns = self._clock.monotonic_ns()
         return ProbeReport(
             outcomes=dict(self.outcomes), errors=dict(self.errors.most_common(MAX_ERRORS)), sent=self.writer.sent,
-            transactional_sent=self.tx.sent if self.tx else 0, undecided=len(undecided), polls=self.reader.polls,
-            poll_failures=self.reader.poll_failures, duration_s=(end_ns - start_ns) / _NS_PER_S,
+            transactional_sent=self.tx.sent if self.tx else 0, undecided=len(undecided),
+            polls=self.reader.polls if self.reader else 0,
+            poll_failures=self.reader.poll_failures if self.reader else 0, duration_s=(end_ns - start_ns) / _NS_PER_S,
             drain_s=(end_ns - (drain_started_ns or end_ns)) / _NS_PER_S,
+            poll_interval_s=self.poll_interval_s if self.reader else None,
+            acks=self.acks.summary() if self.acks else None,
         )
 
     @property

@@ -64,27 +64,32 @@ def positive(kind: Callable[[str], T]) -> Callable[[str], T]:
 
 
 TARGET_ENV_PREFIX = "INGESTBENCH_TARGET_"
+READER_ENV_PREFIX = "INGESTBENCH_READER_OPT_"  # the options of a separate reader (write here, read there)
+_NOT_OPTIONS = ("kind", "url", "writer", "reader")
 
 
 def target_options(flags: list[str] | None, *, environ: Mapping[str, str],
-                   scenario: Mapping[str, object] | None = None) -> dict[str, str]:
+                   scenario: Mapping[str, object] | None = None, prefix: str = TARGET_ENV_PREFIX,
+                   flag: str = "target-opt") -> dict[str, str]:
     """A target's options by precedence: ``--target-opt KEY=VALUE`` > ``INGESTBENCH_TARGET_<KEY>`` > the
-    scenario's ``[target]`` table (minus ``kind`` and ``url``). Values are strings; the target validates them.
+    scenario's ``[target]`` table (minus ``kind``, ``url`` and the ``writer``/``reader`` tables). Values are
+    strings; the target validates them. A separate reader's come from ``--reader-opt`` and
+    ``INGESTBENCH_READER_OPT_<KEY>`` (``prefix`` and ``flag``).
 
     >>> target_options(["table=events"], environ={"INGESTBENCH_TARGET_DATABASE": "db"}, scenario={"table": "x"})
     {'table': 'events', 'database': 'db'}
     """
     out: dict[str, str] = {}
     for key, value in (scenario or {}).items():
-        if key not in ("kind", "url"):
+        if key not in _NOT_OPTIONS:
             out[key] = value if isinstance(value, str) else _toml_text(value)
     for name, value in environ.items():
-        if name.startswith(TARGET_ENV_PREFIX) and len(name) > len(TARGET_ENV_PREFIX):
-            out[name[len(TARGET_ENV_PREFIX):].lower()] = value
+        if name.startswith(prefix) and len(name) > len(prefix):
+            out[name[len(prefix):].lower()] = value
     for item in flags or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"target-opt: expected KEY=VALUE, got {item!r}")
+            raise ConfigError(f"{flag}: expected KEY=VALUE, got {item!r}")
         out[key.strip()] = value
     return out
 

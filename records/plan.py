@@ -37,6 +37,15 @@ class TargetPlan:
     kind: str = "pipeline"
     url: str | None = None  # None: the embedded pipeline, started by the run
     options: dict[str, str] = field(default_factory=dict)
+    # write here, read there: canaries are looked up through this other target (its own kind, URL and options)
+    # while the load and the canaries go to the one above; None: the target above reads too, if it can
+    reader: TargetPlan | None = None
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> TargetPlan:
+        reader = doc.get("reader")
+        return cls(kind=doc.get("kind", "pipeline"), url=doc.get("url"), options=dict(doc.get("options") or {}),
+                   reader=cls.from_dict(reader) if isinstance(reader, dict) else None)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class ProbePlan:
     slo_path: str | None
     time_scale: float = 1.0
     target_options: dict[str, str] = field(default_factory=dict)
+    reader: TargetPlan | None = None  # write here, read there (see TargetPlan.reader)
     interval_s: float = 1.0
     poll_interval_s: float = 0.25
     batch_size: int = 1
@@ -82,6 +92,8 @@ class ProbePlan:
     def from_dict(cls, doc: dict[str, Any]) -> ProbePlan:
         kw = {f.name: doc[f.name] for f in fields(cls) if f.name in doc}
         kw["expected_tiers"] = tuple(kw.get("expected_tiers") or ())
+        if isinstance(kw.get("reader"), dict):
+            kw["reader"] = TargetPlan.from_dict(kw["reader"])
         return cls(**kw)
 
 
@@ -99,6 +111,8 @@ class Plan:
     pipeline: PipelinePlan | None = None  # None: the target is not the embedded pipeline
     processes: int = 1
     expected_tiers: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the run will not measure, or measure more coarsely than asked, and why
+    unmeasured: tuple[str, ...] = ()  # what the SLO needs and the targets cannot give: each makes the run invalid
     schema_version: int = PLAN_SCHEMA_VERSION
 
     @property
@@ -118,8 +132,9 @@ class Plan:
         load = dict(doc["load"])
         load["steps"] = tuple(LoadStep(**s) for s in load["steps"])
         kw = {f.name: doc[f.name] for f in fields(cls) if f.name in doc}
-        kw.update(load=LoadConfig(**load), target=TargetPlan(**doc["target"]),
+        kw.update(load=LoadConfig(**load), target=TargetPlan.from_dict(doc["target"]),
                   probe=ProbePlan.from_dict(doc["probe"]), expected_tiers=tuple(doc.get("expected_tiers") or ()),
+                  notes=tuple(doc.get("notes") or ()), unmeasured=tuple(doc.get("unmeasured") or ()),
                   pipeline=PipelinePlan(**doc["pipeline"]) if doc.get("pipeline") else None)
         return cls(**kw)
 

@@ -70,6 +70,11 @@ class ProbeSummary:
     polls: int | None = None
     poll_failures: int | None = None
     exit_code: int | None = None
+    poll_interval_s: float | None = None  # the mean poll interval used (a reader's query-rate limit floors it)
+    tta_measured: bool | None = None  # False: a writer-only target, canaries were sent and acked, never read
+    acked: int | None = None  # analytical canaries the target acknowledged
+    ack_p50_s: float | None = None  # their ingest acknowledgement latency (nearest-rank)
+    ack_p95_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,7 @@ class RunRecord:
     settings: dict[str, Any] = field(default_factory=dict)
     slo: dict[str, Any] = field(default_factory=dict)
     expected_tiers: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the run did not measure (or measured more coarsely), and why
     probe: ProbeSummary = field(default_factory=ProbeSummary)
     versions: dict[str, Any] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
@@ -131,7 +137,7 @@ class RunRecord:
         kw["steps"] = tuple(s for s in (StepRow.from_dict(d) for d in doc.get("steps") or []) if s)
         kw["tiers"] = tuple(TierVerdict.from_dict(t) for t in doc.get("tiers") or [])
         kw["gate"] = Gate(**_known(Gate, doc["gate"])) if isinstance(doc.get("gate"), dict) else None
-        for key in ("expected_tiers", "run_problems", "invalid_reasons"):
+        for key in ("expected_tiers", "notes", "run_problems", "invalid_reasons"):
             kw[key] = tuple(doc.get(key) or ())
         return cls(**kw)
 

@@ -210,17 +210,30 @@ def parse_probe(doc: Mapping[str, Any]) -> ProbeTable:
     return ProbeTable(**kw)
 
 
-def parse_target(doc: Mapping[str, Any]) -> dict[str, Any]:
+def parse_target(doc: Mapping[str, Any], *, name: str = "target") -> dict[str, Any]:
     """Validate the ``[target]`` table: ``kind`` and ``url`` (both optional), the rest the target's options
-    (scalars; the target itself checks their names and values when it is made)."""
+    (scalars; the target itself checks their names and values when it is made).
+
+    Write here, read there: ``writer = {kind = ..., url = ..., ...}`` and ``reader = {...}`` are targets of
+    their own (same keys); with ``writer``, ``[target]`` holds nothing else but ``reader``. A ``reader`` needs
+    its ``kind`` and ``url``."""
     out = dict(doc)
     if "kind" in out and (not isinstance(out["kind"], str) or not out["kind"]):
-        raise ConfigError(f"target.kind must be a target name such as \"pipeline\", got {out['kind']!r}")
+        raise ConfigError(f"{name}.kind must be a target name such as \"pipeline\", got {out['kind']!r}")
     if "url" in out and (not isinstance(out["url"], str) or not out["url"].startswith(("http://", "https://"))):
-        raise ConfigError(f"target.url must start with http:// or https://, got {out['url']!r}")
+        raise ConfigError(f"{name}.url must start with http:// or https://, got {out['url']!r}")
     for key, value in out.items():
-        if not isinstance(value, str | int | float | bool):
-            raise ConfigError(f"target.{key} must be a string, number or true/false, got {value!r}")
+        if name == "target" and key in ("writer", "reader"):
+            if not isinstance(value, dict):
+                raise ConfigError(f"target.{key} must be a table like {{kind = \"clickhouse\", url = \"...\"}}")
+            out[key] = parse_target(value, name=f"target.{key}")
+        elif not isinstance(value, str | int | float | bool):
+            raise ConfigError(f"{name}.{key} must be a string, number or true/false, got {value!r}")
+    if name == "target" and "writer" in out and set(out) - {"writer", "reader"}:
+        extra = sorted(set(out) - {"writer", "reader"})[0]
+        raise ConfigError(f"target.{extra}: with target.writer, put the writer's keys in it")
+    if name == "target.reader" and not {"kind", "url"} <= set(out):
+        raise ConfigError("target.reader needs its kind and url")
     return out
 
 

@@ -10,7 +10,8 @@ which the caller executes with whatever client it owns, and it parses what came 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -109,3 +110,53 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+def iso_ms(unix_ms: int) -> str:
+    """ISO 8601 UTC with milliseconds, as analytics APIs take event times.
+
+    >>> iso_ms(1_700_000_000_123)
+    '2023-11-14T22:13:20.123Z'
+    """
+    seconds, ms = divmod(int(unix_ms), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+
+
+def dig(doc: Any, path: str) -> Any:
+    """The value at a dotted path (``results``, ``data.rows``, ``0`` for a list index; ``""`` is ``doc``);
+    :class:`TargetError` naming the path when it is not there.
+
+    >>> dig({"data": {"rows": [["c-1"]]}}, "data.rows.0.0")
+    'c-1'
+    """
+    value = doc
+    for part in [p for p in path.split(".") if p]:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise TargetError(f"the answer has nothing at {path!r}")
+    return value
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal, backslashes and quotes escaped (ClickHouse's and HogQL's rules).
+
+    >>> sql_string("it's")
+    "'it\\\\'s'"
+    """
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sql_in_list(canary_ids: Iterable[str], max_ids: int) -> str:
+    """The ids as the inside of a SQL ``IN (...)``, at most ``max_ids`` of them (``ValueError`` beyond: the
+    prober splits its look-ups by the reader's ``max_query_ids``).
+
+    >>> sql_in_list(["a", "b"], 10)
+    "'a', 'b'"
+    """
+    ids = list(canary_ids)
+    if len(ids) > max_ids:
+        raise ValueError(f"at most {max_ids} canary ids per query, got {len(ids)}")
+    return ", ".join(sql_string(i) for i in ids) or "''"

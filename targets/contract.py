@@ -17,7 +17,7 @@ takes what came back. What a target can take is declared in :attr:`Writer.limits
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,6 +32,7 @@ class Limits:
     min_poll_interval_s: float = 0.0
     max_body_bytes: int | None = None
     max_batch_events: int | None = None
+    max_event_bytes: int | None = None  # one encoded event
 
 
 @runtime_checkable
@@ -88,6 +89,41 @@ class GroundTruth(Protocol):
     def visibility(self, canary_ids: Iterable[str]) -> HttpRequest: ...
 
     def parse_visibility(self, status: int, body: bytes) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class TokenAuth(Protocol):
+    """A reader that must fetch a short-lived token before it can query: the prober asks for
+    :meth:`token_request` before each look-up (None while a token is held) and calls :meth:`drop_token` when a
+    look-up is refused with 401, so the next one fetches a fresh token."""
+
+    def token_request(self) -> HttpRequest | None: ...
+
+    def take_token(self, status: int, body: bytes) -> None:
+        """Keep the token from the answer; raise :class:`~targets.base.TargetError` when there is none."""
+
+    def drop_token(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    """One request of a target's setup, with what it is for and the statement to show the operator."""
+
+    purpose: str
+    request: HttpRequest
+    show: str | None = None
+
+
+# A setup is a sans-IO conversation: the target yields a step, the caller executes its request and sends
+# back ``(status, body)``; the value returned at the end is the lines to print (what to use next).
+SetupConversation = Generator[SetupStep, tuple[int, bytes], list[str]]
+
+
+@runtime_checkable
+class Provisioner(Protocol):
+    """A target that can create what it needs (``ingestbench setup``), idempotently."""
+
+    def setup(self) -> SetupConversation: ...
 
 
 class Factory(Protocol):

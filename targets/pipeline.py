@@ -16,24 +16,16 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
 from records.config import ConfigError
-from targets.base import (
-    JSON_HEADERS,
-    CanaryRow,
-    HttpRequest,
-    IngestResult,
-    ProfileResult,
-    TargetError,
-    classify_status,
-)
+from targets.base import CanaryRow, HttpRequest, TargetError
 from targets.contract import Limits
 from targets.registry import check_options
+from targets.userflux_wire import UserFluxWire, loads
 
 NAME = "pipeline"
 MAX_QUERY_IDS = 10_000
@@ -50,48 +42,15 @@ def make(url: str, options: Mapping[str, str], environ: Mapping[str, str]) -> Pi
     return PipelineTarget(url, write_key=environ.get(SECRETS[0]) or None, location_enrichment=enrich == "true")
 
 
-class PipelineTarget:
-    """Sans-IO builders and parsers for the reference pipeline's HTTP API."""
+class PipelineTarget(UserFluxWire):
+    """Sans-IO builders and parsers for the reference pipeline's HTTP API: UserFlux-shaped ingest and profiles
+    (:class:`~targets.userflux_wire.UserFluxWire`), its own canary query and ground truth."""
 
     name = NAME
     limits = Limits(max_query_ids=MAX_QUERY_IDS, max_body_bytes=5 * 1024 * 1024, max_batch_events=1000)
 
     def __init__(self, base_url: str, *, write_key: str | None = None, location_enrichment: bool = False):
-        self.base_url = base_url.rstrip("/")
-        # the SDKs' optional ?locationEnrichment flag is sent only when asked for: a query string costs the
-        # generator a URL parse and requote per request (measured ~5 % of a single-event request in Locust)
-        query = "?locationEnrichment=true" if location_enrichment else ""
-        self._ingest_path, self._batch_path = f"/event/ingest{query}", f"/event/ingest/batch{query}"
-        headers = dict(JSON_HEADERS)
-        if write_key:
-            headers["Authorization"] = f"Bearer {write_key}"
-        self._headers: Mapping[str, str] = headers
-
-    def __repr__(self) -> str:  # never show the write key
-        return f"PipelineTarget({self.base_url!r})"
-
-    # --- ingest -------------------------------------------------------------------------------
-    def ingest(self, events: Sequence[Mapping[str, Any]]) -> HttpRequest:
-        """Single-event endpoint for one event, the batch endpoint otherwise."""
-        return self.ingest_encoded([self.encode_event(e) for e in events])
-
-    # the load generator encodes each event template once and hands the bytes to ingest_encoded
-    def encode_event(self, event: Mapping[str, Any]) -> bytes:
-        """One event in this target's wire encoding, as it appears inside a request body."""
-        return orjson.dumps(event)
-
-    def format_time(self, unix_ms: int) -> bytes:
-        """The wire's ``timestamp``: milliseconds since the epoch, a JSON number."""
-        return b"%d" % unix_ms
-
-    def ingest_encoded(self, encoded: Sequence[bytes]) -> HttpRequest:
-        """Like :meth:`ingest`, for events already passed through :meth:`encode_event`."""
-        if len(encoded) == 1:
-            return self._post(self._ingest_path, encoded[0])
-        return self._post(self._batch_path, b'{"events":[' + b",".join(encoded) + b"]}")
-
-    def parse_ingest(self, status: int, headers: Mapping[str, str], body: bytes) -> IngestResult:
-        return classify_status(status, headers, body)
+        super().__init__(base_url, write_key=write_key, location_enrichment=location_enrichment)
 
     # --- analytical read-back -----------------------------------------------------------------
     def query_canaries(self, canary_ids: Iterable[str]) -> HttpRequest:
@@ -103,7 +62,7 @@ class PipelineTarget:
     def parse_query(self, status: int, body: bytes) -> list[CanaryRow]:
         if status != 200:
             raise TargetError(f"query answered HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
-        doc = _loads(body, "query")
+        doc = loads(body, "query")
         rows = doc.get("rows") if isinstance(doc, dict) else None
         if not isinstance(rows, list):
             raise TargetError("query response has no 'rows' list")
@@ -130,38 +89,8 @@ class PipelineTarget:
         """Rows of ``{canary_id, received_at_ms, visible_at_ms}`` (``visible_at_ms`` None while unflushed)."""
         if status != 200:
             raise TargetError(f"visibility answered HTTP {status}")
-        doc = _loads(body, "visibility")
+        doc = loads(body, "visibility")
         rows = doc.get("rows") if isinstance(doc, dict) else None
         if not isinstance(rows, list):
             raise TargetError("visibility response has no 'rows' list")
         return rows
-
-    # --- transactional (profiles) -------------------------------------------------------------
-    def write_profile(self, user_id: str, properties: Mapping[str, Any]) -> HttpRequest:
-        body = {"userId": user_id, "externalId": None, "anonymousId": None, "properties": dict(properties),
-                "deviceData": None}
-        return self._post("/profile", orjson.dumps(body))
-
-    def read_profile(self, user_id: str) -> HttpRequest:
-        return HttpRequest("GET", self.base_url, f"/profile/{quote(user_id, safe='')}", self._headers, None)
-
-    def parse_profile(self, status: int, body: bytes) -> ProfileResult:
-        if status == 404:
-            return ProfileResult(found=False, status=status)
-        if status != 200:
-            raise TargetError(f"profile read answered HTTP {status}")
-        doc = _loads(body, "profile")
-        if not isinstance(doc, dict):
-            raise TargetError("profile response is not a JSON object")
-        props = doc.get("properties")
-        return ProfileResult(True, status, props if isinstance(props, dict) else {}, doc)
-
-    def _post(self, path: str, body: bytes) -> HttpRequest:
-        return HttpRequest("POST", self.base_url, path, self._headers, body)
-
-
-def _loads(body: bytes, what: str) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise TargetError(f"{what} response is not JSON: {exc}") from None

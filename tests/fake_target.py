@@ -6,7 +6,8 @@ It acknowledges ingests at once and makes canaries visible at once, except:
 - ``refuse_every=k``: every k-th request that carries a canary is refused with 503 (nothing of it stored).
 
 Requests without a canary (the load) are always acknowledged. Profiles are stored and read back at once.
-It runs its own event loop in a thread; what it hid and refused is kept for the test to compare::
+It runs its own event loop in a thread (:class:`~tests.loopback.LoopbackApp`); what it hid and refused is
+kept for the test to compare::
 
     with FakeTarget(hide_every=3) as fake:
         run ingestbench against fake.url ...
@@ -15,21 +16,18 @@ It runs its own event loop in a thread; what it hid and refused is kept for the 
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from ingestbench.orchestrate.net import free_port
+from tests.loopback import LoopbackApp
 
 
-class FakeTarget:
+class FakeTarget(LoopbackApp):
     def __init__(self, *, hide_every: int = 0, refuse_every: int = 0):
+        super().__init__()
         self.hide_every, self.refuse_every = hide_every, refuse_every
-        self.port = free_port()
         self.visible: set[str] = set()
         self.hidden: list[str] = []
         self.refused: list[str] = []
@@ -37,47 +35,13 @@ class FakeTarget:
         self.canary_requests = 0
         self.events = 0
         self._profiles: dict[str, dict[str, Any]] = {}
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._serve, name="fake-target", daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> FakeTarget:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake target did not start")
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    # --- server ---------------------------------------------------------------------------------
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
-        self._loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/event/ingest", self._ingest)
         app.router.add_post("/event/ingest/batch", self._ingest)
         app.router.add_post("/query", self._query)
         app.router.add_post("/profile", self._write_profile)
         app.router.add_get("/profile/{user_id}", self._read_profile)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
-        self._ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
 
     async def _ingest(self, request: web.Request) -> web.Response:
         body = await request.read()

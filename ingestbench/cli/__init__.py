@@ -29,6 +29,7 @@ COMMANDS = {  # subcommand -> the module that registers and runs it
     "report": "ingestbench.cli.results",
     "gate": "ingestbench.cli.results",
     "compare": "ingestbench.cli.results",
+    "setup": "ingestbench.cli.setup",
 }
 
 

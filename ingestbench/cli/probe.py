@@ -17,6 +17,7 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -24,9 +25,9 @@ from rich.console import Console
 from checks.slo import load_slo
 from ingestbench.orchestrate.probe import footer, run_probe
 from ingestbench.results.table import print_verdicts
-from records.config import ConfigError, positive, resolve, target_options
-from records.plan import ProbePlan, read_plan
-from targets.registry import make_target
+from records.config import READER_ENV_PREFIX, ConfigError, positive, resolve, target_options
+from records.plan import ProbePlan, TargetPlan, read_plan
+from targets.roles import make_roles
 
 
 def register(sub: Any) -> None:
@@ -37,6 +38,11 @@ def register(sub: Any) -> None:
     p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>); secrets come from the "
                    "environment variables the target names, never from options")
+    p.add_argument("--reader", default=None, help="look canaries up through this other target kind (write "
+                   "here, read there; env INGESTBENCH_READER)")
+    p.add_argument("--reader-url", default=None, help="the reader's base URL (env INGESTBENCH_READER_URL)")
+    p.add_argument("--reader-opt", action="append", default=None, metavar="KEY=VALUE",
+                   help="an option of the reader (repeatable; env INGESTBENCH_READER_OPT_<KEY>)")
     p.add_argument("--duration", type=float, default=None, help="seconds to probe (default: until SIGINT)")
     p.add_argument("--declared-rate-eps", type=float, default=None,
                    help="ingest rate the target is known to run at, for tiering")
@@ -80,6 +86,7 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
         slo_path=resolve("slo", args.slo, None, str),
         time_scale=resolve("time-scale", args.time_scale, 1.0, pos_f),
         target_options=target_options(args.target_opt, environ=os.environ),
+        reader=reader_plan(args, os.environ),
         duration_s=resolve("duration", args.duration, None, pos_f),
         declared_rate_eps=resolve("declared-rate-eps", args.declared_rate_eps, None, float),
         rate_timeline=resolve("rate-timeline", args.rate_timeline, None, str),
@@ -120,6 +127,24 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
     return plan
 
 
+def reader_plan(args: argparse.Namespace, environ: Mapping[str, str],
+                table: Mapping[str, Any] | None = None) -> TargetPlan | None:
+    """A separate reader from ``--reader``/``--reader-url``/``--reader-opt`` (> env > the scenario's
+    ``[target] reader`` table); None when there is none."""
+    table = table or {}
+    kind = resolve("reader", args.reader, table.get("kind"), str, environ=environ)
+    if kind is None:
+        if args.reader_url or args.reader_opt:
+            raise ConfigError("reader: --reader-url and --reader-opt need --reader KIND")
+        return None
+    url = resolve("reader-url", args.reader_url, table.get("url"), str, environ=environ)
+    if not url:
+        raise ConfigError(f"reader-url: required for reader {kind!r}")
+    options = target_options(args.reader_opt, environ=environ, scenario=table, prefix=READER_ENV_PREFIX,
+                             flag="reader-opt")
+    return TargetPlan(kind=kind, url=url, options=options)
+
+
 def _plan(args: argparse.Namespace) -> ProbePlan:
     if args.plan is None:
         return plan_from_args(args)
@@ -136,8 +161,8 @@ def run(args: argparse.Namespace) -> int:
     unknown = [t for t in plan.expected_tiers if t not in {tier.name for tier in slo.tiers}]
     if unknown:
         raise ConfigError(f"expect-tier: no tier {unknown[0]!r} in the SLO")
-    target = make_target(plan.target, plan.url, options=plan.target_options, environ=os.environ)
-    record, report = asyncio.run(run_probe(plan, slo, target))
+    roles = make_roles(TargetPlan(plan.target, plan.url, plan.target_options, reader=plan.reader), os.environ)
+    record, report = asyncio.run(run_probe(plan, slo, roles))
     console = Console() if sys.stdout.isatty() else Console(width=200)
     print_verdicts(console, record, footer=footer(plan, report))
     return record.exit_code

@@ -21,11 +21,12 @@ from typing import Any
 
 from checks.judge import expected_tiers
 from checks.slo import DEFAULT_SLO_PATH, load_slo
+from ingestbench.cli.targeting import check_fits, resolve_targets
 from ingestbench.orchestrate.run import Run, RunOptions
-from records.config import ConfigError, positive, resolve, target_options
-from records.plan import PipelinePlan, Plan, ProbePlan, TargetPlan
+from records.config import ConfigError, positive, resolve
+from records.observation import ANALYTICAL
+from records.plan import PipelinePlan, Plan, ProbePlan
 from records.scenario import load_scenario, scenarios_dirs, with_load_seed
-from targets.registry import make_target, names
 
 
 def register(sub: Any) -> None:
@@ -37,6 +38,11 @@ def register(sub: Any) -> None:
     p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>; the scenario's [target]); "
                    "secrets come from the environment variables the target names")
+    p.add_argument("--reader", default=None, help="look canaries up through this other target kind (write "
+                   "here, read there; default: the scenario's [target] reader, else the target itself)")
+    p.add_argument("--reader-url", default=None, help="the reader's base URL")
+    p.add_argument("--reader-opt", action="append", default=None, metavar="KEY=VALUE",
+                   help="an option of the reader (repeatable; env INGESTBENCH_READER_OPT_<KEY>)")
     p.add_argument("--slo", default=None, help="SLO file (default: the scenario's, else the vendor promise)")
     p.add_argument("--time-scale", type=float, default=None, help="scale durations (default: the scenario's)")
     p.add_argument("--processes", type=int, default=None, help="Locust processes (default 1)")
@@ -75,17 +81,9 @@ def plan_from_args(args: argparse.Namespace) -> tuple[Plan, str]:
     ts = resolve("time-scale", args.time_scale, scenario.time_scale, positive(float))
     if not ts > 0:
         raise ConfigError(f"--time-scale must be > 0, got {ts}")
-    table = scenario.target_table
-    kind = resolve("target", args.target, str(table.get("kind", "pipeline")), str)
-    if kind not in names():
-        raise ConfigError(f"--target: unknown target {kind!r} (known: {', '.join(names())})")
-    url = resolve("url", args.url, table.get("url"), str)
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise ConfigError(f"--url must start with http:// or https://, got {url!r}")
-    if url is None and kind != "pipeline":
-        raise ConfigError(f"--url is required for target {kind!r} (only the pipeline is embedded)")
-    options = target_options(args.target_opt, environ=os.environ, scenario=table)
-    make_target(kind, url or "http://127.0.0.1", options=options, environ=os.environ)  # bad options: exit 2 now
+    targeting = resolve_targets(args, scenario.target_table, os.environ)  # bad kinds or options: exit 2 now
+    target, roles = targeting.target, targeting.roles
+    kind, url, options = target.kind, target.url, target.options
     slo_path = resolve("slo", args.slo, None, str) or scenario.slo_path or str(DEFAULT_SLO_PATH)
     if not Path(slo_path).is_file():
         raise ConfigError(f"--slo: file {slo_path} does not exist")
@@ -99,20 +97,29 @@ def plan_from_args(args: argparse.Namespace) -> tuple[Plan, str]:
     if seed is not None:
         text, load = with_load_seed(text, seed), replace(load, seed=seed)
     pipe, probe = scenario.pipeline, scenario.probe
+    canary_batch = 1 if probe.single_event else load.batch_size
+    check_fits(roles.writer, load, canary_batch_size=canary_batch)
+    notes = list(targeting.notes)
+    transactional = probe.transactional
+    if transactional and roles.profiles is None:
+        transactional = False
+        notes.append(roles.no_profiles_reason())
     rates = [s.rate_eps for s in load.steps]
-    expected = tuple(expected_tiers(slo, rates, transactional=probe.transactional))
+    expected = tuple(expected_tiers(slo, rates, transactional=transactional))
+    analytical = [t.name for t in slo.tiers if t.path == ANALYTICAL and t.name in expected]
+    unmeasured = (roles.no_reader_reason(),) if roles.reader is None and analytical else ()
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}-{secrets.token_hex(2)}"
     plan = Plan(
         run_id=run_id, scenario_name=scenario.name, scenario_path=str(scenario.path),
         description=scenario.description, time_scale=ts, load=load.scaled(ts),
-        target=TargetPlan(kind=kind, url=url, options=options), slo_path=slo_path, processes=processes,
-        expected_tiers=expected,
+        target=target, slo_path=slo_path, processes=processes, expected_tiers=expected, notes=tuple(notes),
+        unmeasured=unmeasured,
         pipeline=PipelinePlan(flush_rows=max(1, round(pipe.flush_rows * ts)),
                               flush_max_wait_s=pipe.flush_max_wait_s * ts) if url is None else None,
         probe=ProbePlan(target=kind, url=url or "", slo_path=slo_path, time_scale=ts, target_options=options,
+                        reader=target.reader,
                         interval_s=probe.interval_s * ts, poll_interval_s=probe.poll_interval_s * ts,
-                        batch_size=1 if probe.single_event else load.batch_size,
-                        transactional=probe.transactional,
+                        batch_size=canary_batch, transactional=transactional,
                         drain_s=None if probe.drain_s is None else probe.drain_s * ts,
                         expected_tiers=expected, seed=None if seed is None else seed + 1, run_id=run_id),
     )

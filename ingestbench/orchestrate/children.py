@@ -33,7 +33,7 @@ def stop_process(proc: subprocess.Popen[Any], *, sig: int = signal.SIGTERM, grac
     return int(proc.returncode)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: get SIGTERM when the parent dies, so a killed ``ingestbench run``
     (even by SIGKILL) leaves nothing running. Linux only; elsewhere a no-op."""
     try:
@@ -61,7 +61,7 @@ class Child:
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env={**os.environ, **self.env}, start_new_session=True,
-                                         preexec_fn=_die_with_parent)
+                                         preexec_fn=die_with_parent)
         self.started_s = time.monotonic()
         log.debug("started %s (pid %d): %s", self.name, self.proc.pid, " ".join(self.cmd))
 

@@ -30,18 +30,21 @@ from loadgen.events import EventFactory
 from records.config import ConfigError
 from records.exposition import render, run_registry
 from records.jsonl import write_json_atomic
+from records.observation import ANALYTICAL
 from records.plan import ProbePlan
 from records.run_record import ProbeRecord, ProbeSummary
 from records.samples import SampleColumns, read_sample_columns
 from records.timeline import RatePoint, StepRow, TimelineTail, read_timeline
-from targets.contract import ProfileStore
+from targets.roles import Roles
 
 log = logging.getLogger("ingestbench.probe")
 PROBE_JSON = "verdicts.json"
 
 
-async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRecord, ProbeReport]:
-    """Probe ``target`` as ``plan`` says until the duration is over or a signal comes; judge; record."""
+async def run_probe(plan: ProbePlan, slo: Slo, roles: Roles) -> tuple[ProbeRecord, ProbeReport]:
+    """Probe the targets' ``roles`` as ``plan`` says until the duration is over or a signal comes; judge;
+    record. With no reader, canaries are only sent and acknowledged and the verdict says TTA was not
+    measured; with no profile store the transactional check is skipped (the plan says why)."""
     out = Path(plan.out)
     registry = CollectorRegistry()
     metrics = ProbeMetrics(registry, target=plan.target, slo=slo)
@@ -74,23 +77,29 @@ async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRec
                 rate_query = None
                 if plan.rate_query and plan.prometheus_url:
                     rate_query = PromRate(session, plan.prometheus_url, plan.rate_query)
-                probe = Probe(writer=target, reader=target,  # type: ignore[arg-type]
-                              profiles=target if isinstance(target, ProfileStore) else None,
-                              session=session, tiering=tiering, settings=settings, recorder=recorder,
+                probe = Probe(writer=roles.writer, reader=roles.reader, profiles=roles.profiles, session=session,
+                              tiering=tiering, settings=settings, recorder=recorder,
                               metrics=metrics, events=EventFactory(seed=plan.seed or 0),
                               timeline=TimelineTail(plan.rate_timeline) if plan.rate_timeline else None,
                               rate_query=rate_query, seed=plan.seed)
-                log.info("probing %s at %s; samples -> %s", plan.target, plan.url, recorder.path)
+                log.info("probing %s at %s%s; samples -> %s", plan.target, plan.url,
+                         f", reading through {plan.reader.kind} at {plan.reader.url}" if plan.reader else "",
+                         recorder.path)
                 report = await probe.run(stop=stop, duration_s=plan.duration_s, abort=abort)
         # judged and recorded while the signal handlers still stand: a late signal cannot cut the record short
-        verdict = judge_probe(read_sample_columns(out / SAMPLES_FILE), plan, slo, sampled=tiering.points)
+        problems = [roles.no_reader_reason()] if roles.reader is None and needs_reader(plan, slo) else []
+        verdict = judge_probe(read_sample_columns(out / SAMPLES_FILE), plan, slo, sampled=tiering.points,
+                              problems=problems)
+        acks = report.acks
         record = ProbeRecord(
             status=verdict.status, reason=verdict.reason, exit_code=int(verdict.exit_code),
             invalid_reasons=verdict.invalid_reasons, untiered=verdict.untiered, tiers=verdict.tiers,
             summary=ProbeSummary(canary_batch_size=plan.batch_size, sent=report.sent,
                                  transactional_sent=report.transactional_sent, undecided=report.undecided,
                                  drain_s=report.drain_s, polls=report.polls, poll_failures=report.poll_failures,
-                                 exit_code=int(verdict.exit_code)),
+                                 exit_code=int(verdict.exit_code), poll_interval_s=report.poll_interval_s,
+                                 tta_measured=roles.reader is not None, acked=acks.acked if acks else None,
+                                 ack_p50_s=acks.p50_s if acks else None, ack_p95_s=acks.p95_s if acks else None),
             duration_s=report.duration_s, declared_rate_eps=plan.declared_rate_eps,
             rate_timeline=plan.rate_timeline, expected_tiers=plan.expected_tiers)
         write_json_atomic(out / PROBE_JSON, record.to_dict())
@@ -102,10 +111,18 @@ async def run_probe(plan: ProbePlan, slo: Slo, target: object) -> tuple[ProbeRec
     return record, report
 
 
+def needs_reader(plan: ProbePlan, slo: Slo) -> bool:
+    """Whether the verdict needs canaries looked up: an expected analytical tier (or, with none expected, any
+    analytical tier in the SLO)."""
+    analytical = {t.name for t in slo.tiers if t.path == ANALYTICAL}
+    return bool(analytical & set(plan.expected_tiers)) if plan.expected_tiers else bool(analytical)
+
+
 def judge_probe(samples: SampleColumns, plan: ProbePlan, slo: Slo,
-                sampled: Sequence[RatePoint] = ()) -> RunVerdict:
+                sampled: Sequence[RatePoint] = (), problems: Sequence[str] = ()) -> RunVerdict:
     """The probe's verdict: the one judge, given what the probe knows (its rate source, and from a load
-    generator's timeline the steps' verdicts too). ``sampled``: points from ``--rate-query``."""
+    generator's timeline the steps' verdicts too). ``sampled``: points from ``--rate-query``; ``problems``:
+    what makes the result invalid whatever the canaries say (a writer-only target measured no TTA)."""
     window_s = slo.rate_window_s
     steps: tuple[StepRow, ...] = ()
     if plan.rate_timeline:
@@ -115,7 +132,8 @@ def judge_probe(samples: SampleColumns, plan: ProbePlan, slo: Slo,
         rates = RateSource(declared_rate_eps=plan.declared_rate_eps, window_s=window_s)
     else:
         rates = RateSource(points=tuple(sampled), window_s=window_s)
-    return judge_run(samples, slo=slo, rates=rates, steps=steps, expected=plan.expected_tiers)
+    return judge_run(samples, slo=slo, rates=rates, steps=steps, expected=plan.expected_tiers,
+                     problems=problems)
 
 
 def footer(plan: ProbePlan, report: ProbeReport) -> str:
@@ -123,10 +141,18 @@ def footer(plan: ProbePlan, report: ProbeReport) -> str:
     text = (f"{report.sent} analytical + {report.transactional_sent} transactional canaries in "
             f"{report.duration_s:.1f} s (drain {report.drain_s:.1f} s); {report.undecided} undecided; "
             f"{report.poll_failures} of {report.polls} polls failed; samples: {Path(plan.out) / SAMPLES_FILE}")
+    if report.acks is not None:
+        a = report.acks
+        text += (f"; no reader, so no TTA: {a.acked} canaries acknowledged (ack p50 {_secs(a.p50_s)}, "
+                 f"p95 {_secs(a.p95_s)}), {a.errored} refused")
     errors = Counter(report.errors)
     if errors:
         text += "; ingest errors: " + "; ".join(f"{n} x {e}" for e, n in errors.most_common(3))
     return text
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g} s"
 
 
 async def _serve_metrics(registry: CollectorRegistry, host: str, port: int | None) -> web.AppRunner | None:

@@ -69,7 +69,7 @@ class Run:
         self.dir = options.out_root / self.run_id
         self._scenario_text = scenario_text
         self.children: list[Child] = []
-        self.invalid: list[str] = []
+        self.invalid: list[str] = list(plan.unmeasured)  # known before anything starts: said, not hidden
         self.interrupted = False
         self.url = plan.target.url
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -94,6 +94,8 @@ class Run:
         warning = self.probe_load_warning()
         if warning:
             print(f"ingestbench: warning: {warning}", file=sys.stderr)
+        for note in (*self.plan.notes, *self.plan.unmeasured):
+            print(f"ingestbench: note: {note}", file=sys.stderr)
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         term = signal.signal(signal.SIGTERM, self._on_sigint)
         try:
@@ -127,6 +129,10 @@ class Run:
             return
         if not self.embedded and not reachable(self.url or ""):
             self.invalid.append(f"target {self.plan.target.kind} at {self.url} is unreachable")
+            return
+        reader = self.plan.target.reader
+        if reader is not None and not reachable(reader.url or ""):
+            self.invalid.append(f"reader {reader.kind} at {reader.url} is unreachable")
             return
         assert self.url is not None
         metrics_port = free_port()
@@ -258,11 +264,12 @@ class Run:
                                   load_duration_s=plan.load_duration_s),
             target=TargetInfo(name=plan.target.kind, url=self.url, embedded=self.embedded, pipeline=pipeline),
             settings={"processes": plan.processes, "target_options": plan.target.options,
+                      "reader": asdict(plan.target.reader) if plan.target.reader else None,
                       "transactional": plan.probe.transactional, "interval_s": plan.probe.interval_s,
                       "poll_interval_s": plan.probe.poll_interval_s, "drain_s": plan.probe.drain_s,
                       "seed": plan.load.seed, "out_root": str(self.options.out_root)},
             slo={"path": plan.slo_path, "tiers": [_tier_doc(self.slo, t) for t in self.slo.tiers]},
-            expected_tiers=plan.expected_tiers,
+            expected_tiers=plan.expected_tiers, notes=plan.notes,
             probe=ProbeSummary(canary_batch_size=plan.probe.batch_size, load_eps=self.probe_load_eps),
             versions=versions(), machine=machine_facts(),
             children=tuple(ChildInfo(c.name, c.pid, c.poll(), str(c.log_path.relative_to(self.dir)))

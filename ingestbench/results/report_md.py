@@ -57,6 +57,7 @@ def render(files: RunFiles) -> str:
         f"- status: {run.status}, duration {fmt(run.duration_s)} s",
     ]
     lines += [f"- **invalid:** {reason}" for reason in run.invalid_reasons]
+    lines += [f"- note: {note}" for note in run.notes]
     lines += ["", "## Verdicts per tier", "",
               "| tier | band | canaries | n | p50 s | p95 s | p99 s | max s | 95% CI s | target s | lost | errored "
               "| dup | result | reason |",

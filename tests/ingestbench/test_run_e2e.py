@@ -9,89 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.runs import ROOT, assert_secret_nowhere, ib_run, ib_run_watched, pids_gone, tiers
 from tests.servers import start_pipeline
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def ib_run(out: Path, *args: str, timeout: float = 150) -> tuple[int, Path, float, str]:
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "ingestbench", "run", "--out", str(out), "--no-progress", *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    elapsed = time.monotonic() - started
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
-    return proc.returncode, run_dir, elapsed, proc.stdout + proc.stderr
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid``, from /proc (parent pid is the 4th field of /proc/<pid>/stat)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def ib_run_watched(out: Path, *args: str, env: dict[str, str], timeout: float = 150
-                   ) -> tuple[int, Path, float, str, list[str]]:
-    """Like :func:`ib_run`, also reading the command line of every child while the run goes on."""
-    started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "ingestbench", "run", "--out", str(out), "--no-progress", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                            env={**os.environ, **env})
-    cmdlines: dict[int, str] = {}
-    try:
-        while proc.poll() is None and time.monotonic() - started < timeout:
-            for pid in descendants(proc.pid) - set(cmdlines):
-                try:
-                    line = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                except OSError:
-                    continue
-                if line:  # empty for a process that has already exited
-                    cmdlines[pid] = line
-            time.sleep(0.2)
-        output, _ = proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - started)))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
-    return proc.returncode, run_dir, time.monotonic() - started, output, list(cmdlines.values())
-
-
-def tiers(run_dir: Path) -> dict[str, dict]:
-    return {t["tier"]: t for t in json.loads((run_dir / "run.json").read_text())["tiers"]}
-
-
-def pids_gone(run_dir: Path, timeout_s: float = 30) -> bool:
-    doc = json.loads((run_dir / "run.json").read_text())
-    pids = [c["pid"] for c in doc.get("children", []) if c.get("pid")]
-    assert pids, "run.json lists the children it started"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        alive = []
-        for pid in pids:
-            try:
-                os.kill(pid, 0)
-                alive.append(pid)
-            except ProcessLookupError:
-                pass
-        if not alive:
-            return True
-        time.sleep(0.2)
-    return False
 
 
 WRITE_KEY = "ib-test-" + secrets.token_hex(12)
@@ -139,11 +63,7 @@ def test_the_write_key_is_in_no_file_log_or_command_line(good_run_watched):
     code, run_dir, _, output, cmdlines = good_run_watched
     assert code == 0, output[-3000:]  # the pipeline refuses requests without the key: it reached every child
     assert len(cmdlines) >= 3 and any(" probe " in c for c in cmdlines) and any("locust" in c for c in cmdlines)
-    assert not [c for c in cmdlines if WRITE_KEY in c]
-    files = [p for p in run_dir.rglob("*") if p.is_file()]
-    assert any(p.parent.name == "logs" for p in files)
-    assert not [p for p in files if WRITE_KEY.encode() in p.read_bytes()]
-    assert WRITE_KEY not in output
+    assert_secret_nowhere(WRITE_KEY, run_dir, output, cmdlines)
 
 
 def test_gate_reproduces_the_finished_run(good_run):
@@ -254,3 +174,25 @@ def test_ctrl_c_stops_everything_and_writes_results(tmp_path):
     assert undecided > 0 and any(f"{undecided} canaries were never decided" in r for r in doc["invalid_reasons"])
     assert (run_dir / "report.md").exists()
     assert pids_gone(run_dir, timeout_s=5)
+
+
+HTTP_KEY = "ib-http-" + secrets.token_hex(12)
+HTTP_TEMPLATES = ("path=/event/ingest/batch", "envelope=events", "accepted=204", "query_path=/query",
+                  'query_body={"canary_ids": {ids}}', "rows_path=rows", "canary_path=canary_id")
+
+
+def test_the_generic_http_target_gives_the_native_targets_verdicts(bad_run, tmp_path):
+    """The same pipeline settings and scenario as ``bad_run``, driven through templates alone: the same verdict
+    per analytical tier and the same exit code (the http target has no profiles: no transactional tier)."""
+    with start_pipeline(tmp_path, flush_rows=20_000, flush_max_wait_s=3.0,
+                        env={"INGESTBENCH_WRITE_KEY": HTTP_KEY}) as p:
+        args = [a for t in HTTP_TEMPLATES for a in ("--target-opt", t)]
+        code, run_dir, _, output, cmdlines = ib_run_watched(
+            tmp_path / "out", "--scenario", "quick", "--target", "http", "--url", p.url, *args,
+            env={"INGESTBENCH_HTTP_AUTH": f"Bearer {HTTP_KEY}"})
+    native_code, native_dir, _, _ = bad_run
+    assert code == native_code == 1, output[-3000:]
+    native, generic = tiers(native_dir), tiers(run_dir)
+    assert {k: v["status"] for k, v in generic.items()} == {k: native[k]["status"] for k in ("low", "high")}
+    assert generic["low"]["n"] >= 20 and generic["high"]["n"] >= 20
+    assert_secret_nowhere(HTTP_KEY, run_dir, output, cmdlines)  # the pipeline refused requests without it

@@ -1,0 +1,72 @@
+"""``ingestbench setup``: create what a target needs before a run (for ClickHouse: database, table, Buffer).
+
+    ingestbench setup --target clickhouse --url http://127.0.0.1:8123 --target-opt buffer=1,6,1000,1000000,1,100000000
+
+It prints every statement it runs and, at the end, what to use next (for ClickHouse the ``insert_into`` to
+pass to ``ingestbench run``). Running it again changes nothing that is already as asked. Secrets come from the
+environment variables the target names (``INGESTBENCH_CLICKHOUSE_USER``, ``INGESTBENCH_CLICKHOUSE_PASSWORD``).
+Exit codes: 0 done · 2 bad usage, configuration, or a statement the server refused (its message is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from records.config import ConfigError, resolve, target_options
+from targets.base import HttpRequest, TargetError
+from targets.contract import Provisioner
+from targets.registry import make_target
+
+TIMEOUT_S = 30.0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("setup", help="create what a target needs (ClickHouse: database, table, Buffer table)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--target", default=None, help="target kind (env INGESTBENCH_TARGET)")
+    p.add_argument("--url", default=None, help="target base URL (env INGESTBENCH_URL)")
+    p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
+                   help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>)")
+    p.set_defaults(func=run)
+
+
+def execute(req: HttpRequest) -> tuple[int, bytes]:
+    """Run one request; an HTTP error status is an answer like any other, not an exception."""
+    request = urllib.request.Request(req.url, data=req.body, headers=dict(req.headers), method=req.method)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def run(args: argparse.Namespace) -> int:
+    kind = resolve("target", args.target, None, str)
+    url = resolve("url", args.url, None, str)
+    if not kind or not url:
+        raise ConfigError("target: setup needs --target and --url")
+    target = make_target(kind, url, options=target_options(args.target_opt, environ=os.environ),
+                         environ=os.environ)
+    if not isinstance(target, Provisioner):
+        raise ConfigError(f"target: {kind!r} has nothing to set up")
+    conversation = target.setup()
+    try:
+        step = next(conversation)
+        while True:
+            if step.show:
+                print(f"-- {step.purpose}\n{step.show};")
+            try:
+                answer = execute(step.request)
+            except OSError as exc:
+                raise ConfigError(f"url: {step.purpose}: cannot reach {url} ({exc})") from None
+            step = conversation.send(answer)
+    except StopIteration as done:
+        lines: list[str] = done.value or []
+    except TargetError as exc:
+        raise ConfigError(str(exc)) from None
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,97 @@
+"""Running ``ingestbench run`` from tests: the command, the command lines of its children, its results."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ib_run(out: Path, *args: str, timeout: float = 150, env: dict[str, str] | None = None
+           ) -> tuple[int, Path, float, str]:
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "ingestbench", "run", "--out", str(out), "--no-progress", *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
+    elapsed = time.monotonic() - started
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    return proc.returncode, run_dir, elapsed, proc.stdout + proc.stderr
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, from /proc (parent pid is the 4th field of /proc/<pid>/stat)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def ib_run_watched(out: Path, *args: str, env: dict[str, str], timeout: float = 150
+                   ) -> tuple[int, Path, float, str, list[str]]:
+    """Like :func:`ib_run`, also reading the command line of every child while the run goes on."""
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "ingestbench", "run", "--out", str(out), "--no-progress", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                            env={**os.environ, **env})
+    cmdlines: dict[int, str] = {}
+    try:
+        while proc.poll() is None and time.monotonic() - started < timeout:
+            for pid in descendants(proc.pid) - set(cmdlines):
+                try:
+                    line = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                if line:  # empty for a process that has already exited
+                    cmdlines[pid] = line
+            time.sleep(0.2)
+        output, _ = proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - started)))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    return proc.returncode, run_dir, time.monotonic() - started, output, list(cmdlines.values())
+
+
+def tiers(run_dir: Path) -> dict[str, dict]:
+    return {t["tier"]: t for t in json.loads((run_dir / "run.json").read_text())["tiers"]}
+
+
+def pids_gone(run_dir: Path, timeout_s: float = 30) -> bool:
+    doc = json.loads((run_dir / "run.json").read_text())
+    pids = [c["pid"] for c in doc.get("children", []) if c.get("pid")]
+    assert pids, "run.json lists the children it started"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+                alive.append(pid)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def assert_secret_nowhere(secret: str, run_dir: Path, output: str, cmdlines: list[str]) -> None:
+    """The secret is in no child's command line, no file of the results (logs included) and not in the output."""
+    assert secret and not [c for c in cmdlines if secret in c]
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert any(p.parent.name == "logs" for p in files)
+    assert not [p for p in files if secret.encode() in p.read_bytes()]
+    assert secret not in output
