@@ -53,12 +53,13 @@ def _tta_histograms(files: RunFiles, tiers: list[dict[str, Any]]) -> list[str]:
                   and s.get("tta_s") is not None]
         target = float(tier.get("target_s") or 1.0)
         hi = max([target * 1.25, *values]) if values else target * 1.25
+        lo = min([0.0, *values])  # an estimate can fall below 0 for a canary visible at once
         bins = 30
-        edges = [hi * i / bins for i in range(bins + 1)]
+        edges = [lo + (hi - lo) * i / bins for i in range(bins + 1)]
         counts = [0] * bins
         for v in values:
-            counts[min(bins - 1, int(v / hi * bins))] += 1
-        chart = Chart(520, 260, x=Axis(0, hi, label="time to availability (s)"),
+            counts[max(0, min(bins - 1, int((v - lo) / (hi - lo) * bins)))] += 1
+        chart = Chart(520, 260, x=Axis(lo, hi, label="time to availability (s)"),
                       y=Axis(0, max([1, *counts]) * 1.1, label="canaries"),
                       title=f"TTA, tier {tier['tier']} ({tier.get('band', '')}): n={len(values)}")
         chart.bars(edges, counts, css="bar")
