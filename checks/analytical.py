@@ -135,6 +135,13 @@ class Reader:
         cap = int(getattr(self._target, "max_query_ids", 10_000))
         for start in range(0, len(ids), cap):
             await self._look_up(ids[start:start + cap])
+        if not ids:
+            # Nothing to look up, but this tick is still a point of the poll grid: a canary sent after it
+            # became visible after it. Without this, a canary sent after a stretch with nothing pending (all
+            # seen, or all refused) would take the last real look-up, maybe seconds old, as its prior poll,
+            # and its TTA estimate would fall far below zero.
+            now_ns = self._clock.monotonic_ns()
+            self._cmp.polled([], started_ns=now_ns, ended_ns=now_ns, found=[])
         for obs in self._cmp.expire(self._clock.monotonic_ns()):
             self._sink(obs)
         if self._metrics is not None:
