@@ -20,7 +20,12 @@ IDLE_SLEEP_S = 0.05
 
 
 def _error_kind(error: Any) -> str:
-    if isinstance(error, socket.timeout | TimeoutError | gevent.Timeout):
+    """``timeout`` or ``connection_error``. geventhttpclient wraps the socket's error in ``RetriesExceeded``
+    (even with no retries) and keeps it as ``original``: a read timeout would otherwise count as a
+    connection error."""
+    original = getattr(error, "original", None)
+    if isinstance(error, socket.timeout | TimeoutError | gevent.Timeout) or isinstance(
+            original, socket.timeout | TimeoutError | gevent.Timeout):
         return "timeout"
     return "connection_error"
 
