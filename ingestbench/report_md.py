@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingestbench.episodes import episodes
 from ingestbench.rundir import RunFiles
 from records.exit_codes import meaning
 
@@ -76,6 +77,12 @@ def render(files: RunFiles) -> str:
         valid = "yes" if s.get("valid") else "**NO**"
         lines.append(f"| {s.get('step')} | {_s(s.get('target_eps'))} | {_s(s.get('achieved_eps'))} | "
                      f"{_s(s.get('lag_p99_s'))} | {valid} | {s.get('reason') or ''} |")
+    found = episodes(files)
+    if found:
+        lines += ["", "## What went wrong, and when", "",
+                  "Seconds after the load started (negative: before it).", "",
+                  "| from s | to s | where | what |", "|---|---|---|---|"]
+        lines += [f"| {e.start_s:.1f} | {e.end_s:.1f} | {e.source} | {e.what} |" for e in found]
     outcomes: dict[str, int] = {}
     for rec in files.judged or files.samples:
         outcomes[rec.get("outcome", "?")] = outcomes.get(rec.get("outcome", "?"), 0) + 1
