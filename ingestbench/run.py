@@ -162,7 +162,11 @@ class Run:
                       "--scenario", str(self.dir / SCENARIO_COPY), "--rates-out", str(self.dir / "rates.jsonl"),
                       "--time-scale", repr(self.s.time_scale), "--target", self.s.target, "--only-summary"]
         if self.s.processes > 1:
-            locust_cmd += ["--processes", str(self.s.processes)]
+            # Locust's master listens for its workers on *:5557 unless told otherwise: on every interface, and
+            # where a second run's workers would join this run's master. Loopback and a port of its own.
+            master_port = str(free_port())
+            locust_cmd += ["--processes", str(self.s.processes), "--master-bind-host", "127.0.0.1",
+                           "--master-bind-port", master_port, "--master-port", master_port]
         load = Child("locust", locust_cmd, self.dir / "logs" / "locust.log", env=env, ok_exit_codes=(0, 1, 3))
         for child in (probe, load):
             child.start()
