@@ -85,6 +85,7 @@ class Run:
         self.children: list[Child] = []
         self.invalid: list[str] = []
         self.interrupted = False
+        self.cut_short = False  # a child died or the load ended early: the schedule did not run to its end
         self.url = settings.url
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._started = time.time()
@@ -244,12 +245,19 @@ class Run:
                 dead = [c for c in self.children if c.died()]
                 if dead:
                     for c in dead:
-                        self.invalid.append(f"{c.name} exited with {c.poll()} during the run; last lines:\n"
-                                            f"{c.tail(10)}")
+                        self.invalid.append(f"{c.name} exited with {c.poll()} during the run "
+                                            f"({self._since_start()}); last lines:\n{c.tail(10)}")
+                    self.cut_short = True
                     break
                 if self.interrupted:
                     break
                 if load.poll() is not None:
+                    if time.monotonic() - load.started_s < self.s.load_duration_s:
+                        # an exit code Locust also gives a finished test (1: some requests failed), but early
+                        self.invalid.append(f"{load.name} exited with {load.poll()} before the "
+                                            f"{self.s.load_duration_s:g} s schedule could end "
+                                            f"({self._since_start()}); last lines:\n{load.tail(10)}")
+                        self.cut_short = True
                     break
                 time.sleep(POLL_S)
             load.stop(sig=signal.SIGTERM, grace_s=15.0)
@@ -268,6 +276,9 @@ class Run:
             progress.update()
         if self.interrupted:
             self.invalid.append("the run was interrupted before the schedule ended")
+
+    def _since_start(self) -> str:
+        return f"{time.time() - self._started:.1f} s after the run started"
 
     # --- results ------------------------------------------------------------------------------
     def _base_doc(self, status: str) -> dict[str, Any]:
@@ -300,7 +311,7 @@ class Run:
 
     def _finish(self) -> int:
         """Judge from the files alone, exactly as ``ingestbench gate`` would, and write the reports."""
-        doc = self._base_doc("interrupted" if self.interrupted else "finished")
+        doc = self._base_doc("interrupted" if self.interrupted or self.cut_short else "finished")
         write_json_atomic(self.dir / RUN_JSON, doc)
         files = RunFiles.load(self.dir)
         verdict = judge_files(files, slo_for(files, None, self.s.time_scale))
