@@ -21,6 +21,7 @@ web UI, pressing start again runs the schedule again; its lines are appended to 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -28,6 +29,7 @@ from locust import LoadTestShape, events
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
+from ingestbench.children import die_with_parent
 from ingestbench.config import ConfigError
 from ingestbench.scenario import load_scenario
 from loadgen.master import MasterSide
@@ -77,6 +79,11 @@ def _init(environment: Any, **_kwargs: Any) -> None:
     if runner is None or opts is None:
         return
     registry = TargetRegistry.default()
+    if isinstance(runner, WorkerRunner) and getattr(opts, "processes", None):
+        # A worker forked by ``--processes`` outlived a master killed with SIGKILL (it waits a minute for the
+        # master's heartbeat, and hangs on SIGTERM trying to say goodbye): it dies with its master instead.
+        # Nothing of its share is lost that the master could still have merged.
+        die_with_parent(signal.SIGKILL)
     if isinstance(runner, LocalRunner | WorkerRunner):
         side = WorkerSide(host=environment.host or "http://127.0.0.1", registry=registry,
                           write_key=opts.write_key or None,
