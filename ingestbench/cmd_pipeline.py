@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ingestbench.config import ConfigError, positive, resolve
+from ingestbench.config import ConfigError, check_number, positive, resolve
 
 log = logging.getLogger("ingestbench.pipeline")
 
@@ -52,8 +52,7 @@ def _config(args: argparse.Namespace) -> tuple[str, int, Any]:
     values = {}
     for key, (flag, default, conv) in checks.items():
         value = resolve(key, flag, default, conv)
-        if value <= 0:
-            raise ConfigError(f"--{key} must be > 0, got {value}")
+        check_number(f"--{key}", value)
         values[key] = value
     config = PipelineConfig(
         data_dir=Path(data),

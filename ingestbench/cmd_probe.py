@@ -35,7 +35,7 @@ from checks.observation import Observation
 from checks.rates import read_timeline
 from checks.slo import Slo
 from checks.tiering import RatePoint
-from ingestbench.config import ConfigError, positive, resolve
+from ingestbench.config import ConfigError, check_number, positive, resolve
 from ingestbench.jsonl import read_jsonl
 
 log = logging.getLogger("ingestbench.probe")
@@ -104,15 +104,13 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "no_transactional": bool(args.no_transactional),
     }
     for key in ("duration_s", "interval_s", "poll_interval_s", "lost_after_s", "timeout_s", "time_scale"):
-        value = opts[key]
-        if value is not None and not value > 0:
-            raise ConfigError(f"{key.removesuffix('_s').replace('_', '-')}: must be > 0, got {value}")
-    if opts["drain_s"] is not None and opts["drain_s"] < 0:
-        raise ConfigError(f"drain: must be >= 0, got {opts['drain_s']}")
+        if opts[key] is not None:
+            check_number(key.removesuffix("_s").replace("_", "-") + ":", opts[key])
+    for key in ("drain_s", "declared_rate_eps"):
+        if opts[key] is not None:
+            check_number(key.removesuffix("_s").replace("_", "-") + ":", opts[key], allow_minimum=True)
     if opts["batch_size"] < 1:
         raise ConfigError(f"batch-size: must be >= 1, got {opts['batch_size']}")
-    if opts["declared_rate_eps"] is not None and opts["declared_rate_eps"] < 0:
-        raise ConfigError(f"declared-rate-eps: must be >= 0, got {opts['declared_rate_eps']}")
     if opts["metrics_port"] is not None and not 0 <= opts["metrics_port"] <= 65535:
         raise ConfigError(f"metrics-port: must be 0..65535, got {opts['metrics_port']}")
     sources = [k for k in ("declared_rate_eps", "rate_timeline", "rate_query") if opts[k] is not None]
