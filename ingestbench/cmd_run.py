@@ -2,6 +2,7 @@
 
     ingestbench run --scenario quick                       # embedded pipeline, time-scaled sweep, < 90 s
     ingestbench run --scenario threshold-sweep --target pipeline --url http://127.0.0.1:8080
+    ingestbench run --scenario my.toml --check             # validate scenario, SLO and options; start nothing
     ingestbench scenarios                                  # list the built-in scenarios
 
 Precedence: CLI flag > environment ``INGESTBENCH_*`` > scenario file > default.
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingestbench.config import ConfigError, positive, resolve
+from ingestbench.config import ConfigError, check_number, positive, resolve
 
 
 def register(sub: Any) -> None:
@@ -31,6 +32,8 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default=None, help="results root (default results/)")
     p.add_argument("--seed", type=int, default=None, help="seed for events and canaries (default: the scenario's)")
     p.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
+    p.add_argument("--check", action="store_true", help="validate the scenario, its SLO and every option, print "
+                   "what would run, and start nothing (exit 0, or 2 naming what is wrong)")
     p.set_defaults(func=run)
     s = sub.add_parser("scenarios", help="list the built-in scenarios")
     s.set_defaults(func=list_scenarios)
@@ -65,8 +68,7 @@ def settings_from(args: argparse.Namespace) -> Any:
 
     scenario = load_scenario(resolve("scenario", args.scenario, "quick", str))
     time_scale = resolve("time-scale", args.time_scale, scenario.time_scale, positive(float))
-    if not time_scale > 0:
-        raise ConfigError(f"--time-scale must be > 0, got {time_scale}")
+    check_number("--time-scale", time_scale)
     url = resolve("url", args.url, None, str)
     target = resolve("target", args.target, "pipeline", str)
     if target not in target_names():
@@ -101,10 +103,30 @@ def run(args: argparse.Namespace) -> int:
     from ingestbench.run import Run
 
     settings = settings_from(args)
+    if args.check:
+        _print_plan(settings)
+        return 0
     runner = Run(settings)
     code = runner.execute()
     _print_summary(runner.dir)
     return code
+
+
+def _print_plan(settings: Any) -> None:
+    """What ``run`` would do with these settings (``--check``)."""
+    from checks.judge import expected_tiers
+    from checks.slo import load_slo
+
+    s = settings
+    slo = load_slo(str(s.slo_path), time_scale=s.time_scale)
+    target = f"{s.target} at {s.url}" if s.url else "the embedded pipeline"
+    print(f"scenario {s.scenario_name} ({s.scenario_path}): {len(s.rates_eps)} step(s) at "
+          f"{', '.join(f'{r:g}' for r in s.rates_eps)} events/s, {s.load_duration_s:g} s of load at time scale "
+          f"{s.time_scale:g}, {s.processes} generator process(es)")
+    print(f"target {target}; SLO {s.slo_path}: tiers "
+          f"{', '.join(t.name for t in slo.tiers)}; judged: "
+          f"{', '.join(expected_tiers(slo, s.rates_eps, transactional=s.transactional)) or 'none'}")
+    print("ok: nothing started (--check)")
 
 
 def _print_summary(run_dir: Path) -> None:
