@@ -17,6 +17,24 @@ from ingestbench.config import ConfigError, check_number, positive, resolve
 log = logging.getLogger("ingestbench.pipeline")
 
 
+class ClientErrorsInOneLine(logging.Filter):
+    """aiohttp logs every request it cannot parse (a bad header, a broken chunk) at ERROR with a traceback: a
+    client's mistake, not the pipeline's, and one any client can repeat to flood the log. Such records become
+    one WARNING line; errors of the pipeline's own are left as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            first = str(exc.message).strip().splitlines()[0] if exc.message else type(exc).__name__
+            record.msg, record.args = "refused a malformed request (%s %s): %s", (exc.code, type(exc).__name__,
+                                                                                   first)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("pipeline", help="run the reference ingestion pipeline (the default target)",
                        description=__doc__)
@@ -95,6 +113,7 @@ async def _serve(host: str, port: int, config: Any, ready_file: str | None) -> N
     from pipeline.app import PipelineApp
 
     app = PipelineApp(config).build()
+    logging.getLogger("aiohttp.server").addFilter(ClientErrorsInOneLine())
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     sock = socket.create_server((host, port), reuse_port=False)
