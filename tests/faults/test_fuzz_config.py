@@ -19,6 +19,7 @@ import math
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -179,6 +180,9 @@ FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scope
                 derandomize=True, database=None)  # the same cases on every machine: a failure reproduces
 
 
+CASES: Counter[str] = Counter()  # cases run, by test (read by the last test)
+
+
 def fuzz(cases: int) -> settings:
     return settings(FUZZ, max_examples=cases)
 
@@ -201,6 +205,7 @@ def test_the_base_documents_are_valid(workdir: Path) -> None:
 @fuzz(3000)
 @given(data=st.data())
 def test_fuzzed_scenario_files(workdir: Path, data: st.DataObject) -> None:
+    CASES["test_fuzzed_scenario_files"] += 1
     doc, named = mutated(BASE_SCENARIO, data)
     path = workdir / "scenario.toml"
     path.write_text(dumps(doc))
@@ -215,6 +220,7 @@ def test_fuzzed_scenario_files(workdir: Path, data: st.DataObject) -> None:
 @fuzz(2000)
 @given(data=st.data())
 def test_fuzzed_slo_files(workdir: Path, data: st.DataObject) -> None:
+    CASES["test_fuzzed_slo_files"] += 1
     doc, named = mutated(BASE_SLO, data)
     path = workdir / "fuzzed-slo.toml"
     path.write_text(dumps(doc))
@@ -225,6 +231,7 @@ def test_fuzzed_slo_files(workdir: Path, data: st.DataObject) -> None:
 @fuzz(300)
 @given(text=st.text(max_size=300))
 def test_any_text_as_a_scenario_or_slo_file(workdir: Path, text: str) -> None:
+    CASES["test_any_text_as_a_scenario_or_slo_file"] += 1
     path = workdir / "text.toml"
     path.write_text(text)
     for argv in (["--scenario", str(path), "--slo", str(workdir / "slo.toml")],
@@ -252,6 +259,7 @@ RUN_OPTIONS = {
        data=st.data(), extra=st.lists(st.sampled_from(["--bogus", "-x", "--time-scale", "--", "--check=1",
                                                        "--no-progress", "--processes"]), max_size=2))
 def test_fuzzed_run_options(chosen: dict[str, str], data: st.DataObject, extra: list[str]) -> None:
+    CASES["test_fuzzed_run_options"] += 1
     argv = ["run", "--check"]
     for opt in chosen:
         value = data.draw(st.one_of(RUN_OPTIONS[opt], st.text(max_size=6)))
@@ -284,8 +292,15 @@ def test_probe_and_pipeline_refuse_bad_option_values_in_one_line(tmp_path: Path)
 
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(one, cases))
+    CASES["probe_and_pipeline_options"] += len(results)
     assert len(results) >= 60
     for argv, opt, code, err in results:
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1, (argv, code, err)
         assert re.search(re.escape(opt.lstrip("-")), lines[0]), (argv, lines[0])
+
+
+def test_every_case_counted() -> None:
+    """The tests above ran at least 6,800 cases between them (hypothesis may stop a test early)."""
+    assert len(CASES) == 5 and sum(CASES.values()) >= 6800, CASES
+    print("config fuzz cases:", dict(CASES), sum(CASES.values()))
