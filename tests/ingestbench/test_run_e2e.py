@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import descendants
 from tests.servers import start_pipeline
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
@@ -26,23 +27,6 @@ def ib_run(out: Path, *args: str, timeout: float = 150) -> tuple[int, Path, floa
     elapsed = time.monotonic() - started
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     return proc.returncode, run_dir, elapsed, proc.stdout + proc.stderr
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid``, from /proc (parent pid is the 4th field of /proc/<pid>/stat)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 def ib_run_watched(out: Path, *args: str, env: dict[str, str], timeout: float = 150
