@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[Observation], None]
 _NS_PER_S = 1_000_000_000
+FAILURE_GAP_MS = 2000
 
 
 async def execute(
@@ -117,6 +118,9 @@ class Reader:
         self._on_tick = on_tick
         self.polls = 0
         self.poll_failures = 0
+        # [first_unix_ms, last_unix_ms, count, first error]: failed polls, those less than FAILURE_GAP_MS
+        # apart in one episode, so that a report can say when the query side failed (bounded by episodes)
+        self.failure_episodes: list[list[int | str]] = []
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every ``poll_interval_s`` on average (start to start, each gap jittered) until ``stop``."""
@@ -158,6 +162,7 @@ class Reader:
             ok = True
         except (aiohttp.ClientError, TimeoutError, OSError, TargetError, ValueError) as exc:
             log.debug("poll failed: %s", describe(exc))
+            self._note_failure(describe(exc))
         ended_ns = self._clock.monotonic_ns()
         self.polls += 1
         if self._metrics is not None:
@@ -168,3 +173,11 @@ class Reader:
                 self._sink(obs)
         else:
             self.poll_failures += 1
+
+    def _note_failure(self, error: str) -> None:
+        now_ms = self._clock.unix_ms()
+        last = self.failure_episodes[-1] if self.failure_episodes else None
+        if last is not None and now_ms - int(last[1]) <= FAILURE_GAP_MS:
+            last[1], last[2] = now_ms, int(last[2]) + 1
+        else:
+            self.failure_episodes.append([now_ms, now_ms, 1, error])

@@ -72,6 +72,7 @@ class ProbeReport:
     poll_failures: int
     duration_s: float
     drain_s: float
+    poll_failure_episodes: tuple[tuple[int | str, ...], ...] = ()  # (first_unix_ms, last_unix_ms, count, error)
 
 
 class Probe:
@@ -153,6 +154,7 @@ class Probe:
             transactional_sent=self.tx.sent if self.tx else 0, undecided=len(undecided), polls=self.reader.polls,
             poll_failures=self.reader.poll_failures, duration_s=(end_ns - start_ns) / _NS_PER_S,
             drain_s=(end_ns - (drain_started_ns or end_ns)) / _NS_PER_S,
+            poll_failure_episodes=tuple(tuple(e) for e in self.reader.failure_episodes),
         )
 
     @property

@@ -193,7 +193,8 @@ async def _probe(opts: dict[str, Any], slo: Any, target: Any) -> int:
          "invalid_reasons": list(result.invalid_reasons), "untiered": result.untiered,
          "tiers": [v.to_record() for v in result.tiers], "sent": report.sent,
          "transactional_sent": report.transactional_sent, "undecided": report.undecided,
-         "polls": report.polls, "poll_failures": report.poll_failures, "duration_s": report.duration_s,
+         "polls": report.polls, "poll_failures": report.poll_failures,
+         "poll_failure_episodes": [list(e) for e in report.poll_failure_episodes], "duration_s": report.duration_s,
          "drain_s": report.drain_s, "declared_rate_eps": opts["declared_rate_eps"],
          "rate_timeline": opts["rate_timeline"], "expected_tiers": opts["expect_tiers"]},
         option=orjson.OPT_INDENT_2))

@@ -6,11 +6,13 @@ the load started, so a fault can be matched to the target's own logs::
     for e in episodes(files):
         print(f"{e.start_s:.1f}-{e.end_s:.1f} s {e.source}: {e.what}")
 
-Three kinds, each grouping what happened close together (gaps of at most ``GAP_S``):
+Four kinds, each grouping what happened close together (gaps of at most ``GAP_S``):
 
 - ``load``: seconds in which load requests failed (by kind) or were dropped too late to send;
 - ``canaries``: errored canaries, by the first error of each kind, at their send times;
-- ``canaries``: lost canaries (and how many of them were seen late), at their send times.
+- ``canaries``: lost canaries (and how many of them were seen late), at their send times;
+- ``queries``: polls of the query side that failed (an error, a timeout, an answer that is not one), as the
+  probe grouped them.
 """
 
 from __future__ import annotations
@@ -94,10 +96,24 @@ def canary_episodes(judged: Sequence[dict[str, Any]], samples: Sequence[dict[str
     return out
 
 
+def query_episodes(probe: dict[str, Any], start_unix_s: float) -> list[Episode]:
+    """Failed polls of the query side, as the probe grouped them (``poll_failure_episodes`` in its summary)."""
+    out = []
+    for item in probe.get("poll_failure_episodes") or []:
+        try:
+            first_ms, last_ms, count, error = item
+            out.append(Episode(float(first_ms) / 1000.0 - start_unix_s, float(last_ms) / 1000.0 - start_unix_s,
+                               "queries", f"{int(count):,} polls failed (first: {error})"))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def episodes(files: RunFiles) -> list[Episode]:
     """Every episode of a run, in time order (none without a rate timeline to time them by)."""
     start = load_start_unix_s(files.seconds)
     if start is None:
         return []
-    found = load_episodes(files.seconds) + canary_episodes(files.judged, files.samples, start)
+    found = (load_episodes(files.seconds) + canary_episodes(files.judged, files.samples, start)
+             + query_episodes(files.probe, start))
     return sorted(found, key=lambda e: (e.start_s, e.source))
