@@ -249,6 +249,7 @@ def test_nonsense_query_answers_are_failed_polls_never_sightings(cases: dict[str
     assert doc["probe"]["poll_failures"] == case.fake.hits["garbage"]  # every nonsense answer, and only those
     # canaries sent during the 3 s of nonsense waited for it to end: found after, never before
     assert max(r["tta_s"] for r in case.run.judged() if r["tta_s"] is not None) > 1.0
+    assert_fault_reported_at(case, "queries", "polls failed")
 
 
 def test_query_side_lagging_past_the_loss_horizon_loses_every_canary(cases: dict[str, Case]) -> None:
@@ -296,3 +297,18 @@ def test_pipeline_stalled_then_resumed_delays_but_loses_nothing(cases: dict[str,
     assert {r["outcome"] for r in judged.values()} <= {"available", "late"}  # every one seen, some late
     stalled = [r for r in judged.values() if r["outcome"] == "late" or (r["tta_s"] or 0) > 1.0]
     assert stalled, "canaries sent into the stall waited for it"
+
+
+def test_what_each_fault_reported(cases: dict[str, Case]) -> None:
+    """One line per fault: the exit code and what the run said (``-s`` shows it; the doc's table is this)."""
+    summary = {}
+    for name, case in cases.items():
+        doc = case.run.doc
+        (tier,) = doc["tiers"]
+        summary[name] = {"exit_code": case.run.code, "seconds": round(case.run.elapsed_s, 1),
+                         "steps": [s["reason"] for s in doc["steps"]],
+                         "tier": {k: tier[k] for k in ("canaries", "lost", "late", "errored")},
+                         "poll_failures": doc["probe"].get("poll_failures"),
+                         "episodes": [f"{a:.1f}-{b:.1f} s {w}: {t}" for a, b, w, t in episode_rows(case.run)]}
+        print(f"{name}: {summary[name]}")
+    assert set(summary) == {"throttled", "unavailable", "slow", "reset", "garbage", "lagging", "killed", "stalled"}
