@@ -108,3 +108,5 @@ def test_no_orphan_and_a_readable_invalid_run(killed: dict[str, tuple[FaultRun, 
     expected = {"master": "locust exited with -9", "worker": "was not reached", "probe": "probe exited with -9",
                 "run": "did not finish"}[name]
     assert expected in said, said
+    print(f"{name}: exit {doc['exit_code']}, status {doc['status']}, {len(run.seen)} processes, none left; "
+          f"{doc['invalid_reasons'][0].splitlines()[0]}")
