@@ -60,6 +60,7 @@ def assert_refused_in_one_line(code: int, out: str, err: str, *names: str) -> No
     assert "Traceback" not in err
     if names:  # a name is shown with its unprintable characters escaped, so that the message stays one line
         shown = ["".join(c if c.isprintable() else repr(c)[1:-1] for c in n) for n in names]
+        shown += [repr(n)[1:-1] for n in names]  # or quoted as Python writes it
         assert any(n in lines[0] for n in shown), (names, lines[0])
 
 
@@ -202,17 +203,26 @@ def test_the_base_documents_are_valid(workdir: Path) -> None:
     assert "judged: low, high, transactional" in out
 
 
+def check_mutated_file(workdir: Path, data: st.DataObject, base: dict[str, Any], which: str,
+                       *holders: str) -> tuple[int, str, str]:
+    """Write ``base`` with one change as the ``which`` file (``scenario`` or ``slo``), ``run --check`` it with
+    the other file valid; the refusal must name the changed key, or a key or table holding it (``holders``),
+    or say the file is not TOML."""
+    doc, named = mutated(base, data)
+    path = workdir / f"fuzzed-{which}.toml"
+    path.write_text(dumps(doc))
+    files = {"scenario": str(workdir / "base.toml"), "slo": str(workdir / "slo.toml"), which: str(path)}
+    code, out, err = cli(["run", "--check", "--scenario", files["scenario"], "--slo", files["slo"]])
+    assert_refused_in_one_line(code, out, err, named, "invalid TOML", *holders)
+    return code, err, named
+
+
 @fuzz(3000)
 @given(data=st.data())
 def test_fuzzed_scenario_files(workdir: Path, data: st.DataObject) -> None:
     CASES["test_fuzzed_scenario_files"] += 1
-    doc, named = mutated(BASE_SCENARIO, data)
-    path = workdir / "scenario.toml"
-    path.write_text(dumps(doc))
-    code, out, err = cli(["run", "--check", "--scenario", str(path), "--slo", str(workdir / "slo.toml")])
-    # a refusal names the key, or the table or top-level key holding it, or says the file is not TOML
-    assert_refused_in_one_line(code, out, err, named, "invalid TOML", "[load] table", "load.", "pipeline",
-                               "probe", "scenario")
+    code, err, named = check_mutated_file(workdir, data, BASE_SCENARIO, "scenario", "[load] table", "load.",
+                                          "pipeline", "probe", "scenario")
     if code == 2 and named and "invalid TOML" not in err and named.isprintable():
         assert named in err or any(t in err for t in ("[load] table is required", "load.steps")), (named, err)
 
@@ -221,11 +231,7 @@ def test_fuzzed_scenario_files(workdir: Path, data: st.DataObject) -> None:
 @given(data=st.data())
 def test_fuzzed_slo_files(workdir: Path, data: st.DataObject) -> None:
     CASES["test_fuzzed_slo_files"] += 1
-    doc, named = mutated(BASE_SLO, data)
-    path = workdir / "fuzzed-slo.toml"
-    path.write_text(dumps(doc))
-    code, out, err = cli(["run", "--check", "--scenario", str(workdir / "base.toml"), "--slo", str(path)])
-    assert_refused_in_one_line(code, out, err, named, "invalid TOML", "tier")
+    check_mutated_file(workdir, data, BASE_SLO, "slo", "tier")
 
 
 @fuzz(300)

@@ -199,43 +199,36 @@ def test_throttled_target_retry_after_honoured_step_invalid(cases: dict[str, Cas
     seconds = case.run.seconds()
     throttled_at = [r["t_s"] for r in seconds if (r.get("failed_by_kind") or {}).get("throttled")]
     assert throttled_at and min(throttled_at) >= START_S - 1 and max(throttled_at) <= START_S + 4, throttled_at
-    # Retry-After honoured: of the 150 load requests due in the 3 s window, few were sent at all
+    # Retry-After honoured: of the 150 load requests due in the 3 s window, about a third were sent (those a
+    # user had already taken when a 429 came back; measured 48), the rest dropped and counted as such
     assert case.fake is not None
     due = 500 / 10 * 3
-    assert 0 < case.fake.load_requests_in["throttled"] < 0.35 * due, case.fake.load_requests_in
+    assert 0 < case.fake.load_requests_in["throttled"] < 0.5 * due, case.fake.load_requests_in
+    dropped_in = sum(r["dropped_events"] for r in seconds if START_S - 1 <= r["t_s"] <= START_S + 4)
+    assert dropped_in >= 0.3 * due * 10, dropped_in
     assert_refused_canaries_are_errored(case, "throttled: HTTP 429")
     assert_fault_reported_at(case, "load", "throttled")
     assert_fault_reported_at(case, "canaries", "errored")
 
 
-def test_503_storm_errors_exactly_its_canaries_and_invalidates_the_step(cases: dict[str, Case]) -> None:
-    case = cases["unavailable"]
+@pytest.mark.parametrize(("name", "kind", "canary_error"), [
+    ("unavailable", "server_error", "server_error: HTTP 503"),  # a 503 storm
+    ("slow", "timeout", "TimeoutError"),  # answers later than every client's timeout: errored, never lost
+    ("reset", "connection_error", "Connection reset by peer"),
+])
+def test_refused_ingests_error_exactly_their_canaries_and_invalidate_the_step(
+        cases: dict[str, Case], name: str, kind: str, canary_error: str) -> None:
+    case = cases[name]
     doc = assert_ended_cleanly(case, 3)
-    assert_step_invalid_for(doc, "server_error")
-    assert_refused_canaries_are_errored(case, "server_error: HTTP 503")
+    assert_step_invalid_for(doc, kind)
+    assert_refused_canaries_are_errored(case, canary_error)
     (tier,) = doc["tiers"]
     assert tier["errored"] > tier["allowed_errored"] and "error budget" in tier["reason"]
-    # the first canaries after the storm are timed from the poll just before them, not one from before it
+    # the first canaries after the fault are timed from the poll just before them, not one from before it
     ttas = [r["tta_s"] for r in case.run.judged() if r["tta_s"] is not None]
     assert min(ttas) > -0.1, min(ttas)
-    assert_fault_reported_at(case, "load", "server_error")
-
-
-def test_responses_slower_than_the_timeout_are_timeouts_not_losses(cases: dict[str, Case]) -> None:
-    case = cases["slow"]
-    doc = assert_ended_cleanly(case, 3)
-    assert_step_invalid_for(doc, "timeout")
-    assert_refused_canaries_are_errored(case, "Timeout")
+    assert_fault_reported_at(case, "canaries", canary_error)
     assert case.run.elapsed_s < 120
-
-
-def test_connection_resets_are_connection_errors(cases: dict[str, Case]) -> None:
-    case = cases["reset"]
-    doc = assert_ended_cleanly(case, 3)
-    assert_step_invalid_for(doc, "connection_error")
-    assert_refused_canaries_are_errored(case, "")
-    assert all(e for e in errors(case.run).values())
-    assert_fault_reported_at(case, "load", "connection_error")
 
 
 def test_nonsense_query_answers_are_failed_polls_never_sightings(cases: dict[str, Case]) -> None:
@@ -309,6 +302,8 @@ def test_what_each_fault_reported(cases: dict[str, Case]) -> None:
                          "steps": [s["reason"] for s in doc["steps"]],
                          "tier": {k: tier[k] for k in ("canaries", "lost", "late", "errored")},
                          "poll_failures": doc["probe"].get("poll_failures"),
-                         "episodes": [f"{a:.1f}-{b:.1f} s {w}: {t}" for a, b, w, t in episode_rows(case.run)]}
+                         "episodes": [f"{a:.1f}-{b:.1f} s {w}: {t}" for a, b, w, t in episode_rows(case.run)],
+                         "fake_answered": dict(case.fake.hits) if case.fake else None,
+                         "load_requests_in_window": dict(case.fake.load_requests_in) if case.fake else None}
         print(f"{name}: {summary[name]}")
     assert set(summary) == {"throttled", "unavailable", "slow", "reset", "garbage", "lagging", "killed", "stalled"}
