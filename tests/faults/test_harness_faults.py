@@ -1,11 +1,12 @@
-"""Harness faults: ``kill -9`` of the Locust master, of a Locust worker, of the probe and of ``ingestbench run``.
+"""Harness faults: ``kill -9`` of the Locust master, of a Locust worker, of the probe and of ``ingestbench run``,
+SIGTERM of Locust, and a Locust that fails as it starts (with the exit code a finished test also gives).
 
-Four real runs against the embedded pipeline go side by side (Locust with two worker processes where a
+Five real runs against the embedded pipeline go side by side (Locust with two worker processes where a
 worker or the master is killed). While each runs, the test notes every process below it; 4 s into the load
-it kills one with SIGKILL. Then: the run ends by itself (or, killed itself, leaves its children to stop), no
-process it started is left (the test walks the process tree it noted), the results directory stays readable
-(every complete line of ``samples.jsonl`` and ``rates.jsonl`` parses) and ``ingestbench report DIR`` renders
-it as an invalid run that says what happened.
+it kills one with SIGKILL (or SIGTERM). Then: the run ends by itself (or, killed itself, leaves its children
+to stop), no process it started is left (the test walks the process tree it noted), the results directory
+stays readable (every complete line of ``samples.jsonl`` and ``rates.jsonl`` parses) and ``ingestbench
+report DIR`` renders it as an invalid run that says what happened.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import socket
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +44,7 @@ VICTIMS: dict[str, tuple[Callable[[FaultRun], int], tuple[str, ...]]] = {
     "worker": (_locust_worker, ("--processes", "2")),
     "probe": (lambda run: run.children()["probe"], ()),
     "run": (lambda run: run.pid, ("--processes", "2")),
+    "master-sigterm": (_locust_master, ()),  # SIGTERM: a stop asked for, not a crash; still not the end
 }
 
 
@@ -64,7 +68,7 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[FaultRun
             run.wait_for(lambda run=run: _load_running(run), 90, "the load was running")
             victim = VICTIMS[name][0](run)
             run.watch()
-            kill_if_alive(victim, signal.SIGKILL)
+            kill_if_alive(victim, signal.SIGTERM if name.endswith("sigterm") else signal.SIGKILL)
             out[name] = (run, victim)
         for run in runs.values():
             run.wait(RUN_TIMEOUT_S)
@@ -84,7 +88,7 @@ def _readable_lines(path) -> int:
 def test_no_orphan_and_a_readable_invalid_run(killed: dict[str, tuple[FaultRun, int]], name: str) -> None:
     run, victim = killed[name]
     assert victim in run.seen or victim == run.pid
-    assert len(run.seen) >= (5 if name != "probe" else 3), run.seen  # pipeline, probe, Locust (and its workers)
+    assert len(run.seen) >= (5 if VICTIMS[name][1] else 3), run.seen  # pipeline, probe, Locust (and its workers)
     left = wait_gone(run.seen, GONE_WITHIN_S)
     assert not left, {p: cmdline(p) for p in left}
     if name == "run":
@@ -106,7 +110,24 @@ def test_no_orphan_and_a_readable_invalid_run(killed: dict[str, tuple[FaultRun, 
     assert (run.run_dir / "report.html").stat().st_size > 0 and (run.run_dir / "junit.xml").stat().st_size > 0
     said = " ".join(doc["invalid_reasons"])
     expected = {"master": "locust exited with -9", "worker": "was not reached", "probe": "probe exited with -9",
-                "run": "did not finish"}[name]
+                "run": "did not finish", "master-sigterm": "locust exited with -15"}[name]
     assert expected in said, said
     print(f"{name}: exit {doc['exit_code']}, status {doc['status']}, {len(run.seen)} processes, none left; "
           f"{doc['invalid_reasons'][0].splitlines()[0]}")
+
+
+def test_a_load_generator_that_fails_at_start_makes_the_run_invalid(tmp_path: Path) -> None:
+    """Locust exits 1 at once (its metrics port is taken): 1 is also what a finished test with failed requests
+    gives, so only the time tells; the run must say the load ended before its schedule could."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = FaultRun.start(tmp_path, scenario_text=scenario(duration_s=150),
+                             env={"INGESTBENCH_LOADGEN_METRICS_PORT": str(taken.getsockname()[1])})
+        run.wait(RUN_TIMEOUT_S)
+    assert run.code == 3, run.output[-3000:]
+    doc = run.doc
+    assert doc["status"] == "interrupted"
+    assert any("locust exited with 1 before the 15 s schedule could end" in r for r in doc["invalid_reasons"]), \
+        doc["invalid_reasons"]
+    assert not wait_gone(run.seen | descendants(run.pid), GONE_WITHIN_S)
