@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.http import Client
@@ -98,6 +98,8 @@ profile_like = st.fixed_dictionaries({}, optional={
 
 @fuzz(900)
 @given(doc=st.one_of(profile_like, json_values))
+@example(doc={"userId": "{"})  # found by this test: ids with braces were written but never read back
+@example(doc={"userId": "a/b}%2F\n"})
 def test_profile_routes(client: Client, doc: Any) -> None:
     CASES["test_profile_routes"] += 1
     status, raw = client.request("POST", "/profile", json.dumps(doc).encode(), JSON)
@@ -149,8 +151,8 @@ def test_any_bytes_any_content_type(client: Client, body: bytes, route: str, con
 def test_any_profile_id(client: Client, user_id: str) -> None:
     CASES["test_any_profile_id"] += 1
     status, raw = client.request("GET", "/profile/" + quote(user_id, safe=""))
-    assert status in (200, 404, 405) or 400 <= status < 500, (status, raw[:200])
-    if status == 404 and raw.startswith(b"{"):
+    assert status in (200, 404), (status, raw[:200])
+    if status == 404 and user_id:  # every id reaches the API (an empty one is no route at all)
         refusal(status, raw)
 
 
