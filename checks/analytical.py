@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[Observation], None]
 _NS_PER_S = 1_000_000_000
+FAILURE_GAP_MS = 2000
 
 
 class Ledger(Protocol):
@@ -121,6 +122,9 @@ class Reader:
         self._on_tick = on_tick
         self.polls = 0
         self.poll_failures = 0
+        # [first_unix_ms, last_unix_ms, count, first error]: failed polls, those less than FAILURE_GAP_MS
+        # apart in one episode, so that a report can say when the query side failed (bounded by episodes)
+        self.failure_episodes: list[list[int | str]] = []
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every ``poll_interval_s`` on average (start to start, each gap jittered) until ``stop``."""
@@ -139,6 +143,13 @@ class Reader:
         cap = self._target.limits.max_query_ids
         for start in range(0, len(ids), cap):
             await self._look_up(ids[start:start + cap])
+        if not ids:
+            # Nothing to look up, but this tick is still a point of the poll grid: a canary sent after it
+            # became visible after it. Without this, a canary sent after a stretch with nothing pending (all
+            # seen, or all refused) would take the last real look-up, maybe seconds old, as its prior poll,
+            # and its TTA estimate would fall far below zero.
+            now_ns = self._clock.monotonic_ns()
+            self._cmp.polled([], started_ns=now_ns, ended_ns=now_ns, found=[])
         for obs in self._cmp.expire(self._clock.monotonic_ns()):
             self._sink(obs)
         if self._metrics is not None:
@@ -169,6 +180,7 @@ class Reader:
         except (aiohttp.ClientError, TimeoutError, OSError, TargetError, ValueError) as exc:
             # the first failure is worth a line in the log (a misconfigured reader fails every poll)
             log.log(logging.WARNING if not self.poll_failures else logging.DEBUG, "poll failed: %s", describe(exc))
+            self._note_failure(describe(exc))
         ended_ns = self._clock.monotonic_ns()
         self.polls += 1
         if self._metrics is not None:
@@ -179,3 +191,11 @@ class Reader:
                 self._sink(obs)
         else:
             self.poll_failures += 1
+
+    def _note_failure(self, error: str) -> None:
+        now_ms = self._clock.unix_ms()
+        last = self.failure_episodes[-1] if self.failure_episodes else None
+        if last is not None and now_ms - int(last[1]) <= FAILURE_GAP_MS:
+            last[1], last[2] = now_ms, int(last[2]) + 1
+        else:
+            self.failure_episodes.append([now_ms, now_ms, 1, error])

@@ -14,7 +14,9 @@ Rules:
   ``last_miss_ns`` when the last poll that did not contain it was sent, ``prior_poll_ns`` (stationary polls
   only) when the poll before the first one that looked it up was sent.
 - ``errored``: the ingest request failed; the canary stops being looked for, and is not counted as lost.
-- ``lost``: not seen ``lost_after_s`` after it was sent. It is then still watched for ``late_watch_s``:
+- ``lost``: acknowledged, and not seen ``lost_after_s`` after it was sent (an ingest still in flight waits for
+  its answer: a request that fails, timing out included, makes the canary ``errored``, not lost). It is then
+  still watched for ``late_watch_s``:
   if it shows up, a second, ``late`` observation for the same ``canary_id`` is emitted (never merged).
 - ``undecided``: still pending when the probe had to stop (:meth:`Comparator.undecided`); only an
   interrupted run has these.
@@ -123,10 +125,15 @@ class Comparator:
         return decided
 
     def expire(self, now_ns: int) -> list[Observation]:
-        """Declare ``lost`` every pending canary older than ``lost_after_s``; stop watching old lost ones."""
+        """Declare ``lost`` every acknowledged canary older than ``lost_after_s``; stop watching old lost ones.
+
+        A canary whose ingest is still in flight (neither acknowledged nor failed) is not lost yet: the target
+        never took it, so it ends ``errored`` if the request fails (a timeout too), and is judged on its TTA
+        (``late`` past the horizon) if it is acknowledged after all. The writer's request timeout bounds the wait.
+        """
         decided = []
         for cid, item in list(self._pending.items()):
-            if now_ns - item.sent_ns >= self._lost_after_ns:
+            if item.acked_ns is not None and now_ns - item.sent_ns >= self._lost_after_ns:
                 del self._pending[cid]
                 obs = self._decide(item, LOST, None, 0)
                 self._lost[cid] = obs

@@ -86,6 +86,7 @@ class ProbeReport:
     drain_s: float
     poll_interval_s: float | None = None  # None: nothing was polled (no reader)
     acks: AckSummary | None = None  # a writer-only probe: the canaries' acknowledgements, the only measure
+    poll_failure_episodes: tuple[tuple[int | str, ...], ...] = ()  # (first_unix_ms, last_unix_ms, count, error)
 
 
 class Probe:
@@ -182,6 +183,7 @@ class Probe:
             drain_s=(end_ns - (drain_started_ns or end_ns)) / _NS_PER_S,
             poll_interval_s=self.poll_interval_s if self.reader else None,
             acks=self.acks.summary() if self.acks else None,
+            poll_failure_episodes=tuple(tuple(e) for e in self.reader.failure_episodes) if self.reader else (),
         )
 
     @property

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -44,6 +45,7 @@ from loadgen.worker import HELLO_MESSAGE, PLAN_MESSAGE, STATS_MESSAGE, WorkerSid
 from records.config import ConfigError, target_options
 from records.exposition import render, run_registry
 from records.plan import read_plan
+from records.process import die_with_parent
 from records.scenario import load_scenario
 
 __all__ = ["IngestUser", "ScheduleShape"]
@@ -91,6 +93,11 @@ def _init(environment: Any, **_kwargs: Any) -> None:
     if runner is None or opts is None:
         return
     registry = TargetRegistry.default(environ=os.environ)
+    if isinstance(runner, WorkerRunner) and getattr(opts, "processes", None):
+        # A worker forked by ``--processes`` outlived a master killed with SIGKILL (it waits a minute for the
+        # master's heartbeat, and hangs on SIGTERM trying to say goodbye): it dies with its master instead.
+        # Nothing of its share is lost that the master could still have merged.
+        die_with_parent(signal.SIGKILL)
     if isinstance(runner, LocalRunner | WorkerRunner):
         side = WorkerSide(host=environment.host or "http://127.0.0.1", registry=registry,
                           send_message=lambda kind, data: runner.send_message(kind, data))

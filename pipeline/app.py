@@ -95,7 +95,8 @@ class PipelineApp:
         app.router.add_post("/event/ingest", self._ingest_single)
         app.router.add_post("/event/ingest/batch", self._ingest_batch)
         app.router.add_post("/profile", self._write_profile)
-        app.router.add_get("/profile/{user_id}", self._read_profile)
+        # any id a profile can be written with reads back: the default segment pattern refused { and }
+        app.router.add_get("/profile/{user_id:[^/]+}", self._read_profile)
         app.router.add_post("/query", self._query)
         app.router.add_post("/internal/visibility", self._visibility)
         app.router.add_get("/internal/stats", self._stats)

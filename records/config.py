@@ -6,6 +6,7 @@ A bad value raises :class:`ConfigError` with a one-line message naming the key; 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -52,12 +53,12 @@ def resolve(
 
 
 def positive(kind: Callable[[str], T]) -> Callable[[str], T]:
-    """A converter that also rejects zero and negative numbers."""
+    """A converter that also rejects zero, negative numbers, NaN and infinities."""
 
     def convert(raw: str) -> T:
         value = kind(raw)
-        if value <= 0:  # type: ignore[operator]
-            raise ValueError("must be > 0")
+        if not (math.isfinite(value) and value > 0):  # type: ignore[operator, arg-type]
+            raise ValueError("must be a finite number > 0")
         return value
 
     return convert
@@ -98,3 +99,16 @@ def _toml_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def check_number(key: str, value: float, *, minimum: float = 0.0, allow_minimum: bool = False,
+                 maximum: float | None = None) -> None:
+    """Raise :class:`ConfigError` naming ``key`` unless ``value`` is finite, above ``minimum`` (or equal to
+    it with ``allow_minimum``) and at most ``maximum``. argparse's ``type=float`` takes ``nan``, ``inf`` and
+    ``1e999``; none of them is a duration, a rate or a size."""
+    ok = math.isfinite(value) and (value >= minimum if allow_minimum else value > minimum)
+    if not ok:
+        bound = f">= {minimum:g}" if allow_minimum else f"> {minimum:g}"
+        raise ConfigError(f"{key} must be a finite number {bound}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{key} must be <= {maximum:g}, got {value!r}")

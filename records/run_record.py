@@ -75,6 +75,8 @@ class ProbeSummary:
     acked: int | None = None  # analytical canaries the target acknowledged
     ack_p50_s: float | None = None  # their ingest acknowledgement latency (nearest-rank)
     ack_p95_s: float | None = None
+    # failed polls of the query side, grouped into episodes: (first_unix_ms, last_unix_ms, count, first error)
+    poll_failure_episodes: tuple[tuple[int | str, ...], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ that does not parse as a whole (a line torn by a crash) is read line by line ins
 an observation, as :func:`records.observation.load_samples` does. Missing integers are ``NULL``.
 
 Canary ids are kept as a 64-bit hash (enough to tell a canary's ``lost`` record from its ``late`` one); the
-ids themselves are read only when asked (``with_ids``), for ``judged.jsonl``.
+ids themselves are read only when asked (``with_ids``), for ``judged.jsonl``. An errored canary's error is a
+code into a table of the distinct error texts (the first ``MAX_ERROR_NAMES``; later new ones share the last
+entry), so a run with a million refused canaries still says what they were refused for and when.
 
 Once a run is judged, its columns are kept beside the file (``samples.columns.npz``, written by ``run`` and
 ``report``), stamped with the size and modification time of the ``samples.jsonl`` they came from: judging the
@@ -39,7 +41,10 @@ CHUNK_BYTES = 8 << 20
 BLOCK = 1 << 17  # rows per block of a vectorised computation
 CACHE_NAME = "samples.columns.npz"
 _ARRAYS = ("id_hash", "path", "outcome", "sent_ns", "sent_unix_ms", "seen_ns", "last_miss_ns", "prior_poll_ns",
-           "duplicates")
+           "duplicates", "error_code")
+MAX_ERROR_NAMES = 64
+OTHER_ERRORS = "other errors"
+NO_ERROR = -1
 _NS_PER_S = 1e9
 _INTS = ("sent_ns", "sent_unix_ms", "seen_ns", "last_miss_ns", "prior_poll_ns")  # the ack does not judge
 _SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -64,22 +69,33 @@ class SampleColumns:
     last_miss_ns: np.ndarray = field(default_factory=lambda: _empty(np.int64))
     prior_poll_ns: np.ndarray = field(default_factory=lambda: _empty(np.int64))
     duplicates: np.ndarray = field(default_factory=lambda: _empty(np.int32))
+    error_code: np.ndarray = field(default_factory=lambda: _empty(np.int16))  # into error_names; -1: none
+    error_names: tuple[str, ...] = ()
     canary_id: pl.Series | None = None  # only when read ``with_ids``
-    first_error: str | None = None  # the first ``errored`` observation's error, in file order
+
+    @property
+    def first_error(self) -> str | None:
+        """The first ``errored`` observation's error, in file order."""
+        hits = np.flatnonzero((self.outcome == OUTCOME_CODE[ERRORED]) & (self.error_code != NO_ERROR))
+        return self.error_names[self.error_code[hits[0]]] if hits.size else None
+
+    def errors(self) -> list[str | None]:
+        """Every row's error text (None without one): for the few rows a report names."""
+        return [self.error_names[c] if c != NO_ERROR else None for c in self.error_code.tolist()]
 
     def __len__(self) -> int:
         return int(self.sent_ns.size)
 
     def rows(self, start: int, stop: int) -> SampleColumns:
         """Rows ``start`` to ``stop`` as views (no copy; without the ids)."""
-        out = SampleColumns(first_error=self.first_error)
+        out = SampleColumns(error_names=self.error_names)
         for name in _ARRAYS:
             setattr(out, name, getattr(self, name)[start:stop])
         return out
 
     def take(self, index: np.ndarray) -> SampleColumns:
         """The rows at ``index`` (a boolean mask or positions), as new columns."""
-        out = SampleColumns(first_error=self.first_error)
+        out = SampleColumns(error_names=self.error_names)
         for name in _ARRAYS:
             setattr(out, name, getattr(self, name)[index])
         if self.canary_id is not None:
@@ -132,11 +148,11 @@ class SampleColumns:
             return np.array([NULL if getattr(o, name) is None else getattr(o, name) for o in obs], dtype=np.int64)
 
         ids = pl.Series("canary_id", [o.canary_id for o in obs], dtype=pl.String)
+        codes, names = _error_codes(len(obs), ((i, o.error) for i, o in enumerate(obs) if o.outcome == ERRORED))
         out = cls(id_hash=ids.hash().to_numpy(), path=np.array([PATH_CODE[o.path] for o in obs], dtype=np.int8),
                   outcome=np.array([OUTCOME_CODE[o.outcome] for o in obs], dtype=np.int8),
                   duplicates=np.array([o.duplicates for o in obs], dtype=np.int32),
-                  canary_id=ids if with_ids else None,
-                  first_error=next((o.error for o in obs if o.outcome == ERRORED and o.error), None))
+                  error_code=codes, error_names=names, canary_id=ids if with_ids else None)
         for k in _INTS:
             setattr(out, k, ints(k))
         return out
@@ -145,7 +161,11 @@ class SampleColumns:
     def concat(cls, parts: list[SampleColumns]) -> SampleColumns:
         if not parts:
             return cls()
-        out = cls(first_error=next((p.first_error for p in parts if p.first_error), None))
+        names: list[str] = []
+        for p in parts:  # one table of error texts; each part's codes mapped into it
+            remap = np.array([_name_code(names, n) for n in p.error_names] + [NO_ERROR], dtype=np.int16)
+            p.error_code = remap[p.error_code] if p.error_names else p.error_code
+        out = cls(error_names=tuple(names))
         for name in _ARRAYS:  # one column at a time, dropping the parts' copy: the peak stays near one copy
             setattr(out, name, np.concatenate([getattr(p, name) for p in parts]))
             for p in parts:
@@ -182,7 +202,7 @@ def write_cache(columns: SampleColumns, samples_path: str | Path) -> None:
     with tmp.open("wb") as fh:
         np.savez(fh, **{name: getattr(columns, name) for name in _ARRAYS},
                  stamp=np.array([stat.st_size, stat.st_mtime_ns], dtype=np.int64),
-                 first_error=np.array([columns.first_error or ""]))
+                 error_names=np.array(columns.error_names or ("",)))
     tmp.replace(cache_path(samples_path))
 
 
@@ -192,7 +212,7 @@ def _read_cache(samples_path: Path) -> SampleColumns | None:
         with np.load(cache_path(samples_path), allow_pickle=False) as npz:
             if npz["stamp"].tolist() != [stat.st_size, stat.st_mtime_ns]:
                 return None  # the samples changed since: parse them again
-            out = SampleColumns(first_error=str(npz["first_error"][0]) or None)
+            out = SampleColumns(error_names=tuple(str(n) for n in npz["error_names"]))
             for name in _ARRAYS:
                 setattr(out, name, npz[name])
             return out
@@ -232,15 +252,45 @@ def _columns(frame: pl.DataFrame, with_ids: bool) -> SampleColumns:
     seen = frame["seen_ns"].is_not_null()
     needs_seen = frame["outcome"].is_in([AVAILABLE, LATE])
     frame = frame.filter(seen | ~needs_seen)  # an available or late record without seen_ns is not one
-    errors = frame.filter((pl.col("outcome") == ERRORED) & pl.col("error").is_not_null())["error"]
+    errored = np.flatnonzero((frame["outcome"] == ERRORED).to_numpy())
+    texts = frame["error"].gather(errored).to_list()
+    codes, names = _error_codes(frame.height, zip(errored.tolist(), texts, strict=True))
     out = SampleColumns(
         id_hash=frame["canary_id"].hash().to_numpy(),
         path=frame["path"].to_physical().to_numpy().astype(np.int8),
         outcome=frame["outcome"].to_physical().to_numpy().astype(np.int8),
         duplicates=frame["duplicates"].fill_null(0).to_numpy().astype(np.int32),
-        canary_id=frame["canary_id"] if with_ids else None,
-        first_error=str(errors[0]) if errors.len() else None,
+        error_code=codes, error_names=names, canary_id=frame["canary_id"] if with_ids else None,
     )
     for k in _INTS:
         setattr(out, k, frame[k].fill_null(NULL).to_numpy())
     return out
+
+
+def _name_code(names: list[str], name: str) -> int:
+    """``name``'s index in ``names``, appended while there is room (then the last entry, ``OTHER_ERRORS``)."""
+    try:
+        return names.index(name)
+    except ValueError:
+        pass
+    if len(names) < MAX_ERROR_NAMES - 1:
+        names.append(name)
+        return len(names) - 1
+    if len(names) == MAX_ERROR_NAMES - 1:
+        names.append(OTHER_ERRORS)
+    return MAX_ERROR_NAMES - 1
+
+
+def _error_codes(n: int, errors: Iterable[tuple[int, str | None]]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes for ``n`` rows into a table of distinct error texts, from ``(row, text)`` pairs (``NO_ERROR``
+    elsewhere)."""
+    names: list[str] = []
+    known: dict[str, int] = {}
+    codes = np.full(n, NO_ERROR, dtype=np.int16)
+    for row, text in errors:
+        if text is not None:
+            code = known.get(text)
+            if code is None:
+                code = known[text] = _name_code(names, text)
+            codes[row] = code
+    return codes, tuple(names)

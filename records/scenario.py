@@ -28,6 +28,10 @@ from typing import Any
 from records.config import ConfigError
 
 CASINGS = ("snake_case", "camelCase", "TitleCase")
+# Past these a value is a typo rather than a load test, and building one event or one batch from it would
+# exhaust memory before any request is sent.
+LOAD_INT_BOUNDS = {"batch_size": (1, 10_000), "property_count": (0, 1_000), "payload_bytes": (0, 1_000_000),
+                   "max_users_per_process": (1, 100_000)}
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,14 @@ class Scenario:
     probe: ProbeTable = field(default_factory=ProbeTable)
 
 
+# No duration, rate, size or count of a scenario is larger: a value past it is a typo, and scaled by a time scale
+# it could overflow a float.
+LARGEST = 1e9
+LARGEST_TIME_SCALE = 1000.0
+
+
 def _number(table: str, key: str, value: Any, *, integer: bool = False, positive: bool = True,
-            at_least: float | None = None, at_most: float | None = None) -> Any:
+            at_least: float | None = None, at_most: float | None = LARGEST) -> Any:
     name = f"{table}.{key}"
     if isinstance(value, bool) or not isinstance(value, int | float) or (integer and not isinstance(value, int)):
         raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
@@ -119,7 +129,7 @@ def _number(table: str, key: str, value: Any, *, integer: bool = False, positive
     if at_least is not None and value < at_least:
         raise ConfigError(f"{name} must be >= {at_least}, got {value!r}")
     if at_most is not None and value > at_most:
-        raise ConfigError(f"{name} must be <= {at_most}, got {value!r}")
+        raise ConfigError(f"{name} must be <= {at_most:g}, got {value!r}")
     return value
 
 
@@ -158,12 +168,12 @@ def parse_load(doc: Mapping[str, Any]) -> LoadConfig:
     if "steps" not in doc:
         raise ConfigError("load.steps is required")
     kw: dict[str, Any] = {"steps": _parse_steps(doc["steps"])}
-    ints = {"batch_size": 1, "property_count": 0, "payload_bytes": 0, "max_users_per_process": 1}
-    for key, minimum in ints.items():
+    for key, (minimum, maximum) in LOAD_INT_BOUNDS.items():
         if key in doc:
-            kw[key] = _number("load", key, doc[key], integer=True, positive=False, at_least=minimum)
+            kw[key] = _number("load", key, doc[key], integer=True, positive=False, at_least=minimum,
+                              at_most=maximum)
     if "seed" in doc:
-        kw["seed"] = _number("load", "seed", doc["seed"], integer=True, positive=False)
+        kw["seed"] = _number("load", "seed", doc["seed"], integer=True, positive=False, at_most=None)
     for key in ("lag_bound_s", "max_behind_s"):
         if key in doc:
             kw[key] = float(_number("load", key, doc[key]))
@@ -278,7 +288,7 @@ def parse_scenario(doc: Mapping[str, Any], *, name: str, path: Path) -> Scenario
     description = doc.get("description", "")
     if not isinstance(description, str):
         raise ConfigError("description must be a string")
-    time_scale = float(_number("scenario", "time_scale", doc.get("time_scale", 1.0)))
+    time_scale = float(_number("scenario", "time_scale", doc.get("time_scale", 1.0), at_most=LARGEST_TIME_SCALE))
     slo = doc.get("slo")
     if slo is not None:
         if not isinstance(slo, str) or not slo:

@@ -25,6 +25,7 @@ b'{"canary_ids": ["c-1"]}'
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -93,6 +94,12 @@ def make(url: str, options: Mapping[str, str], environ: Mapping[str, str]) -> Ht
     except ValueError as exc:
         raise ConfigError(f"target-opt: accepted, max_batch_events, max_query_ids and min_poll_interval_s must be "
                           f"numbers ({exc})") from None
+    if (batch is not None and batch < 1) or limits.max_query_ids < 1:
+        raise ConfigError(f"target-opt: max_batch_events and max_query_ids must be >= 1, got "
+                          f"{o.get('max_batch_events')!r} and {o['max_query_ids']!r}")
+    if not 0 <= limits.min_poll_interval_s < math.inf:
+        raise ConfigError(f"target-opt: min_poll_interval_s must be a finite number >= 0, got "
+                          f"{o['min_poll_interval_s']!r}")
     templates = Templates(o["path"], o["envelope"], accepted, (o.get("query_url") or url).rstrip("/"),
                           o.get("query_path") or None, o["query_body"], o["rows_path"], o["canary_path"])
     headers = {"Content-Type": "application/x-ndjson" if o["envelope"] == "ndjson" else "application/json"}

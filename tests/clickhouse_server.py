@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from ingestbench.orchestrate.children import die_with_parent
 from ingestbench.orchestrate.net import free_port
+from records.process import die_with_parent
 
 BINARY = "/usr/sbin/clickhouse-server"
 READY_TIMEOUT_S = 30.0

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.procs import cmdline, descendants
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,23 +24,6 @@ def ib_run(out: Path, *args: str, timeout: float = 150, env: dict[str, str] | No
     return proc.returncode, run_dir, elapsed, proc.stdout + proc.stderr
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid``, from /proc (parent pid is the 4th field of /proc/<pid>/stat)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def ib_run_watched(out: Path, *args: str, env: dict[str, str], timeout: float = 150
                    ) -> tuple[int, Path, float, str, list[str]]:
     """Like :func:`ib_run`, also reading the command line of every child while the run goes on."""
@@ -50,10 +35,7 @@ def ib_run_watched(out: Path, *args: str, env: dict[str, str], timeout: float = 
     try:
         while proc.poll() is None and time.monotonic() - started < timeout:
             for pid in descendants(proc.pid) - set(cmdlines):
-                try:
-                    line = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                except OSError:
-                    continue
+                line = cmdline(pid)
                 if line:  # empty for a process that has already exited
                     cmdlines[pid] = line
             time.sleep(0.2)

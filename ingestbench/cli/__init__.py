@@ -33,9 +33,16 @@ COMMANDS = {  # subcommand -> the module that registers and runs it
 }
 
 
+def one_line(message: str) -> str:
+    """A message for the terminal, on one line whatever it quotes: a key or value read from a file or the
+    command line may hold line breaks or control characters (``\\x1e`` counts as a line break too); those are
+    shown escaped, as Python writes them in a string literal."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2
-        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -75,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"ingestbench: error: {exc}", file=sys.stderr)
+        print(f"ingestbench: error: {one_line(str(exc))}", file=sys.stderr)
         return int(ExitCode.USAGE)
     except KeyboardInterrupt:
         return 130

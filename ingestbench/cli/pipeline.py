@@ -14,12 +14,29 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from pipeline.app import PipelineApp, PipelineConfig
-from records.config import ConfigError, positive, resolve
+from records.config import ConfigError, check_number, positive, resolve
 from records.plan import read_plan
 
 log = logging.getLogger("ingestbench.pipeline")
+
+
+class ClientErrorsInOneLine(logging.Filter):
+    """aiohttp logs every request it cannot parse (a bad header, a broken chunk) at ERROR with a traceback: a
+    client's mistake, not the pipeline's, and one any client can repeat to flood the log. Such records become
+    one WARNING line; errors of the pipeline's own are left as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            first = str(exc.message).strip().splitlines()[0] if exc.message else type(exc).__name__
+            record.msg, record.args = "refused a malformed request (%s %s): %s", (exc.code, type(exc).__name__,
+                                                                                   first)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def register(sub: Any) -> None:
@@ -67,8 +84,7 @@ def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig]:
     values = {}
     for key, (flag, default, conv) in checks.items():
         value = resolve(key, flag, default, conv)
-        if value <= 0:
-            raise ConfigError(f"--{key} must be > 0, got {value}")
+        check_number(f"--{key}", value)
         values[key] = value
     config = PipelineConfig(
         data_dir=Path(data),
@@ -106,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(host: str, port: int, config: PipelineConfig, ready_file: str | None) -> None:
     app = PipelineApp(config).build()
+    logging.getLogger("aiohttp.server").addFilter(ClientErrorsInOneLine())
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     sock = socket.create_server((host, port), reuse_port=False)

@@ -25,8 +25,10 @@ from rich.console import Console
 from checks.slo import load_slo
 from ingestbench.orchestrate.probe import footer, run_probe
 from ingestbench.results.table import print_verdicts
-from records.config import READER_ENV_PREFIX, ConfigError, positive, resolve, target_options
+from records.config import READER_ENV_PREFIX, ConfigError, check_number, positive, resolve, target_options
 from records.plan import ProbePlan, TargetPlan, read_plan
+from records.scenario import LARGEST, LARGEST_TIME_SCALE
+from targets.registry import names
 from targets.roles import make_roles
 
 
@@ -107,15 +109,15 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
         transactional=not args.no_transactional,
     )
     for key in ("duration_s", "interval_s", "poll_interval_s", "lost_after_s", "timeout_s", "time_scale"):
-        value = getattr(plan, key)
-        if value is not None and not value > 0:
-            raise ConfigError(f"{key.removesuffix('_s').replace('_', '-')}: must be > 0, got {value}")
-    if plan.drain_s is not None and plan.drain_s < 0:
-        raise ConfigError(f"drain: must be >= 0, got {plan.drain_s}")
+        if getattr(plan, key) is not None:
+            check_number(key.removesuffix("_s").replace("_", "-") + ":", getattr(plan, key),
+                         maximum=LARGEST_TIME_SCALE if key == "time_scale" else LARGEST)
+    for key in ("drain_s", "declared_rate_eps"):
+        if getattr(plan, key) is not None:
+            check_number(key.removesuffix("_s").replace("_", "-") + ":", getattr(plan, key), allow_minimum=True,
+                         maximum=LARGEST)
     if plan.batch_size < 1:
         raise ConfigError(f"batch-size: must be >= 1, got {plan.batch_size}")
-    if plan.declared_rate_eps is not None and plan.declared_rate_eps < 0:
-        raise ConfigError(f"declared-rate-eps: must be >= 0, got {plan.declared_rate_eps}")
     if plan.metrics_port is not None and not 0 <= plan.metrics_port <= 65535:
         raise ConfigError(f"metrics-port: must be 0..65535, got {plan.metrics_port}")
     sources = [k for k in ("declared_rate_eps", "rate_timeline", "rate_query") if getattr(plan, k) is not None]
@@ -137,9 +139,13 @@ def reader_plan(args: argparse.Namespace, environ: Mapping[str, str],
         if args.reader_url or args.reader_opt:
             raise ConfigError("reader: --reader-url and --reader-opt need --reader KIND")
         return None
+    if kind not in names():
+        raise ConfigError(f"--reader: unknown target {kind!r} (known: {', '.join(names())})")
     url = resolve("reader-url", args.reader_url, table.get("url"), str, environ=environ)
     if not url:
         raise ConfigError(f"reader-url: required for reader {kind!r}")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--reader-url must start with http:// or https://, got {url!r}")
     options = target_options(args.reader_opt, environ=environ, scenario=table, prefix=READER_ENV_PREFIX,
                              flag="reader-opt")
     return TargetPlan(kind=kind, url=url, options=options)

@@ -2,6 +2,7 @@
 
     ingestbench run --scenario quick                       # embedded pipeline, time-scaled sweep, < 90 s
     ingestbench run --scenario threshold-sweep --target pipeline --url http://127.0.0.1:8080
+    ingestbench run --scenario my.toml --check             # validate scenario, SLO and options; start nothing
     ingestbench scenarios                                  # list the built-in scenarios
 
 Precedence: CLI flag > environment ``INGESTBENCH_*`` > scenario file > default, resolved here once into a
@@ -23,10 +24,10 @@ from checks.judge import expected_tiers
 from checks.slo import DEFAULT_SLO_PATH, load_slo
 from ingestbench.cli.targeting import check_fits, resolve_targets
 from ingestbench.orchestrate.run import Run, RunOptions
-from records.config import ConfigError, positive, resolve
+from records.config import ConfigError, check_number, positive, resolve
 from records.observation import ANALYTICAL
 from records.plan import PipelinePlan, Plan, ProbePlan
-from records.scenario import load_scenario, scenarios_dirs, with_load_seed
+from records.scenario import LARGEST_TIME_SCALE, load_scenario, scenarios_dirs, with_load_seed
 
 
 def register(sub: Any) -> None:
@@ -51,6 +52,8 @@ def register(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
     p.add_argument("--metrics-sd", default=None, metavar="PATH", help="keep a Prometheus file_sd list of the "
                    "run's /metrics endpoints (pipeline, generator, probe) in PATH while it runs")
+    p.add_argument("--check", action="store_true", help="validate the scenario, its SLO, the targets and every "
+                   "option, print what would run, and start nothing (exit 0, or 2 naming what is wrong)")
     p.set_defaults(func=run)
     s = sub.add_parser("scenarios", help="list the built-in scenarios")
     s.set_defaults(func=list_scenarios)
@@ -79,8 +82,7 @@ def plan_from_args(args: argparse.Namespace) -> tuple[Plan, str]:
     """The resolved plan and the scenario text to keep with the results (its seed set to the one used)."""
     scenario = load_scenario(resolve("scenario", args.scenario, "quick", str))
     ts = resolve("time-scale", args.time_scale, scenario.time_scale, positive(float))
-    if not ts > 0:
-        raise ConfigError(f"--time-scale must be > 0, got {ts}")
+    check_number("--time-scale", ts, maximum=LARGEST_TIME_SCALE)
     targeting = resolve_targets(args, scenario.target_table, os.environ)  # bad kinds or options: exit 2 now
     target, roles = targeting.target, targeting.roles
     kind, url, options = target.kind, target.url, target.options
@@ -126,8 +128,27 @@ def plan_from_args(args: argparse.Namespace) -> tuple[Plan, str]:
     return plan, text
 
 
+def print_plan(plan: Plan) -> None:
+    """What ``run`` would do with this plan (``--check``); no secret is in a plan, so none is printed."""
+    load, probe = plan.load, plan.probe
+    rates = ", ".join(f"{r:g}" for r in plan.rates_eps)
+    target = f"{plan.target.kind} at {plan.target.url}" if plan.target.url else "the embedded pipeline"
+    reader = f"; reading through {plan.target.reader.kind} at {plan.target.reader.url}" if plan.target.reader else ""
+    print(f"scenario {plan.scenario_name} ({plan.scenario_path}): {len(load.steps)} step(s) at {rates} events/s, "
+          f"{plan.load_duration_s:g} s of load at time scale {plan.time_scale:g}, {plan.processes} generator "
+          f"process(es)")
+    print(f"target {target}{reader}; SLO {plan.slo_path}; judged tiers: {', '.join(plan.expected_tiers) or 'none'}; "
+          f"a canary every {probe.interval_s:g} s, polled every {probe.poll_interval_s:g} s")
+    for line in (*plan.notes, *plan.unmeasured):
+        print(f"note: {line}")
+    print("ok: nothing started (--check)")
+
+
 def run(args: argparse.Namespace) -> int:
     plan, text = plan_from_args(args)
+    if args.check:
+        print_plan(plan)
+        return 0
     sd = resolve("metrics-sd", args.metrics_sd, None, str)
     options = RunOptions(out_root=Path(resolve("out", args.out, "results", str)), progress=not args.no_progress,
                          metrics_sd=Path(sd) if sd else None)

@@ -1,7 +1,8 @@
 """Child processes of a run: start with a log file each, watch, stop by PID, report the last log lines.
 
 Children get their own session, so a Ctrl-C in the terminal reaches only ``ingestbench run``, which then
-stops them in order (load first, then the probe so it can drain, then the target). Nothing else is touched.
+stops them in order (load first, then the probe so it can drain, then the target), each with what it left in
+its process group. Nothing else is touched.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from records.process import die_with_parent
 
 log = logging.getLogger("ingestbench.orchestrate.run")
 
@@ -33,16 +36,29 @@ def stop_process(proc: subprocess.Popen[Any], *, sig: int = signal.SIGTERM, grac
     return int(proc.returncode)
 
 
-def die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM when the parent dies, so a killed ``ingestbench run``
-    (even by SIGKILL) leaves nothing running. Linux only; elsewhere a no-op."""
-    try:
-        import ctypes
+def stop_group(pgid: int, *, grace_s: float = 5.0) -> None:
+    """Stop what is left of a child's process group (its own session: ``pgid`` is the child's pid).
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    A child that forks (Locust with ``--processes`` forks its workers) can die without taking its own
+    children along: ``kill -9`` of the Locust master left its workers running until they missed the master's
+    heartbeat for a minute. They share the child's process group, so the group gets SIGTERM, up to
+    ``grace_s`` to go, then SIGKILL. The kernel keeps a pid in use as a group id from being reused while the
+    group has members, so this reaches nothing but what the child started.
+    """
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.05)
+    log.warning("process group %d did not stop within %.0f s; killing it", pgid, grace_s)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 @dataclass
@@ -97,12 +113,15 @@ class Child:
             return None
 
     def stop(self, *, sig: int = signal.SIGTERM, grace_s: float = 10.0) -> int | None:
-        """Signal, wait ``grace_s``, then SIGKILL (by PID) if still there."""
+        """Signal, wait ``grace_s``, then SIGKILL (by PID) if still there; then stop whatever the child
+        started and left behind in its process group (:func:`stop_group`)."""
         if self.proc is None:
             return None
         if self.running:
             self.stopping = True
-        return stop_process(self.proc, sig=sig, grace_s=grace_s)
+        code = stop_process(self.proc, sig=sig, grace_s=grace_s)
+        stop_group(self.proc.pid, grace_s=grace_s)
+        return code
 
     def tail(self, lines: int = 15) -> str:
         try:

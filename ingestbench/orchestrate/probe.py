@@ -99,7 +99,8 @@ async def run_probe(plan: ProbePlan, slo: Slo, roles: Roles) -> tuple[ProbeRecor
                                  drain_s=report.drain_s, polls=report.polls, poll_failures=report.poll_failures,
                                  exit_code=int(verdict.exit_code), poll_interval_s=report.poll_interval_s,
                                  tta_measured=roles.reader is not None, acked=acks.acked if acks else None,
-                                 ack_p50_s=acks.p50_s if acks else None, ack_p95_s=acks.p95_s if acks else None),
+                                 ack_p50_s=acks.p50_s if acks else None, ack_p95_s=acks.p95_s if acks else None,
+                                 poll_failure_episodes=report.poll_failure_episodes),
             duration_s=report.duration_s, declared_rate_eps=plan.declared_rate_eps,
             rate_timeline=plan.rate_timeline, expected_tiers=plan.expected_tiers)
         write_json_atomic(out / PROBE_JSON, record.to_dict())

@@ -71,6 +71,7 @@ class Run:
         self.children: list[Child] = []
         self.invalid: list[str] = list(plan.unmeasured)  # known before anything starts: said, not hidden
         self.interrupted = False
+        self.cut_short = False  # a child died or the load ended early: the schedule did not run to its end
         self.url = plan.target.url
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._started = time.time()
@@ -148,7 +149,11 @@ class Run:
         if generator_port:
             locust_cmd += ["--metrics-port", str(generator_port)]
         if self.plan.processes > 1:
-            locust_cmd += ["--processes", str(self.plan.processes)]
+            # Locust's master listens for its workers on *:5557 unless told otherwise: on every interface, and
+            # where a second run's workers would join this run's master. Loopback and a port of its own.
+            master_port = str(free_port())
+            locust_cmd += ["--processes", str(self.plan.processes), "--master-bind-host", "127.0.0.1",
+                           "--master-bind-port", master_port, "--master-port", master_port]
         load = Child("locust", locust_cmd, self.dir / "logs" / "locust.log", ok_exit_codes=(0, 1, 3))
         for child in (probe, load):
             child.start()
@@ -226,12 +231,19 @@ class Run:
                 dead = [c for c in self.children if c.died()]
                 if dead:
                     for c in dead:
-                        self.invalid.append(f"{c.name} exited with {c.poll()} during the run; last lines:\n"
-                                            f"{c.tail(10)}")
+                        self.invalid.append(f"{c.name} exited with {c.poll()} during the run "
+                                            f"({self._since_start()}); last lines:\n{c.tail(10)}")
+                    self.cut_short = True
                     break
                 if self.interrupted:
                     break
                 if load.poll() is not None:
+                    if time.monotonic() - load.started_s < self.plan.load_duration_s:
+                        # an exit code Locust also gives a finished test (1: some requests failed), but early
+                        self.invalid.append(f"{load.name} exited with {load.poll()} before the "
+                                            f"{self.plan.load_duration_s:g} s schedule could end "
+                                            f"({self._since_start()}); last lines:\n{load.tail(10)}")
+                        self.cut_short = True
                     break
                 time.sleep(POLL_S)
             load.stop(sig=signal.SIGTERM, grace_s=15.0)
@@ -252,6 +264,9 @@ class Run:
             progress.update()
         if self.interrupted:
             self.invalid.append("the run was interrupted before the schedule ended")
+
+    def _since_start(self) -> str:
+        return f"{time.time() - self._started:.1f} s after the run started"
 
     # --- results ------------------------------------------------------------------------------
     def _record(self, status: str) -> RunRecord:
@@ -282,7 +297,7 @@ class Run:
 
     def _finish(self) -> int:
         """Judge from the files alone, exactly as ``ingestbench gate`` would, and write the reports."""
-        record = self._record(INTERRUPTED if self.interrupted else FINISHED)
+        record = self._record(INTERRUPTED if self.interrupted or self.cut_short else FINISHED)
         write_json_atomic(self.dir / RUN_JSON, record.to_dict())
         files = RunFiles.load(self.dir, with_ids=True)
         verdict = judge_files(files, slo_for(files, None))

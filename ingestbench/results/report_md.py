@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 
+from ingestbench.results.episodes import episodes
 from ingestbench.results.rundir import RunFiles
 from records.exit_codes import meaning
 from records.numbers import fmt
@@ -73,6 +74,12 @@ def render(files: RunFiles) -> str:
     for s in run.steps:
         lines.append(f"| {s.step} | {fmt(s.target_eps)} | {fmt(s.achieved_eps)} | {fmt(s.lag_p99_s)} | "
                      f"{'yes' if s.valid else '**NO**'} | {s.reason or ''} |")
+    found = episodes(files)
+    if found:
+        lines += ["", "## What went wrong, and when", "",
+                  "Seconds after the load started (negative: before it).", "",
+                  "| from s | to s | where | what |", "|---|---|---|---|"]
+        lines += [f"| {e.start_s:.1f} | {e.end_s:.1f} | {e.source} | {e.what} |" for e in found]
     codes = files.judged.outcome if files.judged is not None else files.samples.outcome
     outcomes = Counter({OUTCOMES[c]: int(n) for c, n in enumerate(np.bincount(codes, minlength=len(OUTCOMES))) if n})
     lines += ["", "## Canaries", "", ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "none"]

@@ -68,6 +68,7 @@ def test_errored_is_not_looked_for_and_not_lost() -> None:
 def test_lost_after_deadline_then_late_is_a_separate_record() -> None:
     c = make(lost_after_s=2.0, late_watch_s=5.0)
     c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    c.acked("a", acked_ns=10)
     c.polled(["a"], started_ns=1 * S, ended_ns=1 * S + 10, found=[])
     assert c.expire(int(1.9 * S)) == []
     [lost] = c.expire(2 * S)
@@ -85,9 +86,23 @@ def test_lost_after_deadline_then_late_is_a_separate_record() -> None:
     assert c.query_ids() == []
 
 
+def test_an_ingest_still_in_flight_is_not_lost_but_errored_when_it_fails() -> None:
+    """A request slower than the loss horizon that then times out: the target never took the canary."""
+    c = make(lost_after_s=1.0)
+    c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    assert c.expire(3 * S) == [] and c.pending_count == 1
+    obs = c.failed("a", error="TimeoutError")
+    assert obs is not None and obs.outcome == ERRORED
+    c.sent("b", sent_ns=0, sent_unix_ms=T0_MS)
+    c.acked("b", acked_ns=2 * S)  # acknowledged after its horizon: lost at the next expiry, like any other
+    [lost] = c.expire(2 * S)
+    assert lost.outcome == LOST and lost.canary_id == "b"
+
+
 def test_lost_canaries_stop_being_watched_after_the_watch_window() -> None:
     c = make(lost_after_s=1.0, late_watch_s=2.0)
     c.sent("a", sent_ns=0, sent_unix_ms=T0_MS)
+    c.acked("a", acked_ns=10)
     assert len(c.expire(1 * S)) == 1
     assert c.query_ids() == ["a"]
     c.expire(3 * S)

@@ -1,0 +1,343 @@
+"""Bad input through the command line: fuzzed scenario files, SLO files and options.
+
+Every case goes through the real ``ingestbench`` entry point (the console script's, looked up by name, so
+it holds wherever the code lives) with ``run --check``, which validates everything a run would and starts
+nothing. The rules, for every case: the command returns 0 or 2 and raises nothing (a traceback shown to a
+user fails the case); a refusal is exactly one line on stderr naming the key or option that is wrong; an
+accepted plan is finite. ``probe`` and ``pipeline`` would start working on valid options, so they get only
+values that must be refused, each in its own process with a time limit.
+
+Cases: scenario files 3,000, SLO files 2,000, scenario ``[target]`` tables 1,500, ``run`` options 1,500,
+``probe``/``pipeline`` options 60.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import math
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.faults.runs import ROOT
+
+pytestmark = pytest.mark.slow
+
+CLI: Callable[[list[str]], int] = entry_points(group="console_scripts")["ingestbench"].load()
+
+
+def cli(argv: list[str]) -> tuple[int, str, str]:
+    """Run the command line in this process: exit code, stdout, stderr. Any exception but SystemExit is a
+    traceback a user would see, and propagates."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = CLI(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_refused_in_one_line(code: int, out: str, err: str, *names: str) -> None:
+    assert code in (0, 2), (code, out, err)
+    if code == 0:
+        assert "ok: nothing started" in out and "inf s" not in out and "nan s" not in out, out
+        return
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    if names:  # a name is shown with its unprintable characters escaped, so that the message stays one line
+        shown = ["".join(c if c.isprintable() else repr(c)[1:-1] for c in n) for n in names]
+        shown += [repr(n)[1:-1] for n in names]  # or quoted as Python writes it
+        assert any(n in lines[0] for n in shown), (names, lines[0])
+
+
+# --- TOML documents -----------------------------------------------------------------------------------
+def toml_string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in '"\\' or not (" " <= ch <= "~"):
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else ("inf" if v == math.inf else "-inf" if v == -math.inf else repr(v))
+    if isinstance(v, str):
+        return toml_string(v)
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{toml_string(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(type(v))
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """TOML: top-level scalars, then one table per dict, one ``[[tier]]`` per dict of a list of tables."""
+    lines = [f"{toml_string(k)} = {toml_value(v)}" for k, v in doc.items()
+             if not isinstance(v, dict) and not (k == "tier" and isinstance(v, list) and v
+                                                  and all(isinstance(t, dict) for t in v))]
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            lines.append(f"[{toml_string(k)}]")
+            lines += [f"{toml_string(kk)} = {toml_value(vv)}" for kk, vv in v.items()]
+        elif k == "tier" and isinstance(v, list) and v and all(isinstance(t, dict) for t in v):
+            for t in v:
+                lines.append("[[tier]]")
+                lines += [f"{toml_string(kk)} = {toml_value(vv)}" for kk, vv in t.items()]
+    return "\n".join(lines) + "\n"
+
+
+scalars = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.sampled_from([0, -1, 1, 2**31, 2**62, 10**15]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-300, 1e300, 1e308, -1e308, 5e-324, 0.5]),
+    st.text(max_size=12),
+    st.sampled_from(["", "10x", "0.5%", "1%", "-1%", "1e3", "x", "analytical", "transactional", "100%"]),
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.text(max_size=8), inner, max_size=3), max_leaves=6)
+
+BASE_SCENARIO: dict[str, Any] = {
+    "description": "fuzz base", "time_scale": 0.1,
+    "load": {"batch_size": 10, "seed": 3, "steps": [{"rate_eps": 500, "duration_s": 60},
+                                                     {"rate_eps": 1500, "duration_s": 60, "end_rate_eps": 2000}],
+             "casing": "snake_case", "property_count": 8, "payload_bytes": 400, "nested": True,
+             "anonymous_ratio": 0.3, "lag_bound_s": 0.05, "min_achieved_ratio": 0.97, "max_behind_s": 1.0,
+             "max_users_per_process": 1000, "send_tick_s": 0.01},
+    "pipeline": {"flush_rows": 3000, "flush_max_wait_s": 30},
+    "probe": {"interval_s": 1.0, "poll_interval_s": 0.25, "drain_s": 120, "transactional": True,
+              "single_event": False},
+}
+BASE_SLO: dict[str, Any] = {
+    "lost_after": "10x", "max_lost": 0, "max_errored": "1%", "warmup_min_s": 10,
+    "tier": [
+        {"name": "low", "path": "analytical", "below_eps": 1000, "target_s": 30, "percentile": 95,
+         "min_samples": 20},
+        {"name": "high", "path": "analytical", "at_least_eps": 1000, "target_s": 3, "percentile": 95,
+         "min_samples": 20, "lost_after": 60, "max_lost": "0.5%", "max_errored": 2},
+        {"name": "transactional", "path": "transactional", "target_s": 1},
+    ],
+}
+
+
+def paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path in a document (list items by index), the document's own tables included."""
+    found = []
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    for k, v in items:
+        found.append((*prefix, k))
+        found += paths(v, (*prefix, k))
+    return found
+
+
+def mutated(base: dict[str, Any], data: st.DataObject) -> tuple[dict[str, Any], str]:
+    """One change to a valid document: a key set to any value, removed, or a new key; returns the document
+    and the name the refusal must mention."""
+    doc = copy.deepcopy(base)
+    path = data.draw(st.sampled_from(paths(doc)))
+    *parents, leaf = path
+    holder = doc
+    for p in parents:
+        holder = holder[p]
+    how = data.draw(st.sampled_from(["set", "set", "set", "delete", "add"]))
+    if how == "add" and isinstance(holder, dict):
+        key = data.draw(st.text(min_size=1, max_size=10).filter(lambda k: k not in holder))
+        holder[key] = data.draw(values)
+        return doc, key
+    if how == "delete":
+        del holder[leaf]
+    else:
+        holder[leaf] = data.draw(values)
+    named = next((p for p in reversed(path) if isinstance(p, str)), "")
+    return doc, named
+
+
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+                derandomize=True, database=None)  # the same cases on every machine: a failure reproduces
+
+
+CASES: Counter[str] = Counter()  # cases run, by test (read by the last test)
+
+
+def fuzz(cases: int) -> settings:
+    return settings(FUZZ, max_examples=cases)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("fuzz-config")
+    (d / "slo.toml").write_text(dumps(BASE_SLO))
+    (d / "base.toml").write_text(dumps(BASE_SCENARIO))
+    return d
+
+
+def test_the_base_documents_are_valid(workdir: Path) -> None:
+    code, out, err = cli(["run", "--check", "--scenario", str(workdir / "base.toml"), "--slo",
+                          str(workdir / "slo.toml")])
+    assert code == 0, err
+    assert "judged tiers: low, high, transactional" in out
+
+
+def check_mutated_file(workdir: Path, data: st.DataObject, base: dict[str, Any], which: str,
+                       *holders: str) -> tuple[int, str, str]:
+    """Write ``base`` with one change as the ``which`` file (``scenario`` or ``slo``), ``run --check`` it with
+    the other file valid; the refusal must name the changed key, or a key or table holding it (``holders``),
+    or say the file is not TOML."""
+    doc, named = mutated(base, data)
+    path = workdir / f"fuzzed-{which}.toml"
+    path.write_text(dumps(doc))
+    files = {"scenario": str(workdir / "base.toml"), "slo": str(workdir / "slo.toml"), which: str(path)}
+    code, out, err = cli(["run", "--check", "--scenario", files["scenario"], "--slo", files["slo"]])
+    assert_refused_in_one_line(code, out, err, named, "invalid TOML", *holders)
+    return code, err, named
+
+
+@fuzz(3000)
+@given(data=st.data())
+def test_fuzzed_scenario_files(workdir: Path, data: st.DataObject) -> None:
+    CASES["test_fuzzed_scenario_files"] += 1
+    code, err, named = check_mutated_file(workdir, data, BASE_SCENARIO, "scenario", "[load] table", "load.",
+                                          "pipeline", "probe", "scenario")
+    if code == 2 and named and "invalid TOML" not in err and named.isprintable():
+        assert named in err or any(t in err for t in ("[load] table is required", "load.steps")), (named, err)
+
+
+@fuzz(2000)
+@given(data=st.data())
+def test_fuzzed_slo_files(workdir: Path, data: st.DataObject) -> None:
+    CASES["test_fuzzed_slo_files"] += 1
+    check_mutated_file(workdir, data, BASE_SLO, "slo", "tier")
+
+
+# A write-here/read-there [target] table: a generic HTTP writer with a query side, and a ClickHouse reader.
+BASE_TARGET: dict[str, Any] = {
+    "writer": {"kind": "http", "url": "http://127.0.0.1:9", "path": "/ingest", "envelope": "batch",
+               "accepted": "200,204", "max_batch_events": "100", "query_path": "/query", "rows_path": "rows",
+               "max_query_ids": "500", "min_poll_interval_s": "0.5"},
+    "reader": {"kind": "clickhouse", "url": "http://127.0.0.1:8123", "database": "analytics", "table": "events",
+               "canary_column": "canary_id"},
+}
+
+
+@fuzz(1500)
+@given(data=st.data())
+def test_fuzzed_target_tables(workdir: Path, data: st.DataObject) -> None:
+    CASES["test_fuzzed_target_tables"] += 1
+    doc, first = mutated({"target": BASE_TARGET}, data)
+    named = [first]
+    if isinstance(doc.get("target"), dict):  # one more change inside the writer or the reader half the time
+        for half in ("writer", "reader"):
+            if isinstance(doc["target"].get(half), dict) and doc["target"][half] and data.draw(st.booleans()):
+                doc["target"][half], inner = mutated(doc["target"][half], data)
+                named += [inner]
+    path = workdir / "fuzzed-target.toml"
+    path.write_text(dumps({**BASE_SCENARIO, **doc}))
+    code, out, err = cli(["run", "--check", "--scenario", str(path), "--slo", str(workdir / "slo.toml")])
+    assert_refused_in_one_line(code, out, err, *named, "invalid TOML", "target", "url", "reader", "writer")
+
+
+@fuzz(300)
+@given(text=st.text(max_size=300))
+def test_any_text_as_a_scenario_or_slo_file(workdir: Path, text: str) -> None:
+    CASES["test_any_text_as_a_scenario_or_slo_file"] += 1
+    path = workdir / "text.toml"
+    path.write_text(text)
+    for argv in (["--scenario", str(path), "--slo", str(workdir / "slo.toml")],
+                 ["--scenario", str(workdir / "base.toml"), "--slo", str(path)]):
+        code, out, err = cli(["run", "--check", *argv])
+        assert_refused_in_one_line(code, out, err)
+
+
+RUN_OPTIONS = {
+    "--scenario": st.sampled_from(["quick", "spike", "soak", "nope", "", "/", "x.toml", "../quick"]),
+    "--target": st.sampled_from(["pipeline", "PIPELINE", "", "nope", "pipeline ", "http", "clickhouse", "posthog"]),
+    "--url": st.sampled_from(["http://127.0.0.1:1", "https://127.0.0.1:1", "ftp://x", "", "127.0.0.1:8080",
+                              "http://"]),
+    "--slo": st.sampled_from(["checks/slo_default.toml", "nope.toml", "", "scenarios"]),
+    "--time-scale": st.sampled_from(["0.1", "1", "0", "-1", "nan", "inf", "-inf", "1e999", "1e-320", "x", "1e308"]),
+    "--processes": st.sampled_from(["1", "2", "0", "-3", "1.5", "x", "99999999999999999999"]),
+    "--seed": st.sampled_from(["1", "-1", "x", "1.5", str(2**70)]),
+    "--out": st.sampled_from(["results", ""]),
+    "--target-opt": st.sampled_from(["table=events", "=x", "x", "", "nope=1", "max_batch=0", "database=a b"]),
+    "--reader": st.sampled_from(["pipeline", "clickhouse", "nope", ""]),
+    "--reader-url": st.sampled_from(["http://127.0.0.1:1", "", "x"]),
+    "--reader-opt": st.sampled_from(["database=x", "=", "x"]),
+}
+
+
+@fuzz(1500)
+@given(chosen=st.dictionaries(st.sampled_from(sorted(RUN_OPTIONS)), st.text(max_size=6), max_size=5),
+       data=st.data(), extra=st.lists(st.sampled_from(["--bogus", "-x", "--time-scale", "--", "--check=1",
+                                                       "--no-progress", "--processes"]), max_size=2))
+def test_fuzzed_run_options(chosen: dict[str, str], data: st.DataObject, extra: list[str]) -> None:
+    CASES["test_fuzzed_run_options"] += 1
+    argv = ["run", "--check"]
+    for opt in chosen:
+        value = data.draw(st.one_of(RUN_OPTIONS[opt], st.text(max_size=6)))
+        argv += [opt, value] if not value.startswith("-") else [f"{opt}={value}"]
+    argv += extra
+    code, out, err = cli(argv)
+    names = [o.lstrip("-") for o in chosen] + [e.split("=")[0].lstrip("-") for e in extra] + ["scenario", "slo", "url",
+                                                                              "unrecognized", "expected one"]
+    assert_refused_in_one_line(code, out, err, *names)
+
+
+def test_probe_and_pipeline_refuse_bad_option_values_in_one_line(tmp_path: Path) -> None:
+    """Every value here must be refused before anything starts; each runs in its own process, bounded."""
+    probe = ["probe", "--url", "http://127.0.0.1:9", "--declared-rate-eps", "10", "--duration", "1",
+             "--out", str(tmp_path / "probe")]
+    cases = []
+    for opt in ("--duration", "--declared-rate-eps", "--interval", "--poll-interval", "--lost-after", "--drain",
+                "--timeout", "--time-scale", "--batch-size", "--metrics-port"):
+        for bad in ("nan", "inf", "-1", "x"):
+            cases.append(([*probe, opt, bad], opt))
+    for opt in ("--port", "--flush-rows", "--flush-max-wait", "--max-body-bytes", "--max-batch"):
+        for bad in ("nan", "inf", "-1", "0", "1e999") if opt != "--port" else ("-1", "65536", "x"):
+            cases.append((["pipeline", "--port", "0", opt, bad], opt))
+
+    def one(case: tuple[list[str], str]) -> tuple[list[str], str, int, str]:
+        argv, opt = case
+        done = subprocess.run([sys.executable, "-m", "ingestbench", *argv], capture_output=True, text=True,
+                              cwd=ROOT, timeout=30)
+        return argv, opt, done.returncode, done.stderr
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(one, cases))
+    CASES["probe_and_pipeline_options"] += len(results)
+    assert len(results) >= 60
+    for argv, opt, code, err in results:
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1, (argv, code, err)
+        assert re.search(re.escape(opt.lstrip("-")), lines[0]), (argv, lines[0])
+
+
+def test_every_case_counted() -> None:
+    """The tests above ran at least 8,000 cases between them (hypothesis may stop a test early)."""
+    assert len(CASES) == 6 and sum(CASES.values()) >= 8000, CASES
+    print("config fuzz cases:", dict(CASES), sum(CASES.values()))
