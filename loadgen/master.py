@@ -22,7 +22,7 @@ from loadgen.timeline import Timeline, TimelineSink
 from loadgen.verdict import StepVerdict
 from loadgen.worker import plan_message, schedule_for
 from records.exit_codes import ExitCode
-from records.scenario import LoadConfig
+from records.load import LoadConfig
 
 log = logging.getLogger("ingestbench.loadgen")
 

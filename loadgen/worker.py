@@ -26,7 +26,7 @@ from loadgen.meter import Meter, host_cpu_times
 from loadgen.pacer import Pacer
 from loadgen.registry import TargetRegistry
 from loadgen.schedule import RateSchedule, Segment
-from records.scenario import LoadConfig
+from records.load import LoadConfig
 from targets.contract import Writer
 
 log = logging.getLogger("ingestbench.loadgen")

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from records.config import ConfigError
+from records.load import LoadConfig, LoadStep
 from records.run_record import check_schema
-from records.scenario import LoadConfig, LoadStep
 
 PLAN_SCHEMA_VERSION = 2
 

@@ -10,7 +10,8 @@ with a slash or a ``.toml`` suffix is a path. Each top-level table (``[load]``, 
     seed = 42
     steps = [{rate_eps = 900, duration_s = 30}, {rate_eps = 1100, duration_s = 30}]
 
-A step may ramp linearly by adding ``end_rate_eps``. Example::
+A step may ramp linearly by adding ``end_rate_eps``; the ``[load]`` table and the bounds of every number
+live in :mod:`records.load`. Example::
 
     sc = load_scenario("quick")
     sc.load.steps[0].rate_eps
@@ -18,59 +19,14 @@ A step may ramp linearly by adding ``end_rate_eps``. Example::
 
 from __future__ import annotations
 
-import math
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from records.config import ConfigError
-
-CASINGS = ("snake_case", "camelCase", "TitleCase")
-# Past these a value is a typo rather than a load test, and building one event or one batch from it would
-# exhaust memory before any request is sent.
-LOAD_INT_BOUNDS = {"batch_size": (1, 10_000), "property_count": (0, 1_000), "payload_bytes": (0, 1_000_000),
-                   "max_users_per_process": (1, 100_000)}
-
-
-@dataclass(frozen=True)
-class LoadStep:
-    rate_eps: float
-    duration_s: float
-    end_rate_eps: float | None = None  # a linear ramp to this rate when set
-
-
-@dataclass(frozen=True)
-class LoadConfig:
-    """The ``[load]`` table."""
-
-    steps: tuple[LoadStep, ...]
-    batch_size: int = 1
-    seed: int = 1
-    casing: str = "snake_case"
-    property_count: int = 8
-    payload_bytes: int = 400
-    nested: bool = True
-    anonymous_ratio: float = 0.3
-    lag_bound_s: float = 0.05
-    min_achieved_ratio: float = 0.97
-    max_behind_s: float = 1.0
-    max_users_per_process: int = 1000
-    send_tick_s: float = 0.01
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> LoadConfig:
-        """Inverse of :meth:`to_dict` (the plan message a Locust master sends its workers)."""
-        return cls(**{**doc, "steps": tuple(LoadStep(**s) for s in doc["steps"])})
-
-    def scaled(self, time_scale: float) -> LoadConfig:
-        """The same load with every step's duration multiplied by ``time_scale`` (rates never are)."""
-        steps = tuple(replace(s, duration_s=s.duration_s * time_scale) for s in self.steps)
-        return replace(self, steps=steps)
+from records.load import LARGEST_TIME_SCALE, LoadConfig, check_keys, number, parse_load
 
 
 @dataclass(frozen=True)
@@ -111,107 +67,24 @@ class Scenario:
     probe: ProbeTable = field(default_factory=ProbeTable)
 
 
-# No duration, rate, size or count of a scenario is larger: a value past it is a typo, and scaled by a time scale
-# it could overflow a float.
-LARGEST = 1e9
-LARGEST_TIME_SCALE = 1000.0
-
-
-def _number(table: str, key: str, value: Any, *, integer: bool = False, positive: bool = True,
-            at_least: float | None = None, at_most: float | None = LARGEST) -> Any:
-    name = f"{table}.{key}"
-    if isinstance(value, bool) or not isinstance(value, int | float) or (integer and not isinstance(value, int)):
-        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{name} must be finite, got {value!r}")
-    if positive and not value > 0:
-        raise ConfigError(f"{name} must be > 0, got {value!r}")
-    if at_least is not None and value < at_least:
-        raise ConfigError(f"{name} must be >= {at_least}, got {value!r}")
-    if at_most is not None and value > at_most:
-        raise ConfigError(f"{name} must be <= {at_most:g}, got {value!r}")
-    return value
-
-
-def _check_keys(table: str, doc: Mapping[str, Any], allowed: set[str]) -> None:
-    for key in doc:
-        if key not in allowed:
-            raise ConfigError(f"{table}.{key} is not a known key (known: {', '.join(sorted(allowed))})")
-
-
-def _parse_steps(raw: Any) -> tuple[LoadStep, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError("load.steps must be a non-empty list of {rate_eps, duration_s} tables")
-    steps = []
-    for i, step in enumerate(raw):
-        name = f"load.steps[{i}]"
-        if not isinstance(step, dict):
-            raise ConfigError(f"{name} must be a table like {{rate_eps = 900, duration_s = 30}}")
-        _check_keys(name, step, {"rate_eps", "duration_s", "end_rate_eps"})
-        for key in ("rate_eps", "duration_s"):
-            if key not in step:
-                raise ConfigError(f"{name}.{key} is required")
-        end = step.get("end_rate_eps")
-        steps.append(LoadStep(
-            rate_eps=float(_number(name, "rate_eps", step["rate_eps"])),
-            duration_s=float(_number(name, "duration_s", step["duration_s"])),
-            end_rate_eps=None if end is None else float(_number(name, "end_rate_eps", end)),
-        ))
-    return tuple(steps)
-
-
-def parse_load(doc: Mapping[str, Any]) -> LoadConfig:
-    """Validate the ``[load]`` table."""
-    if not isinstance(doc, dict):
-        raise ConfigError("load must be a table")
-    _check_keys("load", doc, set(LoadConfig.__dataclass_fields__))
-    if "steps" not in doc:
-        raise ConfigError("load.steps is required")
-    kw: dict[str, Any] = {"steps": _parse_steps(doc["steps"])}
-    for key, (minimum, maximum) in LOAD_INT_BOUNDS.items():
-        if key in doc:
-            kw[key] = _number("load", key, doc[key], integer=True, positive=False, at_least=minimum,
-                              at_most=maximum)
-    if "seed" in doc:
-        kw["seed"] = _number("load", "seed", doc["seed"], integer=True, positive=False, at_most=None)
-    for key in ("lag_bound_s", "max_behind_s"):
-        if key in doc:
-            kw[key] = float(_number("load", key, doc[key]))
-    if "send_tick_s" in doc:
-        kw["send_tick_s"] = float(_number("load", "send_tick_s", doc["send_tick_s"], positive=False, at_least=0,
-                                          at_most=0.1))
-    for key in ("anonymous_ratio", "min_achieved_ratio"):
-        if key in doc:
-            kw[key] = float(_number("load", key, doc[key], positive=False, at_least=0, at_most=1))
-    if "casing" in doc:
-        if doc["casing"] not in CASINGS:
-            raise ConfigError(f"load.casing must be one of {', '.join(CASINGS)}, got {doc['casing']!r}")
-        kw["casing"] = doc["casing"]
-    if "nested" in doc:
-        if not isinstance(doc["nested"], bool):
-            raise ConfigError(f"load.nested must be true or false, got {doc['nested']!r}")
-        kw["nested"] = doc["nested"]
-    return LoadConfig(**kw)
-
-
 def parse_pipeline(doc: Mapping[str, Any]) -> PipelineTable:
     """Validate the ``[pipeline]`` table."""
-    _check_keys("pipeline", doc, set(PipelineTable.__dataclass_fields__))
+    check_keys("pipeline", doc, set(PipelineTable.__dataclass_fields__))
     kw: dict[str, Any] = {}
     if "flush_rows" in doc:
-        kw["flush_rows"] = _number("pipeline", "flush_rows", doc["flush_rows"], integer=True)
+        kw["flush_rows"] = number("pipeline", "flush_rows", doc["flush_rows"], integer=True)
     if "flush_max_wait_s" in doc:
-        kw["flush_max_wait_s"] = float(_number("pipeline", "flush_max_wait_s", doc["flush_max_wait_s"]))
+        kw["flush_max_wait_s"] = float(number("pipeline", "flush_max_wait_s", doc["flush_max_wait_s"]))
     return PipelineTable(**kw)
 
 
 def parse_probe(doc: Mapping[str, Any]) -> ProbeTable:
     """Validate the ``[probe]`` table."""
-    _check_keys("probe", doc, set(ProbeTable.__dataclass_fields__))
+    check_keys("probe", doc, set(ProbeTable.__dataclass_fields__))
     kw: dict[str, Any] = {}
     for key in ("interval_s", "poll_interval_s", "drain_s"):
         if key in doc:
-            kw[key] = float(_number("probe", key, doc[key], positive=key != "drain_s", at_least=0))
+            kw[key] = float(number("probe", key, doc[key], positive=key != "drain_s", at_least=0))
     for key in ("transactional", "single_event"):
         if key in doc:
             if not isinstance(doc[key], bool):
@@ -288,7 +161,7 @@ def parse_scenario(doc: Mapping[str, Any], *, name: str, path: Path) -> Scenario
     description = doc.get("description", "")
     if not isinstance(description, str):
         raise ConfigError("description must be a string")
-    time_scale = float(_number("scenario", "time_scale", doc.get("time_scale", 1.0), at_most=LARGEST_TIME_SCALE))
+    time_scale = float(number("scenario", "time_scale", doc.get("time_scale", 1.0), at_most=LARGEST_TIME_SCALE))
     slo = doc.get("slo")
     if slo is not None:
         if not isinstance(slo, str) or not slo:

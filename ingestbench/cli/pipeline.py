@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import socket
 import sys
@@ -19,6 +20,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from pipeline.app import PipelineApp, PipelineConfig
 from records.config import ConfigError, check_number, positive, resolve
 from records.plan import read_plan
+
+WRITE_KEY_ENV = "INGESTBENCH_WRITE_KEY"  # the Bearer key writes and queries must carry; unset accepts any
 
 log = logging.getLogger("ingestbench.pipeline")
 
@@ -49,8 +52,6 @@ def register(sub: Any) -> None:
                    "(default 3000)")
     p.add_argument("--flush-max-wait", type=float, default=None, help="flush when the oldest buffered event "
                    "has waited this many seconds (default 30)")
-    p.add_argument("--write-key", default=None, help="required Bearer key (default: env INGESTBENCH_WRITE_KEY;"
-                   " unset accepts any)")
     p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body (default 5 MiB)")
     p.add_argument("--max-batch", type=int, default=None, help="most events per batch request (default 1000)")
     p.add_argument("--ready-file", default=None, help="write 'host:port' to this file once listening")
@@ -90,7 +91,7 @@ def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig]:
         data_dir=Path(data),
         flush_rows=int(values["flush-rows"]),
         flush_max_wait_s=float(values["flush-max-wait"]),
-        write_key=resolve("write-key", args.write_key, None, str) or None,
+        write_key=os.environ.get(WRITE_KEY_ENV) or None,  # a secret: from the environment only, never a flag
         max_body_bytes=int(values["max-body-bytes"]),
         max_batch=int(values["max-batch"]),
         run_id=resolve("run-id", args.run_id, None, str) or None,

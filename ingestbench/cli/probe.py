@@ -26,8 +26,8 @@ from checks.slo import load_slo
 from ingestbench.orchestrate.probe import footer, run_probe
 from ingestbench.results.table import print_verdicts
 from records.config import READER_ENV_PREFIX, ConfigError, check_number, positive, resolve, target_options
+from records.load import LARGEST, LARGEST_TIME_SCALE
 from records.plan import ProbePlan, TargetPlan, read_plan
-from records.scenario import LARGEST, LARGEST_TIME_SCALE
 from targets.registry import names
 from targets.roles import make_roles
 

@@ -25,9 +25,10 @@ from checks.slo import DEFAULT_SLO_PATH, load_slo
 from ingestbench.cli.targeting import check_fits, resolve_targets
 from ingestbench.orchestrate.run import Run, RunOptions
 from records.config import ConfigError, check_number, positive, resolve
+from records.load import LARGEST_TIME_SCALE
 from records.observation import ANALYTICAL
 from records.plan import PipelinePlan, Plan, ProbePlan
-from records.scenario import LARGEST_TIME_SCALE, load_scenario, scenarios_dirs, with_load_seed
+from records.scenario import load_scenario, scenarios_dirs, with_load_seed
 
 
 def register(sub: Any) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 from ingestbench.cli.probe import reader_plan
 from loadgen.events import EventFactory
 from records.config import ConfigError, resolve, target_options
+from records.load import LoadConfig
 from records.plan import TargetPlan
-from records.scenario import LoadConfig
 from targets.contract import Writer
 from targets.registry import names
 from targets.roles import Roles, make_roles
