@@ -1,6 +1,6 @@
 """Event factory ("what"): realistic analytics events in the UserFlux wire shape, fast and deterministic.
 
-Events follow the vendor's conventions (TARGETS.md §1): names without white space in one casing style, a
+Events follow the conventions of UserFlux's "Send events" docs: names without white space in one casing style, a
 product-shaped mix (page views and clicks from clients with ``deviceData``; signups, feature use, upgrades and
 payments from backends with ``deviceData: null``), known users and anonymous visitors, sessions, and
 ``property_count`` properties padded to roughly ``payload_bytes`` of serialised event, with a nested object

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+import orjson
+
 JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json"}
 
 
@@ -160,3 +162,26 @@ def sql_in_list(canary_ids: Iterable[str], max_ids: int) -> str:
     if len(ids) > max_ids:
         raise ValueError(f"at most {max_ids} canary ids per query, got {len(ids)}")
     return ", ".join(sql_string(i) for i in ids) or "''"
+
+
+def loads(body: bytes, what: str) -> Any:
+    """JSON from a response body; a :class:`TargetError` naming ``what`` when it is not JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise TargetError(f"{what} response is not JSON: {exc}") from None
+
+
+def answer_list(status: int, body: bytes, what: str, path: str, *, detail: str | None = None) -> list[Any]:
+    """The list at ``path`` (see :func:`dig`) of a 200 JSON answer to the query ``what``; anything else is a
+    :class:`TargetError` naming ``what`` (``detail``: the target's own reading of an error body).
+
+    >>> answer_list(200, b'{"data": [{"canary_id": "c-1"}]}', "look-up", "data")
+    [{'canary_id': 'c-1'}]
+    """
+    if status != 200:
+        raise TargetError(f"{what}: HTTP {status}: {detail or body[:200].decode('utf-8', 'replace')}")
+    rows = dig(loads(body, what), path)
+    if not isinstance(rows, list):
+        raise TargetError(f"{what}: {path!r} is not a list")
+    return rows

@@ -37,10 +37,18 @@ import orjson
 
 from records.config import ConfigError
 from targets import clickhouse_ddl as ddl
-from targets.base import CanaryRow, HttpRequest, IngestResult, TargetError, classify_status, sql_in_list
+from targets.base import (
+    CanaryRow,
+    HttpRequest,
+    IngestResult,
+    TargetError,
+    answer_list,
+    classify_status,
+    loads,
+    sql_in_list,
+)
 from targets.contract import Limits, SetupConversation, SetupStep
 from targets.registry import check_options
-from targets.userflux_wire import loads
 
 NAME = "clickhouse"
 SECRETS = ("INGESTBENCH_CLICKHOUSE_USER", "INGESTBENCH_CLICKHOUSE_PASSWORD")
@@ -141,13 +149,8 @@ class ClickHouseTarget:
                          "FORMAT JSON")
 
     def parse_query(self, status: int, body: bytes) -> list[CanaryRow]:
-        if status != 200:
-            raise TargetError(f"clickhouse canary look-up in {self.database}.{self.table}: HTTP {status}: "
-                              f"{error_line(body)}")
-        doc = loads(body, "clickhouse canary look-up")
-        rows = doc.get("data") if isinstance(doc, dict) else None
-        if not isinstance(rows, list):
-            raise TargetError("clickhouse canary look-up: the answer has no 'data' list")
+        rows = answer_list(status, body, f"clickhouse canary look-up in {self.database}.{self.table}", "data",
+                           detail=error_line(body) if status != 200 else None)
         return [CanaryRow(canary_id=str(r.get("canary_id"))) for r in rows if isinstance(r, dict)]
 
     # --- setup (ingestbench setup) ------------------------------------------------------------

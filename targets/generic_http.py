@@ -33,10 +33,9 @@ from typing import Any
 import orjson
 
 from records.config import ConfigError
-from targets.base import CanaryRow, HttpRequest, IngestResult, TargetError, classify_status, dig
+from targets.base import CanaryRow, HttpRequest, IngestResult, TargetError, answer_list, classify_status, dig
 from targets.contract import Limits
 from targets.registry import check_options
-from targets.userflux_wire import loads
 
 NAME = "http"
 SECRETS = ("INGESTBENCH_HTTP_AUTH",)
@@ -162,11 +161,7 @@ class HttpTarget(HttpWriter):
         return HttpRequest("POST", self.t.query_url, self.t.query_path or "/", headers, body)
 
     def parse_query(self, status: int, body: bytes) -> list[CanaryRow]:
-        if status != 200:
-            raise TargetError(f"http query answered HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
-        rows = dig(loads(body, "http query"), self.t.rows_path)
-        if not isinstance(rows, list):
-            raise TargetError(f"http query: {self.t.rows_path!r} is not a list")
+        rows = answer_list(status, body, "http query", self.t.rows_path)
         out = []
         for row in rows:
             try:

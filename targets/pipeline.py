@@ -22,10 +22,10 @@ from typing import Any
 import orjson
 
 from records.config import ConfigError
-from targets.base import CanaryRow, HttpRequest, TargetError
+from targets.base import CanaryRow, HttpRequest, TargetError, answer_list, loads
 from targets.contract import Limits
 from targets.registry import check_options
-from targets.userflux_wire import UserFluxWire, loads
+from targets.userflux_wire import UserFluxWire
 
 NAME = "pipeline"
 MAX_QUERY_IDS = 10_000
@@ -60,12 +60,7 @@ class PipelineTarget(UserFluxWire):
         return self._post("/query", orjson.dumps({"canary_ids": ids}))
 
     def parse_query(self, status: int, body: bytes) -> list[CanaryRow]:
-        if status != 200:
-            raise TargetError(f"query answered HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
-        doc = loads(body, "query")
-        rows = doc.get("rows") if isinstance(doc, dict) else None
-        if not isinstance(rows, list):
-            raise TargetError("query response has no 'rows' list")
+        rows = answer_list(status, body, "query", "rows")
         out = []
         for row in rows:
             if not isinstance(row, dict) or not isinstance(row.get("canary_id"), str):

@@ -37,14 +37,13 @@ from targets.base import (
     CanaryRow,
     HttpRequest,
     IngestResult,
-    TargetError,
+    answer_list,
     classify_status,
     iso_ms,
     sql_in_list,
 )
 from targets.contract import Limits
 from targets.registry import check_options
-from targets.userflux_wire import loads
 
 NAME = "posthog"
 SECRETS = ("INGESTBENCH_POSTHOG_PROJECT_KEY", "INGESTBENCH_POSTHOG_PERSONAL_KEY")
@@ -129,11 +128,5 @@ class PostHogTarget(PostHogWriter):
         return HttpRequest("POST", self.app_url, self._path, self._headers, orjson.dumps(body))
 
     def parse_query(self, status: int, body: bytes) -> list[CanaryRow]:
-        if status != 200:
-            raise TargetError(f"posthog HogQL query answered HTTP {status}: "
-                              f"{body[:200].decode('utf-8', 'replace')}")
-        doc = loads(body, "posthog HogQL query")
-        results = doc.get("results") if isinstance(doc, dict) else None
-        if not isinstance(results, list):
-            raise TargetError("posthog HogQL query: the answer has no 'results' list")
+        results = answer_list(status, body, "posthog HogQL query", "results")
         return [CanaryRow(canary_id=str(r[0])) for r in results if isinstance(r, list) and r and r[0] is not None]

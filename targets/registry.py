@@ -28,13 +28,14 @@ def names() -> list[str]:
 
 
 def make_target(kind: str, url: str, *, options: Mapping[str, str] | None = None,
-                environ: Mapping[str, str] | None = None) -> Any:
-    """The target object of ``kind`` at ``url``; bad kinds, URLs and options raise :class:`ConfigError`."""
+                environ: Mapping[str, str] | None = None, flags: tuple[str, str] = ("target", "url")) -> Any:
+    """The target object of ``kind`` at ``url``; bad kinds, URLs and options raise :class:`ConfigError`, a bad
+    kind or URL naming the option that gave it (``flags``: the kind's and the URL's, e.g. a reader's)."""
     found = factories().get(kind)
     if found is None:
-        raise ConfigError(f"target: unknown target {kind!r} (known: {', '.join(names()) or 'none'})")
+        raise ConfigError(f"{flags[0]}: unknown target {kind!r} (known: {', '.join(names()) or 'none'})")
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"url: must start with http:// or https://, got {url!r}")
+        raise ConfigError(f"{flags[1]}: must start with http:// or https://, got {url!r}")
     factory: Factory = found.load()
     return factory(url, dict(options or {}), dict(environ or {}))
 

@@ -34,10 +34,10 @@ from typing import Any
 import orjson
 
 from records.config import ConfigError
-from targets.base import JSON_HEADERS, CanaryRow, HttpRequest, TargetError, dig, sql_in_list
+from targets.base import JSON_HEADERS, CanaryRow, HttpRequest, TargetError, answer_list, loads, sql_in_list
 from targets.contract import Limits
 from targets.registry import check_options
-from targets.userflux_wire import UserFluxWire, loads
+from targets.userflux_wire import UserFluxWire
 
 NAME = "userflux"
 SECRETS = ("INGESTBENCH_USERFLUX_WRITE_KEY", "INGESTBENCH_USERFLUX_READ_KEY",
@@ -133,12 +133,7 @@ class UserFluxTarget(UserFluxIngest):
         return HttpRequest("POST", self.metrics_url, "/metrics/query", headers, body)
 
     def parse_query(self, status: int, body: bytes) -> list[CanaryRow]:
-        if status != 200:
-            raise TargetError(f"userflux metrics query answered HTTP {status}: "
-                              f"{body[:200].decode('utf-8', 'replace')}")
-        rows = dig(loads(body, "userflux metrics query"), self._opts["rows_path"])
-        if not isinstance(rows, list):
-            raise TargetError(f"userflux metrics query: {self._opts['rows_path']!r} is not a list")
+        rows = answer_list(status, body, "userflux metrics query", self._opts["rows_path"])
         key, out = self._opts["canary_key"], []
         for row in rows:
             value = row.get(key) if isinstance(row, dict) else (row[0] if isinstance(row, list) and row else None)

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import orjson
 
-from targets.base import JSON_HEADERS, HttpRequest, IngestResult, ProfileResult, TargetError, classify_status
+from targets.base import JSON_HEADERS, HttpRequest, IngestResult, ProfileResult, TargetError, classify_status, loads
 
 
 class UserFluxWire:
@@ -93,11 +93,3 @@ def _bearer(key: str | None) -> Mapping[str, str]:
     if key:
         headers["Authorization"] = f"Bearer {key}"
     return headers
-
-
-def loads(body: bytes, what: str) -> Any:
-    """JSON from a response body; a :class:`TargetError` naming ``what`` when it is not JSON."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise TargetError(f"{what} response is not JSON: {exc}") from None

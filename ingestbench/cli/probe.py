@@ -28,7 +28,6 @@ from ingestbench.results.table import print_verdicts
 from records.config import READER_ENV_PREFIX, ConfigError, check_number, positive, resolve, target_options
 from records.load import LARGEST, LARGEST_TIME_SCALE
 from records.plan import ProbePlan, TargetPlan, read_plan
-from targets.registry import names
 from targets.roles import make_roles
 
 
@@ -40,11 +39,7 @@ def register(sub: Any) -> None:
     p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>); secrets come from the "
                    "environment variables the target names, never from options")
-    p.add_argument("--reader", default=None, help="look canaries up through this other target kind (write "
-                   "here, read there; env INGESTBENCH_READER)")
-    p.add_argument("--reader-url", default=None, help="the reader's base URL (env INGESTBENCH_READER_URL)")
-    p.add_argument("--reader-opt", action="append", default=None, metavar="KEY=VALUE",
-                   help="an option of the reader (repeatable; env INGESTBENCH_READER_OPT_<KEY>)")
+    add_reader_flags(p, default="env INGESTBENCH_READER", url_default="env INGESTBENCH_READER_URL")
     p.add_argument("--duration", type=float, default=None, help="seconds to probe (default: until SIGINT)")
     p.add_argument("--declared-rate-eps", type=float, default=None,
                    help="ingest rate the target is known to run at, for tiering")
@@ -129,6 +124,17 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
     return plan
 
 
+def add_reader_flags(p: argparse.ArgumentParser, *, default: str, url_default: str | None = None) -> None:
+    """``--reader``, ``--reader-url`` and ``--reader-opt`` (read by :func:`reader_plan`); ``default`` says where
+    the reader comes from without them."""
+    p.add_argument("--reader", default=None, help=f"look canaries up through this other target kind (write "
+                   f"here, read there; {default})")
+    p.add_argument("--reader-url", default=None,
+                   help="the reader's base URL" + (f" ({url_default})" if url_default else ""))
+    p.add_argument("--reader-opt", action="append", default=None, metavar="KEY=VALUE",
+                   help="an option of the reader (repeatable; env INGESTBENCH_READER_OPT_<KEY>)")
+
+
 def reader_plan(args: argparse.Namespace, environ: Mapping[str, str],
                 table: Mapping[str, Any] | None = None) -> TargetPlan | None:
     """A separate reader from ``--reader``/``--reader-url``/``--reader-opt`` (> env > the scenario's
@@ -139,13 +145,9 @@ def reader_plan(args: argparse.Namespace, environ: Mapping[str, str],
         if args.reader_url or args.reader_opt:
             raise ConfigError("reader: --reader-url and --reader-opt need --reader KIND")
         return None
-    if kind not in names():
-        raise ConfigError(f"--reader: unknown target {kind!r} (known: {', '.join(names())})")
     url = resolve("reader-url", args.reader_url, table.get("url"), str, environ=environ)
     if not url:
         raise ConfigError(f"reader-url: required for reader {kind!r}")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"--reader-url must start with http:// or https://, got {url!r}")
     options = target_options(args.reader_opt, environ=environ, scenario=table, prefix=READER_ENV_PREFIX,
                              flag="reader-opt")
     return TargetPlan(kind=kind, url=url, options=options)

@@ -22,6 +22,7 @@ from typing import Any
 
 from checks.judge import expected_tiers
 from checks.slo import DEFAULT_SLO_PATH, load_slo
+from ingestbench.cli.probe import add_reader_flags
 from ingestbench.cli.targeting import check_fits, resolve_targets
 from ingestbench.orchestrate.run import Run, RunOptions
 from records.config import ConfigError, check_number, positive, resolve
@@ -40,11 +41,7 @@ def register(sub: Any) -> None:
     p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>; the scenario's [target]); "
                    "secrets come from the environment variables the target names")
-    p.add_argument("--reader", default=None, help="look canaries up through this other target kind (write "
-                   "here, read there; default: the scenario's [target] reader, else the target itself)")
-    p.add_argument("--reader-url", default=None, help="the reader's base URL")
-    p.add_argument("--reader-opt", action="append", default=None, metavar="KEY=VALUE",
-                   help="an option of the reader (repeatable; env INGESTBENCH_READER_OPT_<KEY>)")
+    add_reader_flags(p, default="default: the scenario's [target] reader, else the target itself")
     p.add_argument("--slo", default=None, help="SLO file (default: the scenario's, else the vendor promise)")
     p.add_argument("--time-scale", type=float, default=None, help="scale durations (default: the scenario's)")
     p.add_argument("--processes", type=int, default=None, help="Locust processes (default 1)")
