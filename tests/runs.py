@@ -31,20 +31,20 @@ def ib_run_watched(out: Path, *args: str, env: dict[str, str], timeout: float = 
     proc = subprocess.Popen([sys.executable, "-m", "ingestbench", "run", "--out", str(out), "--no-progress", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
                             env={**os.environ, **env})
-    cmdlines: dict[int, str] = {}
+    cmdlines: set[str] = set()  # every line seen: a child read between fork and exec still shows its parent's
     try:
         while proc.poll() is None and time.monotonic() - started < timeout:
-            for pid in descendants(proc.pid) - set(cmdlines):
+            for pid in descendants(proc.pid):
                 line = cmdline(pid)
                 if line:  # empty for a process that has already exited
-                    cmdlines[pid] = line
+                    cmdlines.add(line)
             time.sleep(0.2)
         output, _ = proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - started)))
     finally:
         if proc.poll() is None:
             proc.kill()
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
-    return proc.returncode, run_dir, time.monotonic() - started, output, list(cmdlines.values())
+    return proc.returncode, run_dir, time.monotonic() - started, output, sorted(cmdlines)
 
 
 def tiers(run_dir: Path) -> dict[str, dict]:
