@@ -24,7 +24,7 @@ from records.verdicts import FAIL, INSUFFICIENT, PASS, STEADY, UNJUDGED, WINDOWS
 
 REPORTED_QUANTILES = (50, 90, 95, 99)
 _WINDOW_TEXT = {STEADY: "steady", "warmup": "in warm-up", "transition": "in transition",
-                "outside": "outside the load"}
+                "outside": "outside the load", "stall": "in a generator stall"}
 
 
 def judge_tier(tier: Tier, slo: Slo, judged: Judged, index: int, *, expected: bool = True) -> TierVerdict:

@@ -11,8 +11,11 @@ records, or samples of a Prometheus rate query). A point covers ``(unix_s - span
   load stopped), is in the ``transition`` window (its TTA depends on the traffic that follows: a
   size-triggered flush needs the events after it); one sent when no point covers it (before the load
   started, after it ended) is in the ``outside`` window, at rate 0 once the timeline is complete (the load
-  was not running), and live at the rate of the nearest point. Everything else is ``steady``. Only steady
-  canaries' TTAs enter a tier's percentiles; losses and errors count in every window.
+  was not running), and live at the rate of the nearest point. One sent while the generator was behind its
+  schedule (a point with ``behind_s``: from that long before the point's window to its end), or less than its
+  tier's target before such a stall, is in the ``stall`` window: a pause of the generator delays the traffic a
+  size-triggered flush waits for. Everything else is ``steady``. Only steady canaries' TTAs enter a tier's
+  percentiles; losses and errors count in every window.
 - A tier without a rate band (transactional: "at any rate") is always steady.
 - A fixed declared rate has no change points: a standalone probe watches a system already in its regime.
 
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,7 +41,7 @@ from checks.slo import Slo
 from records.observation import ANALYTICAL, PATHS
 from records.samples import BLOCK
 from records.timeline import RatePoint
-from records.verdicts import OUTSIDE, STEADY, TRANSITION, WARMUP, WINDOWS
+from records.verdicts import OUTSIDE, STALL, STEADY, TRANSITION, WARMUP, WINDOWS
 
 WINDOW_CODE = {name: i for i, name in enumerate(WINDOWS)}
 
@@ -75,13 +78,17 @@ class Timeline:
     achieved_eps: np.ndarray
     changes: np.ndarray
     _cumulative: np.ndarray
+    stall_from: np.ndarray = field(default_factory=lambda: np.empty(0))  # disjoint stalls, sorted
+    stall_to: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @classmethod
-    def of(cls, points: Sequence[RatePoint], changes: Sequence[float]) -> Timeline:
+    def of(cls, points: Sequence[RatePoint], changes: Sequence[float], *, span_s: float = 1.0) -> Timeline:
         ordered = sorted(points, key=lambda p: p.unix_s)
         achieved = np.array([p.achieved_eps for p in ordered], dtype=float)
+        stall_from, stall_to = _stalls(ordered, span_s)
         return cls(np.array([p.unix_s for p in ordered], dtype=float), achieved,
-                   np.array(sorted(changes), dtype=float), np.concatenate([[0.0], np.cumsum(achieved)]))
+                   np.array(sorted(changes), dtype=float), np.concatenate([[0.0], np.cumsum(achieved)]),
+                   stall_from, stall_to)
 
     def window_rates(self, at_s: np.ndarray, *, window_s: float, span_s: float) -> np.ndarray:
         """Mean achieved rate of the points with ``at - window_s < unix_s < at + span_s`` (NaN: none)."""
@@ -96,6 +103,19 @@ class Timeline:
         left, right = i - 1, np.minimum(i, self.unix_s.size - 1)
         use_right = np.abs(self.unix_s[right] - at_s) < np.abs(self.unix_s[left] - at_s)
         return np.where(use_right, self.achieved_eps[right], self.achieved_eps[left])
+
+
+def _stalls(ordered: Sequence[RatePoint], span_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The stalls of sorted points as disjoint ``[from, to)`` intervals, in order."""
+    merged: list[list[float]] = []
+    for p in ordered:
+        if p.behind_s > 0:
+            start, end = p.unix_s - span_s - p.behind_s, p.unix_s
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+    return np.array([m[0] for m in merged], dtype=float), np.array([m[1] for m in merged], dtype=float)
 
 
 def place(paths: np.ndarray, sent_unix_s: np.ndarray, *, slo: Slo, timeline: Timeline | None = None,
@@ -134,6 +154,7 @@ def place(paths: np.ndarray, sent_unix_s: np.ndarray, *, slo: Slo, timeline: Tim
         tier[match] = i
     if has_points and timeline is not None and declared_rate_eps is None:
         _windows(window, tier, sent_unix_s, slo, timeline.changes, end_unix_s)
+        _stall_window(window, tier, sent_unix_s, slo, timeline)
     bandless = np.array([not t.banded for t in slo.tiers] + [False])[tier]
     window[bandless] = WINDOW_CODE[STEADY]  # promised at any rate: rate changes are part of it
     return Placements(tier, np.where(np.isnan(rate), np.nan, rate), window)
@@ -154,6 +175,18 @@ def _windows(window: np.ndarray, tier: np.ndarray, sent: np.ndarray, slo: Slo, c
     warm = steady & started & (since < warmup_s)
     window[warm] = WINDOW_CODE[WARMUP]
     window[steady & ~warm & (following - sent < target_s)] = WINDOW_CODE[TRANSITION]
+
+
+def _stall_window(window: np.ndarray, tier: np.ndarray, sent: np.ndarray, slo: Slo, timeline: Timeline) -> None:
+    """Mark steady sends in a stall, or less than their tier's target before one, as ``stall``."""
+    if not timeline.stall_to.size:
+        return
+    target_s = np.array([slo.target_s(t) for t in slo.tiers] + [0.0])[tier]
+    k = np.searchsorted(timeline.stall_to, sent, side="right")  # the first stall ending after the send
+    ahead = k < timeline.stall_to.size
+    starts = np.append(timeline.stall_from, np.inf)[k]
+    hit = ahead & (sent >= starts - target_s) & (window == WINDOW_CODE[STEADY]) & (tier >= 0)
+    window[hit] = WINDOW_CODE[STALL]
 
 
 def window_rate_eps(
@@ -208,8 +241,8 @@ def assign(
     end_unix_s: float | None = None,
 ) -> TierAssignment:
     """:func:`place` for one send: the tier, the rate used and the window."""
-    return _one(path, sent_unix_s, slo, Timeline.of(points, changes), declared_rate_eps, window_s, span_s,
-                end_unix_s)
+    return _one(path, sent_unix_s, slo, Timeline.of(points, changes, span_s=span_s), declared_rate_eps, window_s,
+                span_s, end_unix_s)
 
 
 def _one(path: str, sent_unix_s: float, slo: Slo, timeline: Timeline, declared_rate_eps: float | None,
@@ -257,7 +290,7 @@ class Tiering:
         self._points.extend(new)
         self._points.sort(key=lambda p: p.unix_s)
         changes = change_times(self._points, band_of=self.band_of, span_s=self.span_s)
-        self._timeline = Timeline.of(self._points, changes)
+        self._timeline = Timeline.of(self._points, changes, span_s=self.span_s)
 
     @property
     def points(self) -> list[RatePoint]:

@@ -8,7 +8,7 @@ JSON lines format (``--rates-out PATH``; one object per line, flushed after each
     {"type": "second", "t_s": 12, "unix_s": 1718000013.52, "target_eps": 1100.0, "achieved_eps": 1098.0,
      "sent_events": 1100, "failed_events": 0, "failed_by_kind": {}, "dropped_events": 0,
      "lag_p50_s": 0.00021, "lag_p99_s": 0.0012, "latency_mean_s": 0.0011, "inflight_peak": 4,
-     "generator_cpu": 0.41, "host_cpu": 0.63, "step": 3, "valid": null}
+     "generator_cpu": 0.41, "host_cpu": 0.63, "step": 3, "valid": null, "stalled": false}
 
   ``t_s`` is whole seconds since the schedule started (the row covers ``[t_s, t_s + 1)``); ``unix_s`` is the
   wall clock (``time.time()``) at the *end* of that second. ``target_eps`` is the events due in the second,
@@ -22,14 +22,16 @@ JSON lines format (``--rates-out PATH``; one object per line, flushed after each
   machine (and a target running on it) has no CPU to spare. ``step`` is the step running at ``t_s``;
   ``valid`` is null while that step is in progress and its verdict (true/false) on the step's last second;
   that verdict is provisional: the step line, written at the end, judges the step again on complete
-  totals, counting requests of the step that started (late) after it ended.
+  totals, counting requests of the step that started (late) after it ended. ``stalled`` is true when the
+  second's lag p99 exceeds the lag bound: the generator fell behind its schedule (a pause of the process, a
+  busy machine); the judge does not take the TTA of canaries sent then (:mod:`loadgen.verdict`).
 
 * after the last second, one ``"type": "step"`` line per step::
 
     {"type": "step", "step": 3, "start_s": 30.0, "end_s": 40.0, "target_eps": 1100.0,
      "achieved_eps": 1099.2, "sent_events": 11000, "failed_events": 0, "dropped_events": 0,
      "lag_p50_s": 0.0002, "lag_p99_s": 0.0013, "generator_cpu_peak": 0.45, "host_cpu_peak": 0.7, "valid": true,
-     "reason": "achieved ..."}
+     "reason": "achieved ...", "stalled_s": 0, "allowed_stalled_s": 2.5}
 
   A step's ``achieved_eps`` is the events acknowledged while the step ran divided by its duration.
 """
@@ -46,7 +48,7 @@ from hdrh.histogram import HdrHistogram
 
 from loadgen.meter import TAIL_STEP, new_lag_histogram
 from loadgen.schedule import RateSchedule
-from loadgen.verdict import StepVerdict, judge_step
+from loadgen.verdict import StepVerdict, allowed_stall_s, judge_step
 
 REPORT_GRACE_S = 3.0
 LATENCY_WINDOW = 10  # seconds of per-second mean latency behind recent_latency_s
@@ -97,12 +99,15 @@ class Timeline:
     """Merges generator reports into per-second rows and per-step verdicts; see the module docstring."""
 
     def __init__(self, schedule: RateSchedule, *, t0_unix_s: float, sinks: Sequence[TimelineSink] = (),
-                 lag_bound_s: float = 0.05, min_achieved_ratio: float = 0.97):
+                 lag_bound_s: float = 0.05, min_achieved_ratio: float = 0.97, max_stall_share: float = 0.25,
+                 max_behind_s: float = 1.0):
         self.schedule = schedule
         self.t0_unix_s = t0_unix_s
         self.sinks = list(sinks)
         self.lag_bound_s = lag_bound_s
         self.min_achieved_ratio = min_achieved_ratio
+        self.max_stall_share = max_stall_share
+        self.max_behind_s = max_behind_s
         self.seconds = math.ceil(schedule.duration_s - 1e-9)
         self.next_second = 0
         self.verdicts: dict[int, StepVerdict] = {}
@@ -115,6 +120,7 @@ class Timeline:
         self._pending: dict[int, list[tuple[dict[str, Any], HdrHistogram | None]]] = {}
         self._upto: dict[str, int] = {}
         self._steps = [_Totals() for _ in schedule.segments]
+        self._stalled = [0 for _ in schedule.segments]  # stalled seconds per step
         self._finished = False
         self._stopped_at_s: float | None = None
 
@@ -171,6 +177,9 @@ class Timeline:
             self._latencies = [*self._latencies, total.lat_sum_s / total.lat_n][-LATENCY_WINDOW:]
             self.recent_latency_s = statistics.median(self._latencies)
         self.recent_lag_p99_s = total.lag_s(99.0)
+        stalled = self.recent_lag_p99_s is not None and self.recent_lag_p99_s > self.lag_bound_s
+        if stalled and step is not None:
+            self._stalled[step] += 1
         self.recent_busy = total.busy
         self.recent_cpu = total.cpu
         self.recent_host_cpu = total.host_cpu
@@ -187,7 +196,7 @@ class Timeline:
             "dropped_events": total.dropped, "lag_p50_s": total.lag_s(50.0), "lag_p99_s": total.lag_s(99.0),
             "latency_mean_s": round(total.lat_sum_s / total.lat_n, 6) if total.lat_n else None,
             "inflight_peak": total.busy, "generator_cpu": total.cpu, "host_cpu": total.host_cpu, "step": step,
-            "valid": None if verdict is None else verdict.valid,
+            "valid": None if verdict is None else verdict.valid, "stalled": stalled,
         }
         self.next_second = s + 1
         for sink in self.sinks:
@@ -205,5 +214,7 @@ class Timeline:
             step=i, target_eps=self.schedule.segments[i].events / duration_s, achieved_eps=t.ok / duration_s,
             lag_p50_s=t.lag_s(50.0), lag_p99_s=t.lag_s(99.0), sent_events=t.sent, failed_by_kind=t.failed,
             dropped_events=t.dropped, min_achieved_ratio=self.min_achieved_ratio, lag_bound_s=self.lag_bound_s,
+            stalled_s=self._stalled[i],
+            allowed_stalled_s=allowed_stall_s(duration_s, share=self.max_stall_share, max_behind_s=self.max_behind_s),
             completed=completed, generator_cpu=t.cpu, host_cpu=t.host_cpu,
         )

@@ -1,8 +1,17 @@
 """Step verdicts: was the asked-for rate really delivered, on time? A pure function, no I/O.
 
 A step is **invalid** when the target acknowledged fewer than ``min_achieved_ratio`` of the events asked
-for (or more than the mirror-image excess), or when schedule-lag p99 exceeds ``lag_bound_s``: an unreached
-rate is never reported as reached. When an invalid step's busiest generator process used at least
+for (or more than the mirror-image excess), or when the generator fell behind its schedule for longer than a
+pause: an unreached rate is never reported as reached, and one pause of the process never voids a step.
+
+A second whose schedule-lag p99 exceeds ``lag_bound_s`` is *stalled*. Its canaries are not judged for TTA (the
+judge's ``stall`` window), and a step may hold :func:`allowed_stall_s` of them: ``max_stall_share`` of its
+seconds, and never fewer than one pause can touch (``ceil(max_behind_s) + 1``: a pause longer than
+``max_behind_s`` drops requests, and then the achieved rate decides). Past that the generator was behind for a
+sustained part of the step, not paused, and the step is invalid.
+
+>>> allowed_stall_s(6.0, share=0.25, max_behind_s=1.0), allowed_stall_s(60.0, share=0.25, max_behind_s=1.0)
+(2.0, 15.0) When an invalid step's busiest generator process used at least
 ``CPU_BOUND`` of a core, the reason says the generator was CPU-bound: the shortfall is the generator's, and
 more generator processes (``--processes``, workers) are the remedy; when a generator's whole machine was at
 least ``CPU_BOUND`` busy, it says that machine was saturated (with the target on it, neither had room).
@@ -10,10 +19,16 @@ least ``CPU_BOUND`` busy, it says that machine was saturated (with the target on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 CPU_BOUND = 0.9  # share of a core at which a generator process counts as saturated
+
+
+def allowed_stall_s(duration_s: float, *, share: float, max_behind_s: float) -> float:
+    """The most stalled seconds a step of ``duration_s`` may hold and stay valid (see the module docstring)."""
+    return max(share * duration_s, float(math.ceil(max_behind_s - 1e-9) + 1))
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,8 @@ class StepVerdict:
     host_cpu_peak: float | None
     valid: bool
     reason: str
+    stalled_s: int = 0
+    allowed_stalled_s: float | None = None
 
 
 def judge_step(
@@ -44,6 +61,8 @@ def judge_step(
     dropped_events: int = 0,
     min_achieved_ratio: float = 0.97,
     lag_bound_s: float = 0.05,
+    stalled_s: int = 0,
+    allowed_stalled_s: float = math.inf,
     completed: bool = True,
     generator_cpu: float | None = None,
     host_cpu: float | None = None,
@@ -61,9 +80,12 @@ def judge_step(
     elif ratio > 2 - min_achieved_ratio:
         problems.append(f"achieved {achieved_eps:.1f} events/s overshoots the target {target_eps:.1f} "
                         f"({ratio:.1%})")
-    if lag_p99_s is not None and lag_p99_s > lag_bound_s:
-        problems.append(f"schedule lag p99 {lag_p99_s:.3f} s > bound {lag_bound_s:.3f} s")
+    if stalled_s > allowed_stalled_s:
+        problems.append(f"the generator fell behind its schedule (lag p99 over {lag_bound_s:g} s) in {stalled_s} "
+                        f"seconds, more than the {allowed_stalled_s:g} s allowed")
     extra = []
+    if stalled_s and not problems:
+        extra.append(f"stalled {stalled_s} s of the allowed {allowed_stalled_s:g} s: their canaries not judged")
     if failed_events:
         extra.append("failed " + ", ".join(f"{k} {v}" for k, v in sorted(failed.items())))
     if dropped_events:
@@ -80,4 +102,5 @@ def judge_step(
         reason = f"achieved {achieved_eps:.1f} of {target_eps:.1f} events/s ({ratio:.1%}), lag p99 {p99}"
         reason += tail
     return StepVerdict(step, target_eps, achieved_eps, lag_p50_s, lag_p99_s, sent_events, failed_events,
-                       dropped_events, generator_cpu, host_cpu, not problems, reason)
+                       dropped_events, generator_cpu, host_cpu, not problems, reason, stalled_s,
+                       None if math.isinf(allowed_stalled_s) else allowed_stalled_s)

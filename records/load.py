@@ -42,6 +42,7 @@ class LoadConfig:
     anonymous_ratio: float = 0.3
     lag_bound_s: float = 0.05
     min_achieved_ratio: float = 0.97
+    max_stall_share: float = 0.25  # of a step's seconds that may be stalled (lag p99 over the bound)
     max_behind_s: float = 1.0
     max_users_per_process: int = 1000
     send_tick_s: float = 0.01
@@ -130,7 +131,7 @@ def parse_load(doc: Mapping[str, Any]) -> LoadConfig:
     if "send_tick_s" in doc:
         kw["send_tick_s"] = float(number("load", "send_tick_s", doc["send_tick_s"], positive=False, at_least=0,
                                           at_most=0.1))
-    for key in ("anonymous_ratio", "min_achieved_ratio"):
+    for key in ("anonymous_ratio", "min_achieved_ratio", "max_stall_share"):
         if key in doc:
             kw[key] = float(number("load", key, doc[key], positive=False, at_least=0, at_most=1))
     if "casing" in doc:

@@ -31,6 +31,9 @@ class RatePoint:
     unix_s: float
     achieved_eps: float
     target_eps: float | None = None
+    # a stalled window's schedule-lag p99 (0: the generator kept its schedule): sends due from this much before
+    # the window's start went out late, so the stall reaches back that far (see SecondRow.stalled)
+    behind_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,12 @@ class SecondRow:
     host_cpu: float | None = None
     step: int | None = None
     valid: bool | None = None
+    stalled: bool = False  # schedule-lag p99 of the second exceeded the bound: the generator fell behind
 
     @property
     def point(self) -> RatePoint:
-        return RatePoint(self.unix_s, self.achieved_eps, self.target_eps)
+        behind = (self.lag_p99_s or 0.0) if self.stalled else 0.0
+        return RatePoint(self.unix_s, self.achieved_eps, self.target_eps, behind)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": SECOND, **asdict(self)}
@@ -74,7 +79,7 @@ class SecondRow:
         target = doc.get("target_eps")
         return cls(**{**_known(cls, doc), "unix_s": float(unix_s), "achieved_eps": float(achieved),
                       "target_eps": float(target) if isinstance(target, int | float) and _finite(target) else None,
-                      "t_s": int(doc.get("t_s") or 0)})
+                      "t_s": int(doc.get("t_s") or 0), "stalled": doc.get("stalled") is True})
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class StepRow:
     lag_p99_s: float | None = None
     generator_cpu_peak: float | None = None
     host_cpu_peak: float | None = None
+    stalled_s: int = 0  # seconds of the step in which the generator fell behind its schedule
+    allowed_stalled_s: float | None = None  # the most the step may have and stay valid
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": STEP, **asdict(self)}

@@ -19,8 +19,8 @@ from typing import Any
 
 PASS, FAIL, INSUFFICIENT, INVALID = "pass", "fail", "insufficient", "invalid"
 # where a canary was sent, relative to the load's rate changes (see checks.tiering); only steady TTAs are judged
-STEADY, WARMUP, TRANSITION, OUTSIDE = "steady", "warmup", "transition", "outside"
-WINDOWS = (STEADY, WARMUP, TRANSITION, OUTSIDE)
+STEADY, WARMUP, TRANSITION, OUTSIDE, STALL = "steady", "warmup", "transition", "outside", "stall"
+WINDOWS = (STEADY, WARMUP, TRANSITION, OUTSIDE, STALL)
 UNJUDGED = "unjudged"  # only canaries outside the steady window, in a tier the run did not set out to test
 _PERCENTILES = ("p50_s", "p90_s", "p95_s", "p99_s", "max_s", "judged_s")
 

@@ -9,6 +9,8 @@ the load started, so a fault can be matched to the target's own logs::
 Four kinds, each grouping what happened close together (gaps of at most ``GAP_S``):
 
 - ``load``: seconds in which load requests failed (by kind) or were dropped too late to send;
+- ``generator``: seconds in which the generator fell behind its schedule (stalls: their canaries are not
+  judged for TTA);
 - ``canaries``: errored canaries, with their errors by kind, at their send times;
 - ``canaries``: lost canaries (and how many of them were seen late), at their send times;
 - ``queries``: polls of the query side that failed (an error, a timeout, an answer that is not one), as the
@@ -87,6 +89,19 @@ def load_episodes(seconds: Sequence[SecondRow]) -> list[Episode]:
     return _capped(out, "load")
 
 
+def stall_episodes(seconds: Sequence[SecondRow]) -> list[Episode]:
+    """Runs of seconds in which the generator fell behind its schedule (schedule-lag p99 over the bound)."""
+    stalled = sorted((r for r in seconds if r.stalled), key=lambda r: r.t_s)
+    times = np.array([float(r.t_s) for r in stalled])
+    out = []
+    for a, b in _split(times):
+        worst = max((r.lag_p99_s or 0.0) for r in stalled[a:b])
+        out.append(Episode(float(times[a]), float(times[b - 1]) + 1.0, "generator",
+                           f"fell behind its schedule in {b - a} s (lag p99 up to {worst:.3f} s): canaries sent "
+                           "then are in the stall window, not judged for TTA"))
+    return _capped(out, "generator")
+
+
 def canary_episodes(files: RunFiles, start_unix_s: float) -> list[Episode]:
     """Errored and lost canaries, grouped by send time (the judge's outcome, the probe's error text)."""
     samples = files.judged.samples if files.judged is not None else files.samples  # aligned with the outcomes
@@ -130,6 +145,7 @@ def episodes(files: RunFiles) -> list[Episode]:
     start = load_start_unix_s(files.timeline.seconds)
     if start is None:
         return []
-    found = (load_episodes(files.timeline.seconds) + canary_episodes(files, start)
+    found = (load_episodes(files.timeline.seconds) + stall_episodes(files.timeline.seconds)
+             + canary_episodes(files, start)
              + query_episodes(files.run.probe, start))
     return sorted(found, key=lambda e: (e.start_s, e.source))

@@ -35,6 +35,7 @@ svg text.title{font-size:13px;font-weight:600} .grid{stroke:#eef0f3} .frame{fill
 .threshold{stroke:#6b7280;stroke-dasharray:2 3} .threshold-label{fill:#6b7280}
 .bar{fill:#4f7cd6} .achieved{stroke:#1f9d55;stroke-width:1.8} .asked{stroke:#4f7cd6;stroke-width:1.5}
 .legend.achieved{fill:#1f9d55} .legend.asked{fill:#4f7cd6} .lost{fill:#c0262d}
+.stall{fill:#e8a33d} .legend.stall{fill:#e8a33d}
 .t0{fill:#4f7cd6;opacity:.75} .t1{fill:#e07b00;opacity:.75} .t2{fill:#8b5cf6;opacity:.75} .t3{fill:#14b8a6}
 .legend.t0{fill:#4f7cd6} .legend.t1{fill:#e07b00} .legend.t2{fill:#8b5cf6} .legend.t3{fill:#14b8a6}
 """
@@ -132,9 +133,11 @@ def _rates(files: RunFiles) -> str:
                   title="Target against achieved ingest rate")
     chart.line(list(zip(t, asked, strict=False)), css="asked", step=True)
     chart.line(list(zip(t, got, strict=False)), css="achieved")
+    stalls = [(float(s.t_s), s.achieved_eps) for s in secs if s.stalled]
+    chart.dots(stalls, css="stall", r=4, title="the generator fell behind its schedule: canaries not judged")
     if top > 1000:
         chart.hseg(1000, min(t), max(t), css="threshold", label="1k events/s")
-    chart.legend([("asked", "target"), ("achieved", "achieved")])
+    chart.legend([("asked", "target"), ("achieved", "achieved")] + ([("stall", "stalled second")] if stalls else []))
     return chart.render()
 
 
@@ -152,7 +155,8 @@ def render(files: RunFiles) -> str:
     )
     steps = "".join(
         f"<tr><td>{s.step}</td><td>{_f(s.target_eps)}</td><td>{_f(s.achieved_eps)}</td>"
-        f"<td>{_f(s.lag_p99_s)}</td><td class='l {'pass' if s.valid else 'invalid'}'>"
+        f"<td>{_f(s.lag_p99_s)}</td><td>{s.stalled_s if s.allowed_stalled_s is not None else '-'}</td>"
+        f"<td class='l {'pass' if s.valid else 'invalid'}'>"
         f"{'valid' if s.valid else 'INVALID'}</td><td class='l'>{escape(s.reason or '')}</td></tr>"
         for s in run.steps
     )
@@ -176,7 +180,8 @@ status {escape(run.status)}.</p>
 <h2>Time to availability per tier</h2><div class="charts">{hist}</div>
 <h2>Knee</h2><div class="charts">{_knee(files, tiers)}</div>
 <h2>Load</h2><div class="charts">{_rates(files)}</div>
-<table><tr><th>step</th><th>target events/s</th><th>achieved events/s</th><th>lag p99 s</th><th class='l'>valid</th>
+<table><tr><th>step</th><th>target events/s</th><th>achieved events/s</th><th>lag p99 s</th><th>stalled s</th>
+<th class='l'>valid</th>
 <th class='l'>note</th></tr>{steps}</table>
 <script>{SIZE_PROBE}</script>
 </body></html>

@@ -13,7 +13,8 @@ from records.numbers import fmt
 from records.observation import OUTCOMES
 from records.verdicts import TierVerdict
 
-_WINDOW_WORDS = {"steady": "steady", "warmup": "warm-up", "transition": "transition", "outside": "outside the load"}
+_WINDOW_WORDS = {"steady": "steady", "warmup": "warm-up", "transition": "transition", "outside": "outside the load",
+                 "stall": "generator stall"}
 _MARKS = {"pass": "✅ pass", "fail": "❌ fail", "insufficient": "⚠️ insufficient"}
 
 
@@ -70,9 +71,11 @@ def render(files: RunFiles) -> str:
             f"{fmt(t.max_s)} | {ci_text(t)} | {fmt(t.target_s)} | {count_text(t, 'lost')} | "
             f"{count_text(t, 'errored')} | {t.duplicates} | {result} | {t.reason} |")
     lines += ["", "## Load steps", "",
-              "| step | target events/s | achieved events/s | lag p99 s | valid | note |", "|---|---|---|---|---|---|"]
+              "| step | target events/s | achieved events/s | lag p99 s | stalled s | valid | note |",
+              "|---|---|---|---|---|---|---|"]
     for s in run.steps:
-        lines.append(f"| {s.step} | {fmt(s.target_eps)} | {fmt(s.achieved_eps)} | {fmt(s.lag_p99_s)} | "
+        stalled = f"{s.stalled_s} of {fmt(s.allowed_stalled_s)}" if s.allowed_stalled_s is not None else "-"
+        lines.append(f"| {s.step} | {fmt(s.target_eps)} | {fmt(s.achieved_eps)} | {fmt(s.lag_p99_s)} | {stalled} | "
                      f"{'yes' if s.valid else '**NO**'} | {s.reason or ''} |")
     found = episodes(files)
     if found:

@@ -33,7 +33,7 @@ from tests.checks.reference_tiering import Tiering
 
 REPORTED_QUANTILES = (50, 90, 95, 99)
 _WINDOW_TEXT = {STEADY: "steady", "warmup": "in warm-up", "transition": "in transition",
-                "outside": "outside the load"}
+                "outside": "outside the load", "stall": "in a generator stall"}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from checks.slo import Slo
 from records.observation import ANALYTICAL
 from records.timeline import RatePoint
-from records.verdicts import OUTSIDE, STEADY, TRANSITION, WARMUP
+from records.verdicts import OUTSIDE, STALL, STEADY, TRANSITION, WARMUP
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,9 @@ def assign(
     ends = [c for c in changes if c > sent_unix_s] + ([end_unix_s] if end_unix_s is not None else [])
     if ends and min(ends) - sent_unix_s < slo.target_s(tier):
         return TierAssignment(tier.name, rate, TRANSITION)
+    for p in points:  # a stalled second reaches back by its lag; a send within the target before it counts too
+        if p.behind_s > 0 and p.unix_s - span_s - p.behind_s - slo.target_s(tier) <= sent_unix_s < p.unix_s:
+            return TierAssignment(tier.name, rate, STALL)
     return TierAssignment(tier.name, rate, STEADY)
 
 

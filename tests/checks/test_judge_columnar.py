@@ -1,6 +1,7 @@
 """The columnar judge gives exactly the verdicts the object-by-object judge gave, on the same inputs.
 
-Thousands of canaries on a timeline with steps across both bands, gaps, warm-ups and transitions, sends
+Thousands of canaries on a timeline with steps across both bands, gaps, warm-ups, transitions and generator
+stalls, sends
 before and after the load, every outcome (lost ones seen late, undecided, duplicate lines), TTAs near every
 horizon; judged by :mod:`checks.judge` and by the oracle in ``tests/checks/reference_judge.py``.
 """
@@ -29,7 +30,9 @@ def timeline(rng: random.Random, *, with_target: bool) -> list[RatePoint]:
             t += 1.0
             if rng.random() < 0.02:
                 t += 3.0  # a gap in the timeline: a new regime starts after it
-            points.append(RatePoint(t, rate * rng.uniform(0.97, 1.03), float(rate) if with_target else None))
+            behind = rng.choice([0.08, 0.4, 0.95]) if rng.random() < 0.04 else 0.0  # the generator stalled
+            points.append(RatePoint(t, rate * rng.uniform(0.97, 1.03), float(rate) if with_target else None,
+                                    behind))
     return points
 
 
@@ -99,4 +102,4 @@ def test_same_verdicts_as_the_object_judge(seed: int, slo_name: str, source: str
     for j in old.judged:  # a mean of the same points, summed in another order: equal to the last few bits
         assert rates_new[(j.obs.path, j.obs.canary_id)] == pytest.approx(j.rate_eps, rel=1e-9)
     windows = {w for _, w, _ in placed.values()}
-    assert windows >= ({"steady"} if source == "declared" else {"steady", "warmup", "transition", "outside"})
+    assert windows >= ({"steady"} if source == "declared" else {"steady", "warmup", "transition", "outside", "stall"})

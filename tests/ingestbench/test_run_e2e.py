@@ -23,7 +23,10 @@ WRITE_KEY = "ib-test-" + secrets.token_hex(12)
 
 @pytest.fixture(scope="module")
 def good_run_watched(tmp_path_factory):
-    """The main job, with a write key that the embedded pipeline then requires on every request."""
+    """The main job, with a write key that the embedded pipeline then requires on every request.
+
+    Shared by several tests; only the ones whose claim is the verdict itself (it passes, compare finds no
+    regression) need it to pass. The others check what they are about on whatever verdict it gave."""
     return ib_run_watched(tmp_path_factory.mktemp("good"), "--scenario", "quick",
                           env={"INGESTBENCH_WRITE_KEY": WRITE_KEY})
 
@@ -61,7 +64,11 @@ def test_quick_passes_and_shows_the_knee(good_run):
 
 def test_the_write_key_is_in_no_file_log_or_command_line(good_run_watched):
     code, run_dir, _, output, cmdlines = good_run_watched
-    assert code == 0, output[-3000:]  # the pipeline refuses requests without the key: it reached every child
+    # the pipeline refuses requests without the key (401): every load request and canary got through, so it
+    # reached every child
+    doc = json.loads((run_dir / "run.json").read_text())
+    assert doc["steps"] and all(s["failed_events"] == 0 and s["sent_events"] > 0 for s in doc["steps"]), output
+    assert all(t["errored"] == 0 for t in doc["tiers"]) and doc["probe"]["sent"] > 0, doc["tiers"]
     assert len(cmdlines) >= 3 and any(" probe " in c for c in cmdlines) and any("locust" in c for c in cmdlines)
     assert_secret_nowhere(WRITE_KEY, run_dir, output, cmdlines)
 
@@ -71,7 +78,7 @@ def test_gate_reproduces_the_finished_run(good_run):
     doc = json.loads((run_dir / "run.json").read_text())
     again = subprocess.run([sys.executable, "-m", "ingestbench", "gate", str(run_dir)], capture_output=True,
                            text=True, cwd=ROOT)
-    assert again.returncode == doc["exit_code"] == 0
+    assert again.returncode == doc["exit_code"]  # whatever the run's verdict was
     for t in doc["tiers"]:
         assert f"{t['status']}: {t['reason']}" in again.stdout
     probe = next(c for c in doc["children"] if c["name"] == "probe")
