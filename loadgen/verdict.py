@@ -11,7 +11,9 @@ seconds, and never fewer than one pause can touch (``ceil(max_behind_s) + 1``: a
 sustained part of the step, not paused, and the step is invalid.
 
 >>> allowed_stall_s(6.0, share=0.25, max_behind_s=1.0), allowed_stall_s(60.0, share=0.25, max_behind_s=1.0)
-(2.0, 15.0) When an invalid step's busiest generator process used at least
+(2.0, 15.0)
+
+When an invalid step's busiest generator process used at least
 ``CPU_BOUND`` of a core, the reason says the generator was CPU-bound: the shortfall is the generator's, and
 more generator processes (``--processes``, workers) are the remedy; when a generator's whole machine was at
 least ``CPU_BOUND`` busy, it says that machine was saturated (with the target on it, neither had room).
