@@ -157,9 +157,13 @@ class ProbeRecord:
     tiers: tuple[TierVerdict, ...] = ()
     summary: ProbeSummary = field(default_factory=ProbeSummary)
     duration_s: float | None = None
+    # what judging it again needs besides the samples, the rate timeline and the SLO copy beside it
     declared_rate_eps: float | None = None
-    rate_timeline: str | None = None
+    rate_timeline: str | None = None  # where the probe read it while it ran; a copy is rates.jsonl beside this
     expected_tiers: tuple[str, ...] = ()
+    time_scale: float = 1.0  # the SLO copy's targets, warm-ups and horizons are scaled by it when judged
+    lost_after_s: float | None = None  # every tier's loss horizon, when the probe was given one (already scaled)
+    run_problems: tuple[str, ...] = ()  # what made the result invalid whatever the canaries said
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -173,7 +177,7 @@ class ProbeRecord:
         kw["tiers"] = tuple(TierVerdict.from_dict(t) for t in doc.get("tiers") or [])
         summary = doc.get("summary")
         kw["summary"] = ProbeSummary(**_known(ProbeSummary, summary if isinstance(summary, dict) else doc))
-        for key in ("invalid_reasons", "expected_tiers"):
+        for key in ("invalid_reasons", "expected_tiers", "run_problems"):
             kw[key] = tuple(doc.get(key) or ())
         kw.setdefault("status", "unknown")
         kw.setdefault("reason", "")

@@ -15,11 +15,12 @@ A line that cannot be read (torn by a crash, another record type) is skipped.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from records.jsonl import LineTail, parse_objects
+from records.jsonl import LineTail, parse_objects, write_jsonl_atomic
 
 SECOND, STEP = "second", "step"
 
@@ -131,6 +132,18 @@ def parse_rows(docs: list[dict[str, Any]]) -> Timeline:
     seconds = [r for r in (SecondRow.from_dict(d) for d in docs if d.get("type", SECOND) == SECOND) if r]
     steps = [r for r in (StepRow.from_dict(d) for d in docs if d.get("type") == STEP) if r]
     return Timeline(tuple(seconds), tuple(steps))
+
+
+def write_timeline(path: Path, timeline: Timeline) -> None:
+    """A whole timeline as a ``rates.jsonl`` file, atomically (a copy of what a probe tiered by)."""
+    write_jsonl_atomic(path, [*(r.to_dict() for r in timeline.seconds), *(r.to_dict() for r in timeline.steps)])
+
+
+def of_points(points: Sequence[RatePoint]) -> Timeline:
+    """Rate points sampled elsewhere (a Prometheus query) as a timeline of rows, in time order."""
+    ordered = sorted(points, key=lambda p: p.unix_s)
+    return Timeline(tuple(SecondRow(t_s=i, unix_s=p.unix_s, target_eps=p.target_eps, achieved_eps=p.achieved_eps)
+                          for i, p in enumerate(ordered)))
 
 
 def read_timeline(path: str | Path) -> Timeline:

@@ -10,22 +10,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from checks.judge import RateSource, RunVerdict, judge_run
+from checks.judge import RunVerdict
 from checks.metrics import ProbeMetrics
 from checks.probe import Probe, ProbeReport, ProbeSettings
 from checks.rates import PromRate
 from checks.recorder import SAMPLES_FILE, SamplesWriter
-from checks.slo import Slo
+from checks.slo import DEFAULT_SLO_PATH, Slo
 from checks.tiering import Tiering
+from ingestbench.results.judging import judge_files, slo_for
+from ingestbench.results.rundir import PROBE_JSON, RATES, SLO_COPY, RunFiles, probe_run
 from loadgen.events import EventFactory
 from records.config import ConfigError
 from records.exposition import render, run_registry
@@ -33,12 +37,11 @@ from records.jsonl import write_json_atomic
 from records.observation import ANALYTICAL
 from records.plan import ProbePlan
 from records.run_record import ProbeRecord, ProbeSummary
-from records.samples import SampleColumns, read_sample_columns
-from records.timeline import RatePoint, StepRow, TimelineTail, read_timeline
+from records.samples import read_sample_columns
+from records.timeline import RatePoint, TimelineTail, of_points, read_timeline, write_timeline
 from targets.roles import Roles
 
 log = logging.getLogger("ingestbench.probe")
-PROBE_JSON = "verdicts.json"
 
 
 async def run_probe(plan: ProbePlan, slo: Slo, roles: Roles) -> tuple[ProbeRecord, ProbeReport]:
@@ -88,11 +91,14 @@ async def run_probe(plan: ProbePlan, slo: Slo, roles: Roles) -> tuple[ProbeRecor
                 report = await probe.run(stop=stop, duration_s=plan.duration_s, abort=abort)
         # judged and recorded while the signal handlers still stand: a late signal cannot cut the record short
         problems = [roles.no_reader_reason()] if roles.reader is None and needs_reader(plan, slo) else []
-        verdict = judge_probe(read_sample_columns(out / SAMPLES_FILE), plan, slo, sampled=tiering.points,
-                              problems=problems)
+        inputs = ProbeRecord(status="judging", reason="", exit_code=3, declared_rate_eps=plan.declared_rate_eps,
+                             rate_timeline=plan.rate_timeline, expected_tiers=plan.expected_tiers,
+                             time_scale=plan.time_scale, lost_after_s=plan.lost_after_s,
+                             run_problems=tuple(problems))
+        verdict = judge_probe_dir(out, plan, inputs, sampled=tiering.points)
         acks = report.acks
-        record = ProbeRecord(
-            status=verdict.status, reason=verdict.reason, exit_code=int(verdict.exit_code),
+        record = replace(
+            inputs, status=verdict.status, reason=verdict.reason, exit_code=int(verdict.exit_code),
             invalid_reasons=verdict.invalid_reasons, untiered=verdict.untiered, tiers=verdict.tiers,
             summary=ProbeSummary(canary_batch_size=plan.batch_size, sent=report.sent,
                                  transactional_sent=report.transactional_sent, undecided=report.undecided,
@@ -101,8 +107,7 @@ async def run_probe(plan: ProbePlan, slo: Slo, roles: Roles) -> tuple[ProbeRecor
                                  tta_measured=roles.reader is not None, acked=acks.acked if acks else None,
                                  ack_p50_s=acks.p50_s if acks else None, ack_p95_s=acks.p95_s if acks else None,
                                  poll_failure_episodes=report.poll_failure_episodes),
-            duration_s=report.duration_s, declared_rate_eps=plan.declared_rate_eps,
-            rate_timeline=plan.rate_timeline, expected_tiers=plan.expected_tiers)
+            duration_s=report.duration_s)
         write_json_atomic(out / PROBE_JSON, record.to_dict())
     finally:
         if runner is not None:
@@ -119,22 +124,25 @@ def needs_reader(plan: ProbePlan, slo: Slo) -> bool:
     return bool(analytical & set(plan.expected_tiers)) if plan.expected_tiers else bool(analytical)
 
 
-def judge_probe(samples: SampleColumns, plan: ProbePlan, slo: Slo,
-                sampled: Sequence[RatePoint] = (), problems: Sequence[str] = ()) -> RunVerdict:
-    """The probe's verdict: the one judge, given what the probe knows (its rate source, and from a load
-    generator's timeline the steps' verdicts too). ``sampled``: points from ``--rate-query``; ``problems``:
-    what makes the result invalid whatever the canaries say (a writer-only target measured no TTA)."""
-    window_s = slo.rate_window_s
-    steps: tuple[StepRow, ...] = ()
-    if plan.rate_timeline:
-        timeline = read_timeline(plan.rate_timeline)
-        rates, steps = RateSource(points=timeline.points, window_s=window_s), timeline.steps
-    elif plan.declared_rate_eps is not None:
-        rates = RateSource(declared_rate_eps=plan.declared_rate_eps, window_s=window_s)
-    else:
-        rates = RateSource(points=tuple(sampled), window_s=window_s)
-    return judge_run(samples, slo=slo, rates=rates, steps=steps, expected=plan.expected_tiers,
-                     problems=problems)
+def judge_probe_dir(out: Path, plan: ProbePlan, inputs: ProbeRecord,
+                    sampled: Sequence[RatePoint] = ()) -> RunVerdict:
+    """Write what judging the probe's directory needs beside its samples, then judge the directory as
+    ``ingestbench gate`` does: the same files, the same function, the same verdict and exit code.
+
+    Beside ``samples.jsonl``: ``slo.toml`` (a copy of the SLO file, unless a run already put its own there) and
+    ``rates.jsonl``, the points it tiered by (a copy of ``--rate-timeline``, or the points ``--rate-query``
+    fetched; unless that file is the run's own, already there). ``inputs`` is the probe record's judging part
+    (time scale, loss horizon, declared rate, expected tiers, problems)."""
+    if not (out / SLO_COPY).exists():
+        shutil.copyfile(plan.slo_path or DEFAULT_SLO_PATH, out / SLO_COPY)
+    rates = out / RATES
+    if plan.rate_timeline and Path(plan.rate_timeline).resolve() != rates.resolve():
+        write_timeline(rates, read_timeline(plan.rate_timeline))
+    elif plan.rate_query and sampled:
+        write_timeline(rates, of_points(sampled))
+    files = RunFiles(path=out, run=probe_run(out.name, inputs), samples=read_sample_columns(out / SAMPLES_FILE),
+                     timeline=read_timeline(rates), probe=inputs)
+    return judge_files(files, slo_for(files, None))
 
 
 def footer(plan: ProbePlan, report: ProbeReport) -> str:

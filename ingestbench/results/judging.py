@@ -29,12 +29,16 @@ def slo_for(files: RunFiles, slo_path: str | Path | None) -> Slo:
     default promise."""
     if slo_path is None and (files.path / SLO_COPY).exists():
         slo_path = files.path / SLO_COPY
-    return load_slo(str(slo_path) if slo_path is not None else None, time_scale=files.run.scenario.time_scale)
+    slo = load_slo(str(slo_path) if slo_path is not None else None, time_scale=files.run.scenario.time_scale)
+    return slo.with_loss_horizon(files.lost_after_s)  # the probe stopped looking for a canary after it
 
 
 def rate_source(files: RunFiles, slo: Slo) -> RateSource:
-    """The run's rate timeline; for a probe run without one, the rate it declared."""
+    """The run's rate timeline (a probe's: the points it tiered by); for a probe without one, the rate it
+    declared, which wins as it did in the probe."""
     window_s = slo.rate_window_s
+    if files.probe is not None and files.probe.declared_rate_eps is not None:
+        return RateSource(declared_rate_eps=files.probe.declared_rate_eps, window_s=window_s)
     if files.timeline.seconds:
         return RateSource(points=files.timeline.points, window_s=window_s)
     declared = files.probe.declared_rate_eps if files.probe else None

@@ -14,8 +14,10 @@
       logs/           each child process's output
       report.md · report.html · junit.xml
 
-A directory written by ``ingestbench probe`` alone has ``samples.jsonl`` and ``verdicts.json`` but no
-``run.json``; it reads back as a run record made from the probe's.
+A directory written by ``ingestbench probe`` alone has ``samples.jsonl``, ``verdicts.json``, ``slo.toml`` and,
+when it tiered by a rate timeline or a rate query, ``rates.jsonl`` (the points it tiered by), but no
+``run.json``; it reads back as a run record made from the probe's (:func:`probe_run`), which carries the time
+scale, the loss horizon and the problems the probe judged with.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import orjson
 
 from checks.judge import Judged
 from records.config import ConfigError
-from records.run_record import FINISHED, RUNNING, ProbeRecord, RunRecord
+from records.run_record import FINISHED, RUNNING, ProbeRecord, RunRecord, ScenarioInfo
 from records.samples import SampleColumns, read_sample_columns
 from records.timeline import Timeline, read_timeline
 
@@ -53,6 +55,11 @@ class RunFiles:
     probe: ProbeRecord | None = None
     judged: Judged | None = None  # the judge's placement of every canary, once judged (what reports chart)
 
+    @property
+    def lost_after_s(self) -> float | None:
+        """Every tier's loss horizon as the probe used it, when it was given one (``--lost-after``)."""
+        return self.probe.lost_after_s if self.probe is not None else None
+
     @classmethod
     def load(cls, path: Path, *, with_ids: bool = False, samples: bool = True) -> RunFiles:
         """Read a results directory (the canaries' ids only ``with_ids``: to write ``judged.jsonl``; no samples
@@ -66,13 +73,19 @@ class RunFiles:
             raise FileNotFoundError(f"{path} has neither {RUN_JSON} nor {SAMPLES}")
         probe_doc = _json(path / PROBE_JSON)
         probe = ProbeRecord.from_dict(probe_doc) if probe_doc else None
-        if run_doc:
-            run = RunRecord.from_dict(run_doc, what=str(path / RUN_JSON))
-        else:  # a probe on its own: finished once it wrote its record
-            run = RunRecord(run_id=path.name, status=FINISHED if probe else RUNNING,
-                            expected_tiers=probe.expected_tiers if probe else ())
+        # a probe on its own has no run.json: its record stands for one
+        run = RunRecord.from_dict(run_doc, what=str(path / RUN_JSON)) if run_doc else probe_run(path.name, probe)
         columns = read_sample_columns(path / SAMPLES, with_ids=with_ids) if samples else SampleColumns()
         return cls(path=path, run=run, samples=columns, timeline=read_timeline(path / RATES), probe=probe)
+
+
+def probe_run(run_id: str, probe: ProbeRecord | None) -> RunRecord:
+    """The run record of a probe on its own (finished once it wrote its record): what the judge reads of it."""
+    if probe is None:
+        return RunRecord(run_id=run_id, status=RUNNING)
+    return RunRecord(run_id=run_id, status=FINISHED, expected_tiers=probe.expected_tiers,
+                     scenario=ScenarioInfo(name="probe", time_scale=probe.time_scale),
+                     run_problems=probe.run_problems)
 
 
 def _json(path: Path) -> dict[str, Any]:

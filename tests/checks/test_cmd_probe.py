@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -83,3 +84,36 @@ def test_sigint_stops_cleanly_with_metrics_and_table(tmp_path: Path) -> None:
     samples = load_samples(out / "samples.jsonl")
     assert len(samples) >= 40 and {o.outcome for o in samples} == {"available"}
     assert (out / "verdicts.json").exists()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("how", ["declared", "timeline"])
+def test_gate_on_a_probe_directory_gives_the_probes_exit_code(tmp_path: Path, how: str) -> None:
+    """A probe alone, tiering by a declared rate at time scale 0.1 with its own loss horizon, or by a load
+    generator's timeline in a file outside its directory: ``gate DIR`` on what it wrote says what it said."""
+    out = tmp_path / "out"
+    if how == "timeline":
+        now = time.time()
+        rows = [{"type": "second", "t_s": t, "unix_s": now - 2 + t, "target_eps": 2000, "achieved_eps": 2000}
+                for t in range(12)]
+        (tmp_path / "load.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        source = ["--rate-timeline", str(tmp_path / "load.jsonl")]
+    else:
+        source = ["--declared-rate-eps", "2000", "--lost-after", "2"]
+    with start_pipeline(tmp_path, flush_rows=5, flush_max_wait_s=0.3) as p:
+        proc = subprocess.run([*CMD, "--url", p.url, *source, "--time-scale", "0.1", "--interval", "0.1",
+                               "--duration", "6", "--out", str(out)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode in (0, 1, 3), proc.stderr
+    if how == "timeline":
+        (tmp_path / "load.jsonl").unlink()  # the directory holds its own copy
+        assert (out / "rates.jsonl").exists()
+    gate = subprocess.run([sys.executable, "-m", "ingestbench", "gate", str(out)], capture_output=True, text=True,
+                          timeout=60)
+    assert gate.returncode == proc.returncode, (proc.stdout, gate.stdout)
+    record = json.loads((out / "verdicts.json").read_text())
+    assert record["time_scale"] == 0.1 and record["exit_code"] == proc.returncode
+    assert record["lost_after_s"] == (2.0 if how == "declared" else None)
+    high = next(t for t in record["tiers"] if t["tier"] == "high")
+    assert high["n"] >= 20, high  # tiered at 2,000 events/s by the source it was given
+    for tier in record["tiers"]:
+        assert f"{tier['status']}: {tier['reason']}" in gate.stdout
