@@ -63,7 +63,7 @@ def test_quick_passes_and_shows_the_knee(good_run):
 
 
 def test_the_write_key_is_in_no_file_log_or_command_line(good_run_watched):
-    code, run_dir, _, output, cmdlines = good_run_watched
+    _, run_dir, _, output, cmdlines = good_run_watched
     # the pipeline refuses requests without the key (401): every load request and canary got through, so it
     # reached every child
     doc = json.loads((run_dir / "run.json").read_text())
