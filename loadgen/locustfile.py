@@ -41,7 +41,7 @@ from loadgen.rates_out import RatesWriter
 from loadgen.registry import TargetRegistry
 from loadgen.timeline import TimelineSink
 from loadgen.users import IngestUser
-from loadgen.worker import HELLO_MESSAGE, PLAN_MESSAGE, STATS_MESSAGE, WorkerSide
+from loadgen.worker import HELLO_MESSAGE, LEAVE_MESSAGE, PLAN_MESSAGE, STATS_MESSAGE, WorkerSide
 from records.config import ConfigError, target_options
 from records.exposition import render, run_registry
 from records.plan import read_plan
@@ -51,6 +51,11 @@ from records.scenario import load_scenario
 __all__ = ["IngestUser", "ScheduleShape"]
 
 log = logging.getLogger("ingestbench.loadgen")
+
+# Users Locust stops (moved to a joining worker, or at the end) finish the request they hold, for up to this
+# long, unless ``--stop-timeout`` says otherwise: killed, a user would lose a response in flight (the events
+# sent, their acknowledgement never counted). A master sends it on to its workers with each spawn.
+USER_STOP_TIMEOUT_S = 2.0
 
 
 class ScheduleShape(LoadTestShape):
@@ -111,6 +116,10 @@ def _init(environment: Any, **_kwargs: Any) -> None:
 
         environment.events.test_stop.add_listener(on_test_stop)
         if isinstance(runner, WorkerRunner):
+            # Quitting mid-run (SIGTERM): hand the share over and send the last report *before* Locust tells
+            # the master this worker quit (its own quitting listener was added earlier, and listeners are
+            # called last-added first), while the users still run.
+            environment.events.quitting.add_listener(lambda **_: side.leave())
             runner.send_message(HELLO_MESSAGE, {})
     if isinstance(runner, LocalRunner | MasterRunner):
         try:
@@ -121,6 +130,8 @@ def _init(environment: Any, **_kwargs: Any) -> None:
 
 
 def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegistry) -> None:
+    if not environment.stop_timeout:
+        environment.stop_timeout = USER_STOP_TIMEOUT_S
     if opts.plan:  # a run's plan: durations already scaled, the target as the run resolved it
         plan = read_plan(opts.plan)
         name, load, time_scale = plan.scenario_name, plan.load, 1.0
@@ -158,6 +169,7 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
                         send_plan=lambda wid, data: runner.send_message(PLAN_MESSAGE, data, client_id=wid))
     runner.register_message(STATS_MESSAGE, lambda environment, msg, **_: master.on_stats(msg.node_id, msg.data))
     runner.register_message(HELLO_MESSAGE, lambda environment, msg, **_: master.on_hello(msg.node_id))
+    runner.register_message(LEAVE_MESSAGE, lambda environment, msg, **_: master.on_leave(msg.node_id, msg.data))
 
     def on_quit(**_: Any) -> None:
         master.finish()

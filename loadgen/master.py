@@ -2,9 +2,18 @@
 
 On the first shape tick it picks the start time (``lead_s`` ahead, so users can spawn), sends each generator
 its plan, and then every ``LOOP_INTERVAL_S`` re-splits the rate when generators join or leave and writes the
-seconds that are complete to the rate timeline. When the schedule (plus a short tail for the last reports)
-is over, :meth:`MasterSide.tick` returns None so Locust stops; :meth:`MasterSide.finish` writes the step
-verdicts and, if any step is invalid, logs it loudly and sets the process exit code to 3.
+seconds that are complete to the rate timeline.
+
+A re-split takes effect at a *switch request* (:mod:`loadgen.pacer`), the same for every generator, so that
+no request is sent twice or by nobody: a joining worker gets a share once it said hello (its plan handler is
+registered, so its plan is not dropped), from the request due ``JOIN_LEAD_S`` ahead; a worker that quits
+mid-run says so first (``ingestbench_leave``, :meth:`loadgen.worker.WorkerSide.leave`) with the request from
+which the others take over, and stays in the timeline until its last report. A worker that vanishes without
+a word (killed, crashed) is split away from the current time on: what it had not sent by then is lost.
+
+When the schedule (plus a short tail for the last reports) is over, :meth:`MasterSide.tick` returns None so
+Locust stops; :meth:`MasterSide.finish` writes the step verdicts and, if any step is invalid, logs it loudly
+and sets the process exit code to 3.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from typing import Any
 
 import gevent
 
+from loadgen.pacer import NONE, request_at
 from loadgen.sizing import grow_on_lag, saturated, users_needed
 from loadgen.timeline import Timeline, TimelineSink
 from loadgen.verdict import StepVerdict
@@ -29,6 +39,7 @@ log = logging.getLogger("ingestbench.loadgen")
 LOOP_INTERVAL_S = 0.25
 TAIL_S = 2.0  # after the schedule: wait for the generators' last reports
 LOOKAHEAD_S = 3.0  # size the user pool for the highest rate this far ahead
+JOIN_LEAD_S = 1.0  # a joining worker's share starts with the request due this far ahead
 
 
 class MasterSide:
@@ -60,6 +71,11 @@ class MasterSide:
         self._changed_at_s = -math.inf  # schedule offset of the last change of the user count
         self._sizing_latency_s: float | None = None
         self._shares: list[str] = []
+        self._history: list[tuple[int, list[str]]] = []  # (switch request, generators in share order)
+        self._rev = 0  # plans are numbered, so a worker ignores one overtaken by a newer one
+        self._hello: set[str] = set()  # workers whose plan handler is registered
+        self._leaving: set[str] = set()  # said they quit: no share, but the timeline waits for their reports
+        self._timeline_ids: list[str] | None = None
         self._loop: gevent.Greenlet | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -114,18 +130,30 @@ class MasterSide:
         """Forget a finished run so the next start (web UI: press start again) runs the schedule anew."""
         if self.verdicts is not None:
             self.timeline, self.verdicts, self.users, self._shares = None, None, 0, []
+            self._history, self._leaving, self._timeline_ids = [], set(), None
             self._changed_at_s = -math.inf
             self._sizing_latency_s = None
 
     def on_hello(self, worker_id: str) -> None:
         """A worker's plan handler is now registered: send its plan again if it already has a share (the
-        first one may have arrived before the handler and been dropped)."""
+        first one may have arrived before the handler and been dropped); otherwise it may now join."""
+        self._hello.add(worker_id)
         if self.timeline is None or self.verdicts is not None or worker_id not in self._shares:
             return  # no run yet, or not yet a share: the next re-shard sends the plan
-        self.send_plan(worker_id, plan_message(
-            t0_unix_s=self.t0_unix_s, index=self._shares.index(worker_id), count=len(self._shares), join=True,
-            load=self.load, time_scale=self.time_scale, target=self.target, target_options=self.target_options))
+        self.send_plan(worker_id, self._plan(worker_id, join=True))
         log.info("generator %s ready: plan sent again", worker_id)
+
+    def on_leave(self, worker_id: str, data: dict[str, Any]) -> None:
+        """A worker quits: the others own its requests from its switch request on."""
+        if (self.timeline is None or self.verdicts is not None or data.get("t0_unix_s") != self.t0_unix_s
+                or worker_id not in self._shares):
+            return
+        self._leaving.add(worker_id)
+        at = int(data["switch_seq"])
+        self._switch(at, [w for w in self._shares if w != worker_id], joined=set())
+        log.warning("generators changed: rate now split %d ways (%s leaves; from request %d, t=%.2f s)",
+                    len(self._shares), worker_id, at, float(data.get("switch_s", 0.0)))
+        self._sync_timeline()
 
     def on_stats(self, worker_id: str, data: dict[str, Any]) -> None:
         if self.timeline is not None:
@@ -156,19 +184,50 @@ class MasterSide:
 
     # --- internals ------------------------------------------------------------------------------
     def _reshard(self, *, first: bool = False) -> None:
-        ids = sorted(self.workers())
-        if ids == self._shares and not first:
-            return
-        joined = set(ids) - set(self._shares)
-        self._shares = ids
-        for index, wid in enumerate(ids):
-            self.send_plan(wid, plan_message(
-                t0_unix_s=self.t0_unix_s, index=index, count=len(ids), join=not first and wid in joined,
-                load=self.load, time_scale=self.time_scale, target=self.target, target_options=self.target_options))
-        if not first:
-            log.warning("generators changed: rate now split %d ways", len(ids))
-        if self.timeline is not None:
+        connected = sorted(self.workers())
+        self._leaving &= set(connected)  # a leaver that is gone is forgotten
+        if first:
+            self._switch(0, [w for w in connected if w not in self._leaving], joined=set())
+        else:
+            offset = self.wall() - self.t0_unix_s
+            kept = [w for w in self._shares if w in connected]
+            joiners = [w for w in connected
+                       if w not in self._shares and w not in self._leaving and w in self._hello]
+            if len(kept) < len(self._shares):  # gone without a word: what it had not sent is lost
+                at = request_at(self.schedule, self.load.batch_size, offset)
+                self._switch(at, kept, joined=set())  # joiners wait for the next loop
+                log.warning("generators changed: rate now split %d ways (lost without notice; from request %d)",
+                            len(kept), at)
+            elif joiners:
+                at = request_at(self.schedule, self.load.batch_size, offset + JOIN_LEAD_S)
+                self._switch(at, sorted(kept + joiners), joined=set(joiners))
+                log.warning("generators changed: rate now split %d ways (%s joins; from request %d, t=%.2f s)",
+                            len(self._shares), ", ".join(joiners), at, offset + JOIN_LEAD_S)
+        self._sync_timeline()
+
+    def _switch(self, at: int, ids: list[str], *, joined: set[str]) -> None:
+        """``ids`` share the requests from ``at`` on; send each its plan."""
+        self._history = [(f, s) for f, s in self._history if f < at] + [(max(0, at), list(ids))]
+        self._shares = list(ids)
+        self._rev += 1
+        plans = [(wid, self._plan(wid, join=wid in joined)) for wid in ids]  # all built before any is sent
+        for wid, plan in plans:
+            self.send_plan(wid, plan)
+
+    def _plan(self, worker_id: str, *, join: bool) -> dict[str, Any]:
+        shares = [[f, ids.index(worker_id), len(ids)] if worker_id in ids else [f, NONE, 1]
+                  for f, ids in self._history]
+        return plan_message(
+            t0_unix_s=self.t0_unix_s, index=self._shares.index(worker_id), count=len(self._shares), join=join,
+            load=self.load, time_scale=self.time_scale, target=self.target, target_options=self.target_options,
+            shares=shares, rev=self._rev)
+
+    def _sync_timeline(self) -> None:
+        """The timeline waits for the reports of the generators with a share and of those leaving."""
+        ids = sorted(set(self._shares) | self._leaving)
+        if self.timeline is not None and ids != self._timeline_ids:
             self.timeline.set_workers(ids)
+            self._timeline_ids = ids
 
     def _run_loop(self) -> None:
         while True:

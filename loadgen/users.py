@@ -20,6 +20,7 @@ import socket
 from typing import Any
 
 import gevent
+from gevent import GreenletExit
 from locust import User, constant, task
 from locust.user.users import LOCUST_STATE_STOPPING
 
@@ -76,10 +77,16 @@ class IngestUser(User):
         req = target.ingest_encoded(encoded.batch(slot.events, now_ms=side.unix_ms(slot.send_s)))
         delay = slot.send_s - now
         if delay > 0:
-            gevent.sleep(delay)
+            try:
+                gevent.sleep(delay)
+            except GreenletExit:  # stopped holding the slot (Locust moved users to another generator, or quits)
+                pacer.give_back(slot.seq)
+                raise
             start = clock()
         else:
             start = now
+        if not pacer.claim(slot.seq):
+            return  # while it waited, a change of shares gave the request to another generator
         events = slot.events
         meter.record_start(start, step=slot.step, events=events, lag_s=start - slot.intended_s)
         name = "ingest" if events == 1 else "ingest_batch"

@@ -8,6 +8,13 @@ handler is registered the worker sends ``ingestbench_hello`` and the master send
 with the same start time only re-shards, so a duplicate is harmless). From then on a reporter greenlet ships the
 completed seconds of the :class:`~loadgen.meter.Meter` to the master as ``ingestbench_stats`` every
 ``REPORT_INTERVAL_S``. Users (:mod:`loadgen.users`) read the pacer, encoded events and target from here.
+
+A plan carries the worker's history of shares (:mod:`loadgen.pacer`: which requests are its own, from which
+request on) and a revision number, so a plan overtaken by a newer one is ignored. A worker that is asked to
+quit mid-run (SIGTERM) does not just vanish with its share half sent: :meth:`WorkerSide.leave` picks a switch
+request ``LEAVE_LEAD_S`` ahead, tells the master (``ingestbench_leave``, which gives that request on to the
+other workers), sends its own requests up to it, waits for their responses, and sends its last report
+before Locust says goodbye to the master.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import gevent
 from loadgen.encoded import EncodedEvents
 from loadgen.events import EventFactory
 from loadgen.meter import Meter, host_cpu_times
-from loadgen.pacer import Pacer
+from loadgen.pacer import NONE, Dropped, Pacer, normalized_shares, switched
 from loadgen.registry import TargetRegistry
 from loadgen.schedule import RateSchedule, Segment
 from records.load import LoadConfig
@@ -34,6 +41,10 @@ log = logging.getLogger("ingestbench.loadgen")
 PLAN_MESSAGE = "ingestbench_plan"
 STATS_MESSAGE = "ingestbench_stats"
 HELLO_MESSAGE = "ingestbench_hello"  # worker -> master: my plan handler is registered (resend my plan)
+LEAVE_MESSAGE = "ingestbench_leave"  # worker -> master: I quit; others own my requests from switch_seq on
+LEAVE_LEAD_S = 0.5  # the switch request of a leaving worker is due this far ahead (the master passes it on)
+LEAVE_WAIT_S = 2.0  # then wait at most this long for its own requests before it to be sent and answered
+# (lead + wait stay well inside the 5 s a run's process group gets between SIGTERM and SIGKILL)
 REPORT_INTERVAL_S = 0.5
 GC_GEN0_THRESHOLD = 50_000
 GC_EVERY_S = 5.0  # a full collection this often, since the raised threshold is almost never reached
@@ -47,9 +58,15 @@ def schedule_for(load: LoadConfig, time_scale: float) -> RateSchedule:
 
 
 def plan_message(*, t0_unix_s: float, index: int, count: int, join: bool, load: LoadConfig,
-                 time_scale: float, target: str, target_options: dict[str, str]) -> dict[str, Any]:
-    return {"t0_unix_s": t0_unix_s, "index": index, "count": count, "join": join, "load": load.to_dict(),
-            "time_scale": time_scale, "target": target, "target_options": target_options}
+                 time_scale: float, target: str, target_options: dict[str, str],
+                 shares: list[list[int]] | None = None, rev: int = 0) -> dict[str, Any]:
+    """``shares``: the worker's history ``[[from_seq, index, count], ...]`` (None: ``index`` of ``count`` from
+    the start, or for a joiner from when the plan arrives); ``rev`` orders the master's plans."""
+    msg = {"t0_unix_s": t0_unix_s, "index": index, "count": count, "join": join, "load": load.to_dict(),
+           "time_scale": time_scale, "target": target, "target_options": target_options, "rev": rev}
+    if shares is not None:
+        msg["shares"] = shares
+    return msg
 
 
 class WorkerSide:
@@ -77,15 +94,27 @@ class WorkerSide:
         self.end_s = 0.0
         self._reporter: gevent.Greenlet | None = None
         self._t0_unix_s: float | None = None
+        self._rev = 0
+        self._leave_seq: int | None = None  # leaving: none of the requests from this one on are ours
 
     def on_plan(self, data: dict[str, Any]) -> None:
         """Start pacing (first plan) or take a new share (later plans, when workers join or leave)."""
         if self.pacer is not None and data["t0_unix_s"] == self._t0_unix_s:
-            self.pacer.reshard(int(data["index"]), int(data["count"]))
-            log.info("share now %d of %d", data["index"], data["count"])
+            rev = int(data.get("rev", 0))
+            if rev < self._rev:
+                return  # overtaken by a newer plan
+            self._rev = rev
+            now = self.clock()
+            if "shares" in data:
+                self._note_dropped(self.pacer.set_shares(self._own_shares(data["shares"]), now_s=now), now)
+            else:
+                self._note_dropped(self.pacer.reshard(int(data["index"]), int(data["count"]), now_s=now), now)
+            log.info("share now %d of %d from request %d", data["index"], data["count"], self.pacer.shares[-1][0])
             return
         self.stop()  # a new run (web UI restart): report what is left of the old one, then start over
         self._t0_unix_s = data["t0_unix_s"]
+        self._rev = int(data.get("rev", 0))
+        self._leave_seq = None
         load = LoadConfig.from_dict(data["load"])
         schedule = schedule_for(load, float(data["time_scale"]))
         self.target = self.registry.create(str(data["target"]), self.host, data.get("target_options") or {})
@@ -102,7 +131,8 @@ class WorkerSide:
         pacer = Pacer(schedule, batch_size=load.batch_size, max_behind_s=load.max_behind_s,
                       tick_s=load.send_tick_s)
         pacer.start(self.t0_s, index=int(data["index"]), count=int(data["count"]),
-                    from_s=now if data.get("join") else None)
+                    from_s=now if data.get("join") else None,
+                    shares=self._own_shares(data["shares"]) if "shares" in data else None)
         self.pacer = pacer
         if self.tune_gc:
             # Batches allocate hundreds of dicts per request; without this, frequent collections keep
@@ -110,7 +140,9 @@ class WorkerSide:
             gc.freeze()
             gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
         self._reporter = gevent.spawn(self._report_loop)
-        log.info("pacing as share %d of %d, start in %.2f s", data["index"], data["count"], self.t0_s - now)
+        first = next((s[0] for s in pacer.shares if s[1] != NONE), 0)
+        log.info("pacing as share %d of %d, start in %.2f s, from request %d", data["index"], data["count"],
+                 self.t0_s - now, first)
 
     def unix_ms(self, t_s: float) -> int:
         """Wall-clock ms of a time on the monotonic clock (for event timestamps)."""
@@ -140,9 +172,39 @@ class WorkerSide:
                 gc.collect()
                 last_gc = self.clock()
 
+    def leave(self, *, lead_s: float = LEAVE_LEAD_S, wait_s: float = LEAVE_WAIT_S) -> None:
+        """This process quits mid-run: hand its share over at a switch request ``lead_s`` ahead (see the
+        module docstring); returns once its requests before that were answered (or ``wait_s`` after the
+        switch), having sent its last report. Requests of its own it could not send count as dropped."""
+        pacer, meter = self.pacer, self.meter
+        if pacer is None or meter is None or self._reporter is None or self._leave_seq is not None:
+            return
+        now = self.clock()
+        at_s = now + lead_s - self.t0_s
+        seq = pacer.request_at(at_s)
+        self._leave_seq = seq
+        self._note_dropped(pacer.reshard(NONE, 1, at_seq=seq, now_s=now), now)
+        self.send_message(LEAVE_MESSAGE, {"t0_unix_s": self._t0_unix_s, "switch_seq": seq, "switch_s": at_s})
+        log.info("leaving: others own the requests from %d (t=%.2f s) on", seq, at_s)
+        deadline = now + lead_s + wait_s
+        while self.clock() < deadline and not (pacer.idle() and meter.inflight <= 0):
+            gevent.sleep(0.02)
+        self.stop()
+
     def stop(self) -> None:
         """On test stop: send what is left, stop reporting."""
         if self._reporter is not None:
             self._reporter.kill(block=False)
             self._reporter = None
+            if self._leave_seq is not None and self.pacer is not None:
+                self._note_dropped(self.pacer.abandon(), self.clock())
             self.report(final=True)
+
+    def _own_shares(self, shares: list[list[int]]) -> list[tuple[int, int, int]]:
+        """The master's history of this worker's shares; once leaving, none from the switch request on."""
+        own = normalized_shares(shares)
+        return own if self._leave_seq is None else switched(own, self._leave_seq, NONE, 1)
+
+    def _note_dropped(self, dropped: Dropped | None, now: float) -> None:
+        if dropped is not None and self.meter is not None:
+            self.meter.record_dropped(now, events=dropped.events)

@@ -1,4 +1,13 @@
-"""Master + workers as separate processes: the rate is split, and re-split when a worker joins or leaves."""
+"""Master + workers as separate processes: the rate is split, and re-split when a worker joins or leaves.
+
+A re-split takes effect at a switch request all workers share (:mod:`loadgen.pacer`), so every request of the
+schedule is sent by exactly one worker, or counted as dropped: that is checked exactly. What a join or a
+leave may still do is move events between seconds: a worker process starting (imports, connections) or
+stopping on a busy 2-core machine starves the others for a moment, and the requests due then go out late.
+A request is never sent more than ``max_behind_s`` late (it is dropped and counted instead), so only the
+seconds from worker 2's start to ``max_behind_s`` after it exited can be disturbed; every other second holds
+the rate.
+"""
 
 import subprocess
 import time
@@ -6,6 +15,7 @@ import time
 import pytest
 
 from ingestbench.orchestrate.children import stop_process
+from loadgen.master import JOIN_LEAD_S
 from loadgen.rates_out import read_rates
 from tests.loadgen.locust_run import LOCUST, LOCUSTFILE, free_port, serve, write_scenario
 
@@ -13,6 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 RATE = 600
 STEP_S = 14
+MAX_BEHIND_S = 1.0  # the [load] default: a request this late is dropped (and counted), not sent
 
 
 def _start(cmd, log):
@@ -36,13 +47,15 @@ def test_worker_join_and_leave_keep_the_total_rate(tmp_path):
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not (rates.exists() and len(read_rates(rates)) >= 3):
                 time.sleep(0.2)  # the schedule is running: seconds 0..2 are written
+            w2_started = time.time()
             w2 = _start(worker, logs["w2"])
             procs.append(w2)
             joined = time.monotonic() + 20  # a worker process takes a few seconds to start on a busy machine
             while time.monotonic() < joined and " of 2" not in (tmp_path / "w2.log").read_text():
                 time.sleep(0.2)
-            time.sleep(2)  # let it send at its share for a couple of seconds
+            time.sleep(JOIN_LEAD_S + 2)  # its share starts JOIN_LEAD_S after its plan: let it send for 2 s
             stop_process(w2)  # leaves mid-run
+            w2_exited = time.time()
             master.wait(timeout=STEP_S + 40)
         finally:
             for p in procs:
@@ -58,8 +71,11 @@ def test_worker_join_and_leave_keep_the_total_rate(tmp_path):
     seconds = [r for r in rows if r["type"] == "second"]
     (step,) = [r for r in rows if r["type"] == "step"]
     assert len(seconds) == STEP_S
-    # one second of slack around each change; otherwise every second holds the total rate
+    # nothing sent twice, nothing sent by nobody: the join and the leave lose no request and duplicate none
+    assert step["sent_events"] + step["dropped_events"] == RATE * STEP_S, (step, seconds)
     assert sum(r["achieved_eps"] for r in seconds) == pytest.approx(RATE * STEP_S, rel=0.03), seconds
-    steady = sorted(r["achieved_eps"] for r in seconds)[2:-2]
-    assert all(r == pytest.approx(RATE, rel=0.05) for r in steady), seconds
     assert step["achieved_eps"] == pytest.approx(RATE, rel=0.03)
+    # every second that neither worker 2's start nor its exit can have disturbed holds the total rate
+    steady = [r for r in seconds if r["unix_s"] <= w2_started or r["unix_s"] - 1 >= w2_exited + MAX_BEHIND_S]
+    assert len(steady) >= 4, (w2_started, w2_exited, seconds)
+    assert all(r["achieved_eps"] == pytest.approx(RATE, rel=0.05) for r in steady), seconds

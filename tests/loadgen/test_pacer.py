@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from loadgen.pacer import Pacer
+from loadgen.pacer import NONE, Pacer, normalized_shares, request_at, switched
 from loadgen.schedule import RateSchedule
 
 
@@ -144,3 +144,85 @@ def test_the_tick_never_carries_a_request_into_the_next_step():
     for s in drain(p, 0.0):
         start, end = sched.step_bounds(s.step)
         assert start <= s.intended_s <= s.send_s < end
+
+
+def _take(p, now, n):
+    """``n`` slots handed out at ``now`` (users holding them until they are due)."""
+    return [p.next_slot(now)[0] for _ in range(n)]
+
+
+def _send(p, slots):
+    """The seqs of ``slots`` that their pacer still owns when they are due (the users' claim)."""
+    return [s.seq for s in slots if s is not None and p.claim(s.seq)]
+
+
+def test_a_join_at_a_switch_request_keeps_every_request_once_even_with_slots_held_past_it():
+    sched = RateSchedule.constant(100, 10)
+    a, b = Pacer(sched, batch_size=1), Pacer(sched, batch_size=1)
+    a.start(0.0)
+    sent = _send(a, _take(a, 0.0, 50))
+    held = _take(a, 0.0, 30)  # seq 50..79 handed out, not yet due
+    at = request_at(sched, 1, 0.6)  # the switch: request 60
+    assert at == 60
+    a.set_shares([(0, 0, 1), (at, 0, 2)])
+    b.start(0.0, shares=[(0, NONE, 1), (at, 1, 2)])
+    sent += _send(a, held)  # a's users do not send 61, 63, ...: b owns them now
+    sent += _send(a, drain(a, 0.0)) + _send(b, drain(b, 0.0))
+    assert sorted(sent) == list(range(1000))
+
+
+def test_a_switch_that_arrives_late_backfills_what_is_now_ours():
+    sched = RateSchedule.constant(100, 10)
+    a, b = Pacer(sched, batch_size=1), Pacer(sched, batch_size=1)
+    a.start(0.0, index=0, count=2)
+    b.start(0.0, index=1, count=2)
+    sent = _send(a, _take(a, 0.0, 40))  # a is at request 80
+    sent += _send(b, _take(b, 0.0, 25))  # b sent up to 49 and leaves from request 50 on
+    b.reshard(NONE, 1, at_seq=50)
+    assert b.idle() and b.finished()
+    a.set_shares([(0, 0, 2), (50, 0, 1)], now_s=0.79)  # late: 51, 53, ..., 79 are a's now, behind it
+    backfill = _take(a, 0.79, 15)
+    assert [s.seq for s in backfill] == list(range(51, 80, 2))  # first, before a goes on from 80
+    sent += _send(a, backfill) + _send(a, drain(a, 0.79))
+    assert sorted(sent) == list(range(1000))
+
+
+def test_a_late_switch_drops_and_counts_what_is_too_late_to_send():
+    sched = RateSchedule.constant(100, 10)
+    a = Pacer(sched, batch_size=1, max_behind_s=0.5)
+    a.start(0.0, index=0, count=2)
+    _send(a, _take(a, 0.0, 200))  # a is at request 400
+    dropped = a.set_shares([(0, 0, 2), (100, 0, 1)], now_s=4.0)  # requests due before 3.5 s are too late
+    assert dropped == (125, 125)  # 101, 103, ..., 349
+    assert a.next_slot(4.0)[0].seq == 351
+
+
+def test_a_slot_given_back_is_handed_out_again_first():
+    p = Pacer(RateSchedule.constant(100, 10), batch_size=1)
+    p.start(0.0)
+    first, second = _take(p, 0.0, 2)
+    p.give_back(first.seq)
+    assert not p.idle()
+    again = p.next_slot(0.0)[0]
+    assert again.seq == first.seq and p.claim(again.seq) and p.claim(second.seq)
+    assert p.next_slot(0.0)[0].seq == 2
+
+
+def test_a_leaving_pacer_counts_what_it_could_not_send():
+    p = Pacer(RateSchedule.constant(100, 10), batch_size=1)
+    p.start(0.0)
+    held = _take(p, 0.0, 10)
+    p.reshard(NONE, 1, at_seq=5)
+    assert _send(p, held[:3]) == [0, 1, 2] and not p.idle()
+    assert p.abandon() == (2, 2)  # 3 and 4; 5.. belong to others
+    assert p.idle()
+
+
+def test_shares_are_checked():
+    with pytest.raises(ValueError):
+        normalized_shares([(1, 0, 1)])
+    with pytest.raises(ValueError):
+        normalized_shares([(0, 0, 1), (0, 0, 2)])
+    with pytest.raises(ValueError):
+        normalized_shares([(0, 3, 2)])
+    assert switched([(0, 0, 1), (50, 0, 2)], 20, NONE, 7) == [(0, 0, 1), (20, NONE, 1)]

@@ -5,9 +5,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loadgen.master import TAIL_S, MasterSide
+from loadgen.master import JOIN_LEAD_S, TAIL_S, MasterSide
+from loadgen.pacer import request_at
 from loadgen.registry import TargetRegistry
-from loadgen.worker import STATS_MESSAGE, WorkerSide, plan_message
+from loadgen.worker import LEAVE_MESSAGE, STATS_MESSAGE, WorkerSide, plan_message
 from records.scenario import load_scenario
 
 SCENARIO = """
@@ -79,9 +80,18 @@ def test_master_plans_sizes_and_stops(scenario):
     assert users >= 2 * 16
     workers.append("w-c")
     plans.clear()
+    clock.advance(2.0)  # 1 s into the schedule
+    master._reshard()
+    assert plans == []  # connected, but its plan handler is not registered yet: no share
+    master.on_hello("w-c")
     master._reshard()
     assert {(w, d["index"], d["count"], d["join"]) for w, d in plans} == {
         ("w-a", 0, 3, False), ("w-b", 1, 3, False), ("w-c", 2, 3, True)}
+    # the new split takes effect JOIN_LEAD_S ahead, at the same request for everybody
+    at = request_at(master.schedule, 10, 1.0 + JOIN_LEAD_S)
+    assert at == 20
+    assert {w: d["shares"] for w, d in plans} == {
+        "w-a": [[0, 0, 2], [at, 0, 3]], "w-b": [[0, 1, 2], [at, 1, 3]], "w-c": [[0, -1, 1], [at, 2, 3]]}
     clock.advance(1.0 + 4.0 + TAIL_S + 0.1)
     assert master.tick() is None  # schedule over: Locust stops
     assert master.verdicts is not None and not any(v.valid for v in master.verdicts)  # nothing was sent
@@ -105,4 +115,57 @@ def test_a_worker_that_missed_its_plan_gets_it_again_on_hello(scenario):
         ("w-b", 1, 2, True, 5_001.0)]
     plans.clear()
     master.on_hello("w-unknown")
+    assert plans == []
+
+
+def test_a_leaving_worker_hands_its_share_over_at_a_switch_request(scenario):
+    clock = Clock(50.0, 1_000.0)
+    sent = []
+    ticking = []
+
+    def mono():  # once leaving, time passes while it waits for its requests
+        if ticking:
+            clock.advance(0.01)
+        return clock.mono
+
+    side = WorkerSide(host="http://h", send_message=lambda k, d: sent.append((k, d)),
+                      registry=TargetRegistry.default(), clock=mono, wall=lambda: clock.wall, tune_gc=False)
+    side.on_plan(plan_message(t0_unix_s=1_000.0, index=0, count=1, join=False, load=scenario.load,
+                              time_scale=0.5, target="pipeline", target_options={}, shares=[[0, 0, 1]], rev=1))
+    clock.advance(1.0)
+    for _ in range(10):  # 0..9 sent
+        assert side.pacer.claim(side.pacer.next_slot(clock.mono)[0].seq)
+    held = [side.pacer.next_slot(clock.mono)[0] for _ in range(3)]  # 10, 11, 12: due 1.0, 1.1, 1.2 s
+    ticking.append(True)
+    side.leave(lead_s=0.15, wait_s=0.0)  # the others take over from the request due 1.15 s: 12
+    (kind, data), (last_kind, last) = sent
+    assert kind == LEAVE_MESSAGE and data["switch_seq"] == 12 and data["t0_unix_s"] == 1_000.0
+    assert last_kind == STATS_MESSAGE and last["upto_s"] == 2**31  # its last report, before Locust says quit
+    assert sum(b["dropped"] for b in last["bins"]) == 20  # 10 and 11 were never sent: dropped, not lost
+    assert not side.pacer.claim(held[2].seq)
+    side.on_plan(plan_message(t0_unix_s=1_000.0, index=0, count=2, join=False, load=scenario.load,
+                              time_scale=0.5, target="pipeline", target_options={},
+                              shares=[[0, 0, 1], [30, 0, 2]], rev=2))  # sent before the master knew
+    assert side.pacer.shares == [(0, 0, 1), (12, -1, 1)]
+
+
+def test_master_passes_a_leavers_switch_request_on_and_waits_for_its_reports(scenario):
+    clock = Clock(0.0, 5_000.0)
+    plans = []
+    workers = ["w-a", "w-b"]
+    master = MasterSide(name="sc", load=scenario.load, time_scale=0.5, target="pipeline", sinks=[],
+                        workers=lambda: list(workers), send_plan=lambda wid, d: plans.append((wid, d)),
+                        set_exit_code=lambda code: None, lead_s=1.0, wall=lambda: clock.wall)
+    master.tick()
+    plans.clear()
+    master.on_leave("w-b", {"t0_unix_s": 5_001.0, "switch_seq": 12, "switch_s": 1.2})
+    assert [(w, d["shares"], d["rev"]) for w, d in plans] == [("w-a", [[0, 0, 2], [12, 0, 1]], 2)]
+    assert set(master.timeline._upto) == {"w-a", "w-b"}  # until its last report and goodbye
+    plans.clear()
+    master._reshard()  # still connected, saying goodbye: it does not join again
+    assert plans == []
+    workers.remove("w-b")
+    master._reshard()
+    assert plans == [] and set(master.timeline._upto) == {"w-a"}
+    master.on_leave("w-x", {"t0_unix_s": 1.0, "switch_seq": 3})  # another run's: ignored
     assert plans == []
