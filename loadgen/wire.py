@@ -179,7 +179,7 @@ class HttpConnection:
 
     def _recv(self, sock: Any, buf: bytes) -> bytes:
         try:
-            chunk = sock.recv(RECV_BYTES)
+            chunk: bytes = sock.recv(RECV_BYTES)
         except ConnectionResetError as exc:
             raise ConnectionClosed(f"connection reset: {exc}", nothing_read=not buf) from exc
         if not chunk:

@@ -68,7 +68,7 @@ def bucket_label(bound: float) -> str:
     >>> bucket_label(1), bucket_label(0.3), bucket_label(float("inf"))
     ('1.0', '0.3', '+Inf')
     """
-    return floatToGoString(bound)
+    return str(floatToGoString(bound))  # type: ignore[no-untyped-call]
 
 
 def clean_bound(seconds: float) -> float:

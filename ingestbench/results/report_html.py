@@ -58,7 +58,8 @@ def _steady_ttas(files: RunFiles, index: int) -> np.ndarray:
     if j is None:
         return np.empty(0)
     mine = (j.tier == index) & (j.window == WINDOW_CODE[STEADY]) & (j.outcome == OUTCOME_CODE[AVAILABLE])
-    return j.tta_s[mine]
+    ttas: np.ndarray = j.tta_s[mine]
+    return ttas
 
 
 def _tta_histograms(files: RunFiles, tiers: Sequence[TierVerdict]) -> list[str]:
