@@ -63,11 +63,13 @@ class ScheduleShape(LoadTestShape):
 
     master: MasterSide | None = None
 
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
     def tick(self) -> tuple[int, float] | None:
         return None if self.master is None else self.master.tick()
 
 
-@events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     group = parser  # Locust lists these under "Custom options"; is_secret only works on the parser
     group.add_argument("--scenario", default="quick", env_var="INGESTBENCH_SCENARIO",
@@ -91,7 +93,6 @@ def _options(parser: Any) -> None:
                        help="a run_id label on every metric (a plan's run id wins; default none)")
 
 
-@events.init.add_listener
 def _init(environment: Any, **_kwargs: Any) -> None:
     runner = environment.runner
     opts = environment.parsed_options
@@ -190,3 +191,9 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
             return body, 200, {"Content-Type": content_type}
 
         environment.web_ui.app.add_url_rule("/ingestbench/metrics", "ingestbench_metrics", web_metrics)
+
+
+# Registered here rather than with decorators: Locust's event hooks are untyped, and a decorator would make the
+# functions untyped too. Locust fires both events after it has loaded this file.
+events.init_command_line_parser.add_listener(_options)  # type: ignore[no-untyped-call]
+events.init.add_listener(_init)  # type: ignore[no-untyped-call]

@@ -22,7 +22,7 @@ from typing import Any
 import gevent
 from gevent import GreenletExit
 from locust import User, constant, task
-from locust.user.users import LOCUST_STATE_STOPPING
+from locust.user.task import LOCUST_STATE_STOPPING
 
 from loadgen.locust_stats import BulkStats
 from loadgen.wire import HttpConnection
