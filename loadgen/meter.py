@@ -4,7 +4,9 @@ Counts events sent, acknowledged (``ok``), failed by kind and dropped (too late 
 latency sum and the peak number of requests in flight (for sizing the user pool), schedule lag in a
 mergeable HDR histogram (µs), the share of a core the generator process used (``cpu``: a process near
 1.0 is CPU-bound, and its lag is its own, not the target's) and the busy share of its whole machine
-(``host_cpu``: near 1.0 nothing on that machine, a co-located target included, has CPU to spare).
+(``host_cpu``: near 1.0 nothing on that machine, a co-located target included, has CPU to spare), and how long
+the process stood still (``paused_s``: the most a short timer overslept in the second; a process descheduled
+by a busy machine, stopped, or blocked in a long collection oversleeps; one waiting on a slow target does not).
 A bin's second is where the thing happened: a send when it started, an acknowledgement when it arrived.
 Completed seconds are drained as plain dicts (the wire format of the ``ingestbench_stats`` message)::
 
@@ -80,13 +82,15 @@ class Bin:
     inflight_peak: int = 0
     lags_s: list[float] = field(default_factory=list)  # raw, turned into a histogram when drained
 
-    def to_wire(self, second: int, step: int, cpu: tuple[float, float | None] | None = None) -> dict[str, Any]:
+    def to_wire(self, second: int, step: int, cpu: tuple[float, float | None] | None = None,
+                paused_s: float = 0.0) -> dict[str, Any]:
         return {"sec": second, "step": step, "sent": self.sent_events, "req": self.requests,
                 "ok": self.ok_events, "failed": dict(self.failed_by_kind), "dropped": self.dropped_events,
                 "lat_sum_s": self.latency_sum_s, "lat_n": self.latency_count, "busy": self.inflight_peak,
                 "lag": lag_histogram(self.lags_s).encode().decode("ascii") if self.lags_s else "",
                 "cpu": None if cpu is None else round(cpu[0], 3),
-                "host_cpu": None if cpu is None or cpu[1] is None else round(cpu[1], 3)}
+                "host_cpu": None if cpu is None or cpu[1] is None else round(cpu[1], 3),
+                "paused_s": round(paused_s, 4)}
 
 
 class Meter:
@@ -98,6 +102,7 @@ class Meter:
         self._bins: dict[tuple[int, int], Bin] = {}
         self.inflight = 0  # requests started and not yet answered: the busy part of the user pool
         self._cpu: dict[int, tuple[float, float | None]] = {}  # second -> highest (process, host) shares
+        self._paused: dict[int, float] = {}  # second -> the longest the process stood still in it
         self._cpu_mark: tuple[float, float, tuple[float, float] | None] | None = None
 
     def _bin(self, t_s: float, step: int | None = None) -> Bin:
@@ -153,11 +158,20 @@ class Meter:
                 self._cpu[s] = (max(old_share, share), merged_host)
         self._cpu_mark = (t_s, cpu_s, host)
 
+    def note_pause(self, t_s: float, paused_s: float) -> None:
+        """The process stood still for ``paused_s`` until ``t_s`` (a timer overslept by that much)."""
+        self._bin(t_s)  # the second is reported even if nothing else happened in it
+        second = max(0, math.floor(t_s - self.t0_s))
+        self._paused[second] = max(self._paused.get(second, 0.0), paused_s)
+
     def drain(self, now_s: float, *, final: bool = False) -> tuple[list[dict[str, Any]], int]:
         """Wire dicts of every completed second (all seconds when ``final``) and the exclusive bound."""
         upto = 2**31 if final else max(0, math.floor(now_s - self.t0_s))
         keys = sorted(k for k in self._bins if k[0] < upto)
-        out = [self._bins.pop(k).to_wire(*k, cpu=self._cpu.get(k[0])) for k in keys]
+        out = [self._bins.pop(k).to_wire(*k, cpu=self._cpu.get(k[0]), paused_s=self._paused.get(k[0], 0.0))
+               for k in keys]
         for s in [s for s in self._cpu if s < upto]:  # every bin of those seconds has been drained
             del self._cpu[s]
+        for s in [s for s in self._paused if s < upto]:
+            del self._paused[s]
         return out, upto

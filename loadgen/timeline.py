@@ -72,8 +72,12 @@ class _Totals:
     cpu: float | None = None  # the highest share of a core any generator process used
     host_cpu: float | None = None  # the busiest generator machine's busy share
     lag_us: HdrHistogram = field(default_factory=new_lag_histogram)
+    # the lag of requests started while their generator was not paused: what a pause cannot explain
+    unpaused_lag_us: HdrHistogram = field(default_factory=new_lag_histogram)
+    paused_s: float = 0.0  # the longest any generator process stood still
 
-    def add(self, b: dict[str, Any], lag: HdrHistogram | None) -> None:
+    def add(self, b: dict[str, Any], lag: HdrHistogram | None, pause_s: float = math.inf) -> None:
+        """Add one generator's bin; its lag counts as unpaused unless that process stood still ``pause_s``."""
         self.sent += b["sent"]
         self.ok += b["ok"]
         for kind, n in b["failed"].items():
@@ -86,13 +90,18 @@ class _Totals:
             self.cpu = max(self.cpu or 0.0, b["cpu"])
         if b.get("host_cpu") is not None:
             self.host_cpu = max(self.host_cpu or 0.0, b["host_cpu"])
+        paused = float(b.get("paused_s") or 0.0)
+        self.paused_s = max(self.paused_s, paused)
         if lag is not None:
             self.lag_us.add(lag)
+            if paused < pause_s:
+                self.unpaused_lag_us.add(lag)
 
-    def lag_s(self, percentile: float) -> float | None:
-        if not self.lag_us.get_total_count():
+    def lag_s(self, percentile: float, *, unpaused: bool = False) -> float | None:
+        hist = self.unpaused_lag_us if unpaused else self.lag_us
+        if not hist.get_total_count():
             return None
-        return float(self.lag_us.get_value_at_percentile(percentile)) / 1e6
+        return float(hist.get_value_at_percentile(percentile)) / 1e6
 
 
 class Timeline:
@@ -108,6 +117,7 @@ class Timeline:
         self.min_achieved_ratio = min_achieved_ratio
         self.max_stall_share = max_stall_share
         self.max_behind_s = max_behind_s
+        self.pause_s = lag_bound_s / 2  # a process that stood still this long was paused
         self.seconds = math.ceil(schedule.duration_s - 1e-9)
         self.next_second = 0
         self.verdicts: dict[int, StepVerdict] = {}
@@ -167,7 +177,7 @@ class Timeline:
     def _write_second(self, s: int) -> None:
         total = _Totals()
         for b, lag in self._pending.pop(s, []):
-            total.add(b, lag)
+            total.add(b, lag, self.pause_s)
             self._add_to_step(b, lag)
         step = self.schedule.step_at(float(s))
         if total.lat_n:
@@ -177,7 +187,8 @@ class Timeline:
             self._latencies = [*self._latencies, total.lat_sum_s / total.lat_n][-LATENCY_WINDOW:]
             self.recent_latency_s = statistics.median(self._latencies)
         self.recent_lag_p99_s = total.lag_s(99.0)
-        stalled = self.recent_lag_p99_s is not None and self.recent_lag_p99_s > self.lag_bound_s
+        stalled = (self.recent_lag_p99_s is not None and self.recent_lag_p99_s > self.lag_bound_s
+                   and total.paused_s >= self.pause_s)
         if stalled and step is not None:
             self._stalled[step] += 1
         self.recent_busy = total.busy
@@ -197,6 +208,7 @@ class Timeline:
             "latency_mean_s": round(total.lat_sum_s / total.lat_n, 6) if total.lat_n else None,
             "inflight_peak": total.busy, "generator_cpu": total.cpu, "host_cpu": total.host_cpu, "step": step,
             "valid": None if verdict is None else verdict.valid, "stalled": stalled,
+            "paused_s": round(total.paused_s, 4),
         }
         self.next_second = s + 1
         for sink in self.sinks:
@@ -204,7 +216,7 @@ class Timeline:
 
     def _add_to_step(self, b: dict[str, Any], lag: HdrHistogram | None) -> None:
         if b["step"] != TAIL_STEP and 0 <= b["step"] < len(self._steps):
-            self._steps[b["step"]].add(b, lag)
+            self._steps[b["step"]].add(b, lag, self.pause_s)
 
     def _judge(self, i: int, *, completed: bool) -> None:
         start_s, end_s = self.schedule.step_bounds(i)
@@ -212,7 +224,8 @@ class Timeline:
         duration_s = end_s - start_s
         self.verdicts[i] = judge_step(
             step=i, target_eps=self.schedule.segments[i].events / duration_s, achieved_eps=t.ok / duration_s,
-            lag_p50_s=t.lag_s(50.0), lag_p99_s=t.lag_s(99.0), sent_events=t.sent, failed_by_kind=t.failed,
+            lag_p50_s=t.lag_s(50.0), lag_p99_s=t.lag_s(99.0), unpaused_lag_p99_s=t.lag_s(99.0, unpaused=True),
+            sent_events=t.sent, failed_by_kind=t.failed,
             dropped_events=t.dropped, min_achieved_ratio=self.min_achieved_ratio, lag_bound_s=self.lag_bound_s,
             stalled_s=self._stalled[i],
             allowed_stalled_s=allowed_stall_s(duration_s, share=self.max_stall_share, max_behind_s=self.max_behind_s),

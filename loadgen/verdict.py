@@ -4,11 +4,16 @@ A step is **invalid** when the target acknowledged fewer than ``min_achieved_rat
 for (or more than the mirror-image excess), or when the generator fell behind its schedule for longer than a
 pause: an unreached rate is never reported as reached, and one pause of the process never voids a step.
 
-A second whose schedule-lag p99 exceeds ``lag_bound_s`` is *stalled*. Its canaries are not judged for TTA (the
-judge's ``stall`` window), and a step may hold :func:`allowed_stall_s` of them: ``max_stall_share`` of its
-seconds, and never fewer than one pause can touch (``ceil(max_behind_s) + 1``: a pause longer than
-``max_behind_s`` drops requests, and then the achieved rate decides). Past that the generator was behind for a
-sustained part of the step, not paused, and the step is invalid.
+A second whose schedule-lag p99 exceeds ``lag_bound_s`` while a generator process stood still (paused for at
+least half the bound: descheduled by a busy machine, stopped, blocked) is *stalled*. Its canaries are not
+judged for TTA (the judge's ``stall`` window), and a step may hold :func:`allowed_stall_s` of them:
+``max_stall_share`` of its seconds, and never fewer than one pause can touch (``ceil(max_behind_s) + 1``: a pause
+longer than ``max_behind_s`` drops requests, and then the achieved rate decides). Past that the generator was
+behind for a sustained part of the step, not paused, and the step is invalid.
+
+Lag that no pause explains is the generator's users not keeping up (a target slow to answer holds them, or
+there are too few): a step whose lag p99 over the requests started while no process was paused exceeds
+``lag_bound_s`` is invalid, as it always was. A stall never hides a slow target.
 
 >>> allowed_stall_s(6.0, share=0.25, max_behind_s=1.0), allowed_stall_s(60.0, share=0.25, max_behind_s=1.0)
 (2.0, 15.0)
@@ -63,6 +68,7 @@ def judge_step(
     dropped_events: int = 0,
     min_achieved_ratio: float = 0.97,
     lag_bound_s: float = 0.05,
+    unpaused_lag_p99_s: float | None = None,
     stalled_s: int = 0,
     allowed_stalled_s: float = math.inf,
     completed: bool = True,
@@ -82,6 +88,9 @@ def judge_step(
     elif ratio > 2 - min_achieved_ratio:
         problems.append(f"achieved {achieved_eps:.1f} events/s overshoots the target {target_eps:.1f} "
                         f"({ratio:.1%})")
+    if unpaused_lag_p99_s is not None and unpaused_lag_p99_s > lag_bound_s:
+        problems.append(f"schedule lag p99 {unpaused_lag_p99_s:.3f} s > bound {lag_bound_s:.3f} s while the "
+                        "generator ran (not a pause: its users could not keep up)")
     if stalled_s > allowed_stalled_s:
         problems.append(f"the generator fell behind its schedule (lag p99 over {lag_bound_s:g} s) in {stalled_s} "
                         f"seconds, more than the {allowed_stalled_s:g} s allowed")

@@ -46,6 +46,9 @@ LEAVE_LEAD_S = 0.5  # the switch request of a leaving worker is due this far ahe
 LEAVE_WAIT_S = 2.0  # then wait at most this long for its own requests before it to be sent and answered
 # (lead + wait stay well inside the 5 s a run's process group gets between SIGTERM and SIGKILL)
 REPORT_INTERVAL_S = 0.5
+# A timer this short runs all along the schedule; how much it oversleeps is how long the process stood still
+# (:meth:`loadgen.meter.Meter.note_pause`). 50 wake-ups a second cost well under 1 % of a core.
+PAUSE_TICK_S = 0.02
 GC_GEN0_THRESHOLD = 50_000
 GC_EVERY_S = 5.0  # a full collection this often, since the raised threshold is almost never reached
 
@@ -93,6 +96,7 @@ class WorkerSide:
         self.t0_unix_ms = 0.0
         self.end_s = 0.0
         self._reporter: gevent.Greenlet | None = None
+        self._pause_watch: gevent.Greenlet | None = None
         self._t0_unix_s: float | None = None
         self._rev = 0
         self._leave_seq: int | None = None  # leaving: none of the requests from this one on are ours
@@ -140,6 +144,7 @@ class WorkerSide:
             gc.freeze()
             gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
         self._reporter = gevent.spawn(self._report_loop)
+        self._pause_watch = gevent.spawn(self._watch_pauses)
         first = next((s[0] for s in pacer.shares if s[1] != NONE), 0)
         log.info("pacing as share %d of %d, start in %.2f s, from request %d", data["index"], data["count"],
                  self.t0_s - now, first)
@@ -155,6 +160,14 @@ class WorkerSide:
         self.meter.note_cpu(now, self.cpu_clock(), self.host_cpu())
         bins, upto = self.meter.drain(now, final=final)
         self.send_message(STATS_MESSAGE, {"bins": bins, "upto_s": upto})
+
+    def _watch_pauses(self) -> None:
+        while self.meter is not None:
+            before = self.clock()
+            gevent.sleep(PAUSE_TICK_S)
+            after = self.clock()
+            if after - before > 2 * PAUSE_TICK_S and self.meter is not None:
+                self.meter.note_pause(after, after - before - PAUSE_TICK_S)
 
     def _report_loop(self) -> None:
         last_gc = self.clock()
@@ -193,6 +206,9 @@ class WorkerSide:
 
     def stop(self) -> None:
         """On test stop: send what is left, stop reporting."""
+        if self._pause_watch is not None:
+            self._pause_watch.kill(block=False)
+            self._pause_watch = None
         if self._reporter is not None:
             self._reporter.kill(block=False)
             self._reporter = None

@@ -59,9 +59,10 @@ def test_shortfall_makes_the_step_invalid_with_reason():
     assert "server_error" in v.reason
 
 
-def _paused(sched, stalled_seconds, *, lag_s=0.3):
+def _paused(sched, stalled_seconds, *, lag_s=0.3, paused=True):
     """Rows and the verdict of a generator on time except in ``stalled_seconds``, where every request started
-    ``lag_s`` late (every event still delivered)."""
+    ``lag_s`` late (every event still delivered) because the process stood still (``paused``) or because its
+    users were all held by a slow target (not ``paused``)."""
     rows = []
 
     class Sink:
@@ -77,6 +78,8 @@ def _paused(sched, stalled_seconds, *, lag_s=0.3):
         lag = lag_s if int(due) in stalled_seconds else 0.0002
         meter.record_start(due + lag, step=sched.step_at(due), events=1, lag_s=lag)
         meter.record_result(due + lag + 0.001, events=1, kind="ok", latency_s=0.001)
+        if paused and lag == lag_s:
+            meter.note_pause(due + lag, lag_s)  # the process's timer overslept as long
     tl = Timeline(sched, t0_unix_s=0.0, sinks=[Sink()], lag_bound_s=0.05, max_stall_share=0.25, max_behind_s=1.0)
     tl.set_workers(["w"])
     tl.add("w", *meter.drain(0, final=True))
@@ -94,6 +97,15 @@ def test_one_pause_is_a_stall_not_a_verdict():
     assert "stalled 2 s" in v.reason
     assert [r["stalled"] for r in seconds] == [i in (4, 5) for i in range(10)]
     assert seconds[4]["lag_p99_s"] > 0.05
+
+
+def test_lag_without_a_pause_still_voids_the_step():
+    """The same late requests while the process ran (a slow target held every user): no stall window, the step
+    is invalid as before. A stall never hides a slow target."""
+    seconds, v = _paused(RateSchedule.constant(200, 10), {4}, paused=False)
+    assert not v.valid and v.stalled_s == 0, v
+    assert "while the generator ran (not a pause" in v.reason
+    assert not any(r["stalled"] for r in seconds)
 
 
 def test_sustained_lag_makes_the_step_invalid():
