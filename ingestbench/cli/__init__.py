@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ingestbench import __version__
-from records.config import ConfigError
-from records.exit_codes import ExitCode
+from ingestbench.records.config import ConfigError
+from ingestbench.records.exit_codes import ExitCode
 
 COMMANDS = {  # subcommand -> the module that registers and runs it
     "pipeline": "ingestbench.cli.pipeline",

@@ -17,9 +17,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from pipeline.app import PipelineApp, PipelineConfig
-from records.config import ConfigError, check_number, positive, resolve
-from records.plan import read_plan
+from ingestbench.pipeline.app import PipelineApp, PipelineConfig
+from ingestbench.records.config import ConfigError, check_number, positive, resolve
+from ingestbench.records.plan import read_plan
 
 WRITE_KEY_ENV = "INGESTBENCH_WRITE_KEY"  # the Bearer key writes and queries must carry; unset accepts any
 

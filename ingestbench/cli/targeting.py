@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestbench.cli.probe import reader_plan
-from loadgen.events import EventFactory
-from records.config import ConfigError, resolve, target_options
-from records.load import LoadConfig
-from records.plan import TargetPlan
-from targets.contract import Writer
-from targets.registry import names
-from targets.roles import Roles, make_roles
+from ingestbench.loadgen.events import EventFactory
+from ingestbench.records.config import ConfigError, resolve, target_options
+from ingestbench.records.load import LoadConfig
+from ingestbench.records.plan import TargetPlan
+from ingestbench.targets.contract import Writer
+from ingestbench.targets.registry import names
+from ingestbench.targets.roles import Roles, make_roles
 
 SAMPLE_REQUESTS = 20  # requests of the load's own events checked against the writer's limits
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from records.process import die_with_parent
+from ingestbench.records.process import die_with_parent
 
 log = logging.getLogger("ingestbench.orchestrate.run")
 

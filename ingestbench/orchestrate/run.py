@@ -20,20 +20,17 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import loadgen
-from checks.slo import Slo, load_slo
+from ingestbench import loadgen
+from ingestbench.checks.slo import Slo, load_slo
 from ingestbench.orchestrate.children import Child
 from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.machine import machine_facts, versions
 from ingestbench.orchestrate.net import free_port, reachable
 from ingestbench.orchestrate.progress import Progress
-from ingestbench.results.judging import judge_files, slo_for, with_verdict, write_judged
-from ingestbench.results.reports import write_reports
-from ingestbench.results.rundir import PLAN_JSON, RATES, RUN_JSON, SCENARIO_COPY, SLO_COPY, RunFiles
-from records.jsonl import write_json_atomic
-from records.observation import ANALYTICAL, TRANSACTIONAL
-from records.plan import Plan
-from records.run_record import (
+from ingestbench.records.jsonl import write_json_atomic
+from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
+from ingestbench.records.plan import Plan
+from ingestbench.records.run_record import (
     FINISHED,
     INTERRUPTED,
     RUNNING,
@@ -43,6 +40,9 @@ from records.run_record import (
     ScenarioInfo,
     TargetInfo,
 )
+from ingestbench.results.judging import judge_files, slo_for, with_verdict, write_judged
+from ingestbench.results.reports import write_reports
+from ingestbench.results.rundir import PLAN_JSON, RATES, RUN_JSON, SCENARIO_COPY, SLO_COPY, RunFiles
 
 LOCUSTFILE = Path(loadgen.__file__).resolve().parent / "locustfile.py"  # Locust runs it in its own processes
 
@@ -60,7 +60,7 @@ class RunOptions:
 
 
 class Run:
-    """Executes a resolved :class:`~records.plan.Plan`: children, supervision, judging, reports."""
+    """Executes a resolved :class:`~ingestbench.records.plan.Plan`: children, supervision, judging, reports."""
 
     def __init__(self, plan: Plan, options: RunOptions, *, scenario_text: str):
         self.plan = plan

@@ -18,8 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ingestbench.loadgen.rates_out import read_rates
 from ingestbench.orchestrate.net import free_port
-from loadgen.rates_out import read_rates
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUST = Path(sys.executable).with_name("locust")

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from records.observation import AVAILABLE, ERRORED, Observation
-from records.samples import MAX_ERROR_NAMES, OTHER_ERRORS, SampleColumns, read_sample_columns, write_cache
+from ingestbench.records.observation import AVAILABLE, ERRORED, Observation
+from ingestbench.records.samples import MAX_ERROR_NAMES, OTHER_ERRORS, SampleColumns, read_sample_columns, write_cache
 
 
 def _obs(i: int, error: str | None) -> Observation:
