@@ -2,9 +2,8 @@
 
 The Python modules here are the one source of truth for ``grafana/dashboards/*.json``: ``python -m
 ingestbench.dashboards.generate`` writes them, ``python -m ingestbench.dashboards.generate --check`` fails when a
-file differs from
-what the code builds (a test runs it). They are built with Grafana's foundation SDK, a development dependency:
-running the harness needs none of this.
+file differs from what the code builds (a test runs it). They are built with Grafana's foundation SDK, a development
+dependency: running the harness needs none of this.
 """
 
 if __name__ != "ingestbench.dashboards":  # the top-level folder dashboards/ is a link for contributors' paths

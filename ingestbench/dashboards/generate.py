@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             OUT.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     for name in stale:
-        print(f"{OUT / name} differs from what dashboards/ builds: run python -m ingestbench.dashboards.generate",
-        file=sys.stderr)
+        print(f"{OUT / name} differs from what dashboards/ builds: run python -m "
+              "ingestbench.dashboards.generate", file=sys.stderr)
     return 1 if stale else 0
 
 

@@ -1,14 +1,12 @@
-"""Pre-encoded events: the generator's fast path from an :class:`~ingestbench.loadgen.events.EventFactory` to request
-bytes.
+"""Pre-encoded events: the generator's fast path from an :class:`~ingestbench.loadgen.events.EventFactory` to
+request bytes.
 
 Each factory template is encoded once, by the target, with a placeholder timestamp; a request's events are
-then the template bytes with the send time spliced in (``ts.join((head, tail))``, ~0.16 µs an event) instead
-of a fresh dict per event serialised per request (~0.95 µs an event, measured in ``benchmarks/``). The target
-says how it writes a time (:meth:`~ingestbench.targets.contract.Writer.format_time`: milliseconds for the pipeline,
-ISO 8601
-for another), so the splice works whatever its wire form. The sequence of events is the factory's: for a
-given seed, the same events in the same order as :meth:`EventFactory.batch`, and the same bytes as encoding
-those (tested).
+then the template bytes with the send time spliced in (``ts.join((head, tail))``, ~0.16 µs an event) instead of a
+fresh dict per event serialised per request (~0.95 µs an event, measured in ``benchmarks/``). The target says how it
+writes a time (:meth:`~ingestbench.targets.contract.Writer.format_time`: milliseconds for the pipeline, ISO 8601 for
+another), so the splice works whatever its wire form. The sequence of events is the factory's: for a given seed, the
+same events in the same order as :meth:`EventFactory.batch`, and the same bytes as encoding those (tested).
 
 A template whose encoding does not hold the placeholder time exactly once is encoded per request from a copy
 with the real timestamp: slower, still correct::

@@ -132,11 +132,6 @@ class EventFactory:
         """The pool :meth:`next_event` and :meth:`batch` cycle through, in order (read-only for the caller)."""
         return tuple(self._pool)
 
-    @property
-    def event_names(self) -> list[str]:
-        """Every event name this factory can produce, in its casing."""
-        return [cased(words, self.casing) for words, _, _ in EVENT_KINDS]
-
     # --- construction (runs once, may be slow) ------------------------------------------------
     @staticmethod
     def _person(rng: random.Random, i: int) -> dict[str, Any]:

@@ -52,11 +52,6 @@ def parse_objects(lines: list[bytes]) -> list[dict[str, Any]]:
     return out
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Every complete, readable object of a JSON-lines file (a torn last line is skipped)."""
-    return LineTail(path).read_objects()
-
-
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Replace ``path`` with ``doc`` as indented JSON, atomically."""
     _replace(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")

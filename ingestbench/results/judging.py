@@ -1,9 +1,8 @@
 """A run's files in, the one judge's verdict out: what ``run``, ``report`` and ``gate`` share.
 
-Everything here reads files; the judging itself is :func:`ingestbench.checks.judge.judge_run`, the same pure function
-the
-probe calls. The inputs come from the results directory only (``samples.jsonl``, ``rates.jsonl``, the SLO
-copy, and from ``run.json`` the expected tiers and the problems the run recorded), so ``ingestbench gate DIR``
+Everything here reads files; the judging itself is :func:`ingestbench.checks.judge.judge_run`, the same pure
+function the probe calls. The inputs come from the results directory only (``samples.jsonl``, ``rates.jsonl``, the
+SLO copy, and from ``run.json`` the expected tiers and the problems the run recorded), so ``ingestbench gate DIR``
 on a finished run reproduces its verdicts and exit code exactly.
 """
 

@@ -1,9 +1,8 @@
 """ClickHouse over its HTTP interface (default port 8123): events in a table, canaries looked up with SQL.
 
-Writer: ``POST /?query=INSERT INTO <database>.<insert_into> FORMAT JSONEachRow`` with one JSON object per line,
-one row per event (columns in :mod:`ingestbench.targets.clickhouse_ddl`: ``timestamp`` in milliseconds, ``name``,
-user and
-anonymous ids, ``properties`` as a JSON string, ``canary_id`` in its own column). ``insert_settings`` are sent
+Writer: ``POST /?query=INSERT INTO <database>.<insert_into> FORMAT JSONEachRow`` with one JSON object per line, one
+row per event (columns in :mod:`ingestbench.targets.clickhouse_ddl`: ``timestamp`` in milliseconds, ``name``, user
+and anonymous ids, ``properties`` as a JSON string, ``canary_id`` in its own column). ``insert_settings`` are sent
 as URL parameters, e.g. ``async_insert=1,wait_for_async_insert=0`` on servers that have asynchronous inserts.
 
 Reader: one ``SELECT <canary_column> AS canary_id FROM <database>.<table> WHERE <canary_column> IN (...)

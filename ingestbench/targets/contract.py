@@ -11,9 +11,8 @@ read its secrets from (it declares their names in ``SECRETS``; they never travel
 line). It validates the options and names a bad key in a :class:`~ingestbench.records.config.ConfigError`.
 
 The object it returns plays one or more roles, each a :class:`typing.Protocol` below; every builder is sans-IO
-(it returns an :class:`~ingestbench.targets.base.HttpRequest` with the full URL, the caller executes it) and every
-parser
-takes what came back. What a target can take is declared in :attr:`Writer.limits` / :attr:`Reader.limits`.
+(it returns an :class:`~ingestbench.targets.base.HttpRequest` with the full URL, the caller executes it) and
+every parser takes what came back. What a target can take is declared in :attr:`Writer.limits` / :attr:`Reader.limits`.
 """
 
 from __future__ import annotations
@@ -81,15 +80,6 @@ class ProfileStore(Protocol):
     def parse_profile(self, status: int, body: bytes) -> ProfileResult: ...
 
     def parse_ingest(self, status: int, headers: Mapping[str, str], body: bytes) -> IngestResult: ...
-
-
-@runtime_checkable
-class GroundTruth(Protocol):
-    """When each canary really became visible (only a system that records it, like the reference pipeline)."""
-
-    def visibility(self, canary_ids: Iterable[str]) -> HttpRequest: ...
-
-    def parse_visibility(self, status: int, body: bytes) -> list[dict[str, Any]]: ...
 
 
 @runtime_checkable
