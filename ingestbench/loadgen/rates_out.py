@@ -1,4 +1,5 @@
-"""The rate-timeline file: JSON lines, one per second and one per step (format in :mod:`ingestbench.loadgen.timeline`).
+"""The rate-timeline file's writer: JSON lines, one per second and one per step, each the ``to_dict`` of a
+:mod:`ingestbench.records.timeline` row (which reads them back: :func:`~ingestbench.records.timeline.read_timeline`).
 
 Every line is flushed as soon as it is written, so a crash loses at most the line being written.
 """
@@ -36,8 +37,3 @@ class RatesWriter:
             raise ValueError(f"rates file {self.path} is closed")
         self._fh.write(orjson.dumps(row) + b"\n")
         self._fh.flush()
-
-
-def read_rates(path: str | Path) -> list[dict[str, Any]]:
-    """All lines of a rates file (for tests and reports)."""
-    return [orjson.loads(line) for line in Path(path).read_bytes().splitlines() if line.strip()]

@@ -49,6 +49,7 @@ from hdrh.histogram import HdrHistogram
 from ingestbench.loadgen.meter import TAIL_STEP, new_lag_histogram
 from ingestbench.loadgen.schedule import RateSchedule
 from ingestbench.loadgen.verdict import StepVerdict, allowed_stall_s, judge_step
+from ingestbench.records.timeline import SecondRow, StepRow
 
 REPORT_GRACE_S = 3.0
 LATENCY_WINDOW = 10  # seconds of per-second mean latency behind recent_latency_s
@@ -169,7 +170,7 @@ class Timeline:
                 # judged again on complete totals: a step's last requests may start (late) after it ended
                 self._judge(i, completed=now_offset_s >= self.schedule.step_bounds(i)[1] - 1e-6)
                 start_s, end_s = self.schedule.step_bounds(i)
-                row = {"type": "step", "start_s": start_s, "end_s": end_s, **asdict(self.verdicts[i])}
+                row = StepRow(start_s=start_s, end_s=end_s, **asdict(self.verdicts[i])).to_dict()
                 for sink in self.sinks:
                     sink.step(row)
         return [self.verdicts[i] for i in range(len(self.schedule.segments))]
@@ -199,17 +200,16 @@ class Timeline:
             if i not in self.verdicts and math.ceil(end_s - 1e-9) <= s + 1:
                 self._judge(i, completed=self._stopped_at_s is None or self._stopped_at_s >= end_s - 1e-6)
         verdict = self.verdicts.get(step) if step is not None else None
-        row = {
-            "type": "second", "t_s": s, "unix_s": round(self.t0_unix_s + s + 1, 3),
-            "target_eps": round(self.schedule.events_until(s + 1.0) - self.schedule.events_until(float(s)), 3),
-            "achieved_eps": float(total.ok), "sent_events": total.sent,
-            "failed_events": sum(total.failed.values()), "failed_by_kind": total.failed,
-            "dropped_events": total.dropped, "lag_p50_s": total.lag_s(50.0), "lag_p99_s": total.lag_s(99.0),
-            "latency_mean_s": round(total.lat_sum_s / total.lat_n, 6) if total.lat_n else None,
-            "inflight_peak": total.busy, "generator_cpu": total.cpu, "host_cpu": total.host_cpu, "step": step,
-            "valid": None if verdict is None else verdict.valid, "stalled": stalled,
-            "paused_s": round(total.paused_s, 4),
-        }
+        row = SecondRow(
+            t_s=s, unix_s=round(self.t0_unix_s + s + 1, 3),
+            target_eps=round(self.schedule.events_until(s + 1.0) - self.schedule.events_until(float(s)), 3),
+            achieved_eps=float(total.ok), sent_events=total.sent, failed_events=sum(total.failed.values()),
+            failed_by_kind=total.failed, dropped_events=total.dropped, lag_p50_s=total.lag_s(50.0),
+            lag_p99_s=total.lag_s(99.0),
+            latency_mean_s=round(total.lat_sum_s / total.lat_n, 6) if total.lat_n else None,
+            inflight_peak=total.busy, generator_cpu=total.cpu, host_cpu=total.host_cpu, step=step,
+            valid=None if verdict is None else verdict.valid, stalled=stalled, paused_s=round(total.paused_s, 4),
+        ).to_dict()
         self.next_second = s + 1
         for sink in self.sinks:
             sink.second(row, total.lag_us)

@@ -34,6 +34,8 @@ from typing import Any
 
 import orjson
 
+from ingestbench.records.fields import known
+
 AVAILABLE = "available"
 LOST = "lost"
 ERRORED = "errored"
@@ -125,8 +127,7 @@ class Observation:
     def from_record(cls, record: dict[str, Any]) -> Observation:
         """Inverse of :meth:`to_record`; derived keys are recomputed, unknown keys (such as the tiers that
         older results stored with each sample) ignored."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in record.items() if k in names})
+        return cls(**known(cls, record))
 
 
 def load_samples(path: str | Path) -> list[Observation]:

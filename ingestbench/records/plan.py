@@ -17,11 +17,12 @@ True
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ingestbench.records.config import ConfigError
+from ingestbench.records.fields import known
 from ingestbench.records.load import LoadConfig, LoadStep
 from ingestbench.records.run_record import check_schema
 
@@ -90,7 +91,7 @@ class ProbePlan:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> ProbePlan:
-        kw = {f.name: doc[f.name] for f in fields(cls) if f.name in doc}
+        kw = known(cls, doc)
         kw["expected_tiers"] = tuple(kw.get("expected_tiers") or ())
         if isinstance(kw.get("reader"), dict):
             kw["reader"] = TargetPlan.from_dict(kw["reader"])
@@ -131,7 +132,7 @@ class Plan:
         check_schema(doc, "plan.json")
         load = dict(doc["load"])
         load["steps"] = tuple(LoadStep(**s) for s in load["steps"])
-        kw = {f.name: doc[f.name] for f in fields(cls) if f.name in doc}
+        kw = known(cls, doc)
         kw.update(load=LoadConfig(**load), target=TargetPlan.from_dict(doc["target"]),
                   probe=ProbePlan.from_dict(doc["probe"]), expected_tiers=tuple(doc.get("expected_tiers") or ()),
                   notes=tuple(doc.get("notes") or ()), unmeasured=tuple(doc.get("unmeasured") or ()),

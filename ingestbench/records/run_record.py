@@ -11,10 +11,11 @@ A run writes its record at the start (``status`` ``running``, with its children'
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ingestbench.records.config import ConfigError
+from ingestbench.records.fields import known
 from ingestbench.records.timeline import StepRow
 from ingestbench.records.verdicts import TierVerdict
 
@@ -128,17 +129,17 @@ class RunRecord:
     @classmethod
     def from_dict(cls, doc: dict[str, Any], *, what: str = "run.json") -> RunRecord:
         check_schema(doc, what)
-        kw = _known(cls, doc)
+        kw = known(cls, doc)
         kw["schema_version"] = doc.get("schema_version", 1)
         for key, kind in (("scenario", ScenarioInfo), ("target", TargetInfo), ("probe", ProbeSummary)):
             if isinstance(doc.get(key), dict):
-                kw[key] = kind(**_known(kind, doc[key]))
+                kw[key] = kind(**known(kind, doc[key]))
         if isinstance(kw.get("scenario"), ScenarioInfo):
             kw["scenario"] = replace(kw["scenario"], rates_eps=tuple(kw["scenario"].rates_eps or ()))
-        kw["children"] = tuple(ChildInfo(**_known(ChildInfo, c)) for c in doc.get("children") or [])
+        kw["children"] = tuple(ChildInfo(**known(ChildInfo, c)) for c in doc.get("children") or [])
         kw["steps"] = tuple(s for s in (StepRow.from_dict(d) for d in doc.get("steps") or []) if s)
         kw["tiers"] = tuple(TierVerdict.from_dict(t) for t in doc.get("tiers") or [])
-        kw["gate"] = Gate(**_known(Gate, doc["gate"])) if isinstance(doc.get("gate"), dict) else None
+        kw["gate"] = Gate(**known(Gate, doc["gate"])) if isinstance(doc.get("gate"), dict) else None
         for key in ("expected_tiers", "notes", "run_problems", "invalid_reasons"):
             kw[key] = tuple(doc.get(key) or ())
         return cls(**kw)
@@ -173,18 +174,13 @@ class ProbeRecord:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> ProbeRecord:
         check_schema(doc, "verdicts.json")
-        kw = _known(cls, doc)
+        kw = known(cls, doc)
         kw["tiers"] = tuple(TierVerdict.from_dict(t) for t in doc.get("tiers") or [])
         summary = doc.get("summary")
-        kw["summary"] = ProbeSummary(**_known(ProbeSummary, summary if isinstance(summary, dict) else doc))
+        kw["summary"] = ProbeSummary(**known(ProbeSummary, summary if isinstance(summary, dict) else doc))
         for key in ("invalid_reasons", "expected_tiers", "run_problems"):
             kw[key] = tuple(doc.get(key) or ())
         kw.setdefault("status", "unknown")
         kw.setdefault("reason", "")
         kw.setdefault("exit_code", 3)
         return cls(**kw)
-
-
-def _known(cls: type, doc: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in doc.items() if k in names}

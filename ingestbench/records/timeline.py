@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingestbench.records.fields import known
 from ingestbench.records.jsonl import LineTail, parse_objects, write_jsonl_atomic
 
 SECOND, STEP = "second", "step"
@@ -57,7 +58,8 @@ class SecondRow:
     host_cpu: float | None = None
     step: int | None = None
     valid: bool | None = None
-    stalled: bool = False  # schedule-lag p99 of the second exceeded the bound: the generator fell behind
+    stalled: bool = False  # lag p99 over the bound while a generator stood still: the generator fell behind
+    paused_s: float = 0.0  # the longest any generator process stood still in the second
 
     @property
     def point(self) -> RatePoint:
@@ -78,7 +80,7 @@ class SecondRow:
         if not _finite(unix_s) or not _finite(achieved):
             return None
         target = doc.get("target_eps")
-        return cls(**{**_known(cls, doc), "unix_s": float(unix_s), "achieved_eps": float(achieved),
+        return cls(**{**known(cls, doc), "unix_s": float(unix_s), "achieved_eps": float(achieved),
                       "target_eps": float(target) if isinstance(target, int | float) and _finite(target) else None,
                       "t_s": int(doc.get("t_s") or 0), "stalled": doc.get("stalled") is True})
 
@@ -113,7 +115,7 @@ class StepRow:
         """The row of a ``step`` line (or of ``run.json``'s ``steps``); None when it is not one."""
         if doc.get("type", STEP) != STEP or not isinstance(doc.get("step"), int):
             return None
-        return cls(**{**_known(cls, doc), "valid": bool(doc.get("valid")),
+        return cls(**{**known(cls, doc), "valid": bool(doc.get("valid")),
                       "target_eps": float(doc.get("target_eps") or 0.0),
                       "achieved_eps": float(doc.get("achieved_eps") or 0.0)})
 
@@ -164,8 +166,3 @@ class TimelineTail:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _known(cls: type, doc: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in doc.items() if k in names}

@@ -14,8 +14,10 @@ when its order-statistic rank does not exist (the interval is unbounded on that 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
+
+from ingestbench.records.fields import known
 
 PASS, FAIL, INSUFFICIENT, INVALID = "pass", "fail", "insufficient", "invalid"
 # where a canary was sent, relative to the load's rate changes (see checks.tiering); only steady TTAs are judged
@@ -67,8 +69,7 @@ class TierVerdict:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> TierVerdict:
-        names = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in doc.items() if k in names}
+        kw = known(cls, doc)
         if "judged_s" not in doc and "p95_s" in doc:  # the oldest records judged the p95 only
             kw["judged_s"] = doc["p95_s"]
         v = cls(**kw)

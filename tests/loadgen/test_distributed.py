@@ -14,9 +14,8 @@ import time
 import pytest
 
 from ingestbench.loadgen.master import JOIN_LEAD_S
-from ingestbench.loadgen.rates_out import read_rates
 from ingestbench.orchestrate.children import stop_process
-from tests.loadgen.locust_run import LOCUST, LOCUSTFILE, free_port, serve, write_scenario
+from tests.loadgen.locust_run import LOCUST, LOCUSTFILE, free_port, read_rates, serve, write_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 

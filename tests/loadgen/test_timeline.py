@@ -4,10 +4,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from ingestbench.loadgen.meter import LAG_MAX_US, Meter, lag_histogram, new_lag_histogram
 from ingestbench.loadgen.metrics import LoadgenMetrics
-from ingestbench.loadgen.rates_out import RatesWriter, read_rates
+from ingestbench.loadgen.rates_out import RatesWriter
 from ingestbench.loadgen.schedule import RateSchedule
 from ingestbench.loadgen.timeline import Timeline
 from ingestbench.loadgen.verdict import judge_step
+from tests.loadgen.locust_run import read_rates
 
 
 def simulate(meter, sched, *, share=1.0, deliver=1.0, lag_s=0.0002, start=0.0):
