@@ -11,8 +11,9 @@ code into a table of the distinct error texts (the first ``MAX_ERROR_NAMES``; la
 entry), so a run with a million refused canaries still says what they were refused for and when.
 
 Once a run is judged, its columns are kept beside the file (``samples.columns.npz``, written by ``run`` and
-``report``), stamped with the size and modification time of the ``samples.jsonl`` they came from: judging the
-run again (``gate``, another SLO) reads them in milliseconds, and a file that changed since is parsed again.
+``report``), stamped with the size and modification time of the ``samples.jsonl`` they came from and with the
+cache's own layout version: judging the run again (``gate``, another SLO) reads them in milliseconds, and a file
+that changed since, or a cache of another version, is parsed again.
 
 >>> from ingestbench.records.observation import Observation
 >>> cols = SampleColumns.from_observations([Observation("c1", "analytical", "available", sent_ns=0,
@@ -40,6 +41,9 @@ PATH_CODE = {name: i for i, name in enumerate(PATHS)}
 CHUNK_BYTES = 8 << 20
 BLOCK = 1 << 17  # rows per block of a vectorised computation
 CACHE_NAME = "samples.columns.npz"
+# The cache's layout: bump it whenever a column, its dtype or a code table changes. A cache of another version
+# (an older ingestbench wrote it) is not read: the samples are parsed again, and the cache rewritten.
+CACHE_VERSION = 2
 _ARRAYS = ("id_hash", "path", "outcome", "sent_ns", "sent_unix_ms", "seen_ns", "last_miss_ns", "prior_poll_ns",
            "duplicates", "error_code")
 MAX_ERROR_NAMES = 64
@@ -202,6 +206,7 @@ def write_cache(columns: SampleColumns, samples_path: str | Path) -> None:
     with tmp.open("wb") as fh:
         np.savez(fh, **{name: getattr(columns, name) for name in _ARRAYS},
                  stamp=np.array([stat.st_size, stat.st_mtime_ns], dtype=np.int64),
+                 version=np.array(CACHE_VERSION, dtype=np.int64),
                  error_names=np.array(columns.error_names or ("",)))
     tmp.replace(cache_path(samples_path))
 
@@ -210,6 +215,8 @@ def _read_cache(samples_path: Path) -> SampleColumns | None:
     try:
         stat = samples_path.stat()
         with np.load(cache_path(samples_path), allow_pickle=False) as npz:
+            if "version" not in npz.files or int(npz["version"]) != CACHE_VERSION:
+                return None  # another layout: parse the samples again
             if npz["stamp"].tolist() != [stat.st_size, stat.st_mtime_ns]:
                 return None  # the samples changed since: parse them again
             out = SampleColumns(error_names=tuple(str(n) for n in npz["error_names"]))
