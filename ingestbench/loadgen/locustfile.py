@@ -99,6 +99,12 @@ def _init(environment: Any, **_kwargs: Any) -> None:
     if runner is None or opts is None:
         return
     registry = TargetRegistry.default(environ=os.environ)
+    if opts.plan:
+        try:
+            _from_plan(environment, opts)
+        except ConfigError as exc:
+            log.error("ingestbench: error: %s", exc)
+            sys.exit(2)
     if isinstance(runner, WorkerRunner) and getattr(opts, "processes", None):
         # A worker forked by ``--processes`` outlived a master killed with SIGKILL (it waits a minute for the
         # master's heartbeat, and hangs on SIGTERM trying to say goodbye): it dies with its master instead.
@@ -130,13 +136,25 @@ def _init(environment: Any, **_kwargs: Any) -> None:
             sys.exit(2)
 
 
+def _from_plan(environment: Any, opts: Any) -> None:
+    """A run's child: the target's address comes from the plan, as everything else does (its command line says
+    only ``--plan`` besides Locust's own words; the plan wins over any option or variable)."""
+    plan = read_plan(opts.plan)
+    if plan.target.url:
+        environment.host = plan.target.url
+        for user_class in environment.user_classes:
+            user_class.host = plan.target.url
+
+
 def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegistry) -> None:
     if not environment.stop_timeout:
         environment.stop_timeout = USER_STOP_TIMEOUT_S
+    rates_out, metrics_port = opts.rates_out, opts.metrics_port
     if opts.plan:  # a run's plan: durations already scaled, the target as the run resolved it
         plan = read_plan(opts.plan)
         name, load, time_scale = plan.scenario_name, plan.load, 1.0
         target, target_opts, run_id = plan.target.kind, plan.target.options, plan.run_id or opts.run_id
+        rates_out, metrics_port = plan.rates_out or "", plan.generator_metrics_port or 0
     else:
         scenario = load_scenario(opts.scenario)
         name, load = scenario.name, scenario.load
@@ -152,7 +170,7 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
     metrics = LoadgenMetrics(prom, run_id=run_id, scenario=name, target=target)
     exposed = run_registry(prom, {"run_id": run_id, "target": target})
     sinks: list[TimelineSink] = [metrics]
-    writer = RatesWriter(opts.rates_out) if opts.rates_out else None
+    writer = RatesWriter(rates_out) if rates_out else None
     if writer is not None:
         sinks.append(writer)
 
@@ -183,8 +201,8 @@ def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegis
         environment.shape_class = ScheduleShape()
         environment.shape_class.runner = runner
     environment.shape_class.master = master
-    if opts.metrics_port:
-        start_http_server(opts.metrics_port, addr=opts.metrics_host, registry=exposed)
+    if metrics_port:
+        start_http_server(metrics_port, addr=opts.metrics_host, registry=exposed)
     if environment.web_ui is not None:
         def web_metrics() -> tuple[bytes, int, dict[str, str]]:
             body, content_type = render(exposed, None)

@@ -23,6 +23,7 @@ from typing import Any
 
 from ingestbench.records.config import ConfigError
 from ingestbench.records.fields import known
+from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.load import LoadConfig, LoadStep
 from ingestbench.records.run_record import check_schema
 
@@ -51,10 +52,15 @@ class TargetPlan:
 
 @dataclass(frozen=True)
 class PipelinePlan:
-    """The embedded reference pipeline (scaled: flush rows and the flush wait follow the time scale)."""
+    """The embedded reference pipeline (scaled: flush rows and the flush wait follow the time scale), and where
+    the run has it listen and keep its store."""
 
     flush_rows: int = 3000
     flush_max_wait_s: float = 30.0
+    host: str = "127.0.0.1"
+    port: int = 0  # the run picks a free one before it writes the plan
+    data_dir: str | None = None  # None: a new temp dir
+    ready_file: str | None = None  # 'host:port' is written here once it listens
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,8 @@ class Plan:
     expected_tiers: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what the run will not measure, or measure more coarsely than asked, and why
     unmeasured: tuple[str, ...] = ()  # what the SLO needs and the targets cannot give: each makes the run invalid
+    rates_out: str | None = None  # where the generator writes its rate timeline
+    generator_metrics_port: int | None = None  # the generator's /metrics on 127.0.0.1 (None: not served)
     schema_version: int = PLAN_SCHEMA_VERSION
 
     @property
@@ -136,11 +144,12 @@ class Plan:
         kw.update(load=LoadConfig(**load), target=TargetPlan.from_dict(doc["target"]),
                   probe=ProbePlan.from_dict(doc["probe"]), expected_tiers=tuple(doc.get("expected_tiers") or ()),
                   notes=tuple(doc.get("notes") or ()), unmeasured=tuple(doc.get("unmeasured") or ()),
-                  pipeline=PipelinePlan(**doc["pipeline"]) if doc.get("pipeline") else None)
+                  pipeline=PipelinePlan(**known(PipelinePlan, doc["pipeline"])) if doc.get("pipeline") else None)
         return cls(**kw)
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        """Atomically: a child never reads half a plan."""
+        write_json_atomic(path, self.to_dict())
 
 
 def read_plan(path: str | Path) -> Plan:
