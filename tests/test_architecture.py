@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ingestbench.cli import COMMANDS, main
+from ingestbench.targets.spec import TargetSpec
 from tests.fake_target import FakeTarget
 from tests.ingestbench.synthetic import make_run_dir
 
@@ -67,7 +68,7 @@ def test_dynamic_imports_keep_the_layers() -> None:
         importlib.import_module(name)
     ours = [e for e in entry_points(group="ingestbench.targets") if e.value.startswith("ingestbench.")]
     assert {e.name for e in ours} >= {"pipeline", "clickhouse", "http", "posthog", "segment", "userflux"}
-    assert all(e.value.startswith("ingestbench.targets.") and callable(e.load()) for e in ours), ours
+    assert all(e.value.startswith("ingestbench.targets.") and isinstance(e.load(), TargetSpec) for e in ours), ours
 
 
 TINY_TARGET = '''

@@ -50,6 +50,10 @@ def test_quick_passes_from_an_empty_directory_of_a_fresh_venv(wheel: Path, tmp_p
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import ingestbench, sys; print(ingestbench.__file__)"],
                            capture_output=True, text=True, cwd=empty, env=env, timeout=60)
     assert str(venv) in where.stdout and str(ROOT) not in where.stdout, where  # the wheel's copy, not the checkout
+    kinds = subprocess.run([ib, "targets"], capture_output=True, text=True, cwd=empty, env=env, timeout=60)
+    assert kinds.returncode == 0, kinds
+    for kind in ("clickhouse", "http", "pipeline", "posthog", "segment", "userflux"):
+        assert f"{kind}: " in kinds.stdout, kinds.stdout
     run = subprocess.run([ib, "run", "--scenario", "quick", "--no-progress", "--out", str(empty / "results")],
                          capture_output=True, text=True, cwd=empty, env=env, timeout=300)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]

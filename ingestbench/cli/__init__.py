@@ -30,6 +30,7 @@ COMMANDS = {  # subcommand -> the module that registers and runs it
     "gate": "ingestbench.cli.results",
     "compare": "ingestbench.cli.results",
     "setup": "ingestbench.cli.setup",
+    "targets": "ingestbench.cli.targets",
 }
 
 

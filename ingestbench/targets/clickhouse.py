@@ -48,7 +48,7 @@ from ingestbench.targets.base import (
     sql_in_list,
 )
 from ingestbench.targets.contract import Limits, SetupConversation, SetupStep
-from ingestbench.targets.registry import check_options
+from ingestbench.targets.spec import READER, SETUP, WRITER, Option, Secret, TargetSpec
 
 NAME = "clickhouse"
 SECRETS = ("INGESTBENCH_CLICKHOUSE_USER", "INGESTBENCH_CLICKHOUSE_PASSWORD")
@@ -66,7 +66,7 @@ _SETTING = re.compile(r"[a-z_][a-z0-9_]*=[A-Za-z0-9_.]+")
 
 def make(url: str, options: Mapping[str, str], environ: Mapping[str, str]) -> ClickHouseTarget:
     """The entry point: validates the options, takes the user and password from the environment."""
-    check_options(NAME, options, OPTIONS)
+    SPEC.check_options(options)
     database = ddl.identifier("database", options.get("database", "ingestbench"))
     table = ddl.identifier("table", options.get("table", "events"))
     buffer = ddl.Buffer.parse(options["buffer"]) if options.get("buffer") else None
@@ -194,3 +194,15 @@ def error_line(body: bytes) -> str:
     line = text[0] if text else "(empty answer)"
     line = line.replace("e.displayText() = ", "").replace(", e.what() = DB::Exception", "")
     return line[:300]
+
+
+OPTION_DEFAULTS = {"database": "ingestbench", "table": "events", "canary_column": "canary_id"}
+SPEC = TargetSpec(
+    kind=NAME,
+    summary="ClickHouse over HTTP: rows inserted as JSONEachRow, canaries read back with SQL",
+    make=make,
+    options=tuple(Option(name, text, default=OPTION_DEFAULTS.get(name)) for name, text in OPTIONS.items()),
+    secrets=(Secret(SECRETS[0], "the ClickHouse user (X-ClickHouse-User; unset: the server's default user)"),
+             Secret(SECRETS[1], "that user's password (X-ClickHouse-Key)")),
+    roles=(WRITER, READER, SETUP),
+)

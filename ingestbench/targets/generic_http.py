@@ -43,7 +43,7 @@ from ingestbench.targets.base import (
     dig,
 )
 from ingestbench.targets.contract import Limits
-from ingestbench.targets.registry import check_options
+from ingestbench.targets.spec import READER, WRITER, Option, Secret, TargetSpec
 
 NAME = "http"
 SECRETS = ("INGESTBENCH_HTTP_AUTH",)
@@ -84,7 +84,7 @@ class Templates:
 
 def make(url: str, options: Mapping[str, str], environ: Mapping[str, str]) -> HttpWriter:
     """A writer; a writer and reader when ``query_path`` is set."""
-    check_options(NAME, options, OPTIONS)
+    SPEC.check_options(options)
     o = {**DEFAULTS, **options}
     if o["envelope"] not in ENVELOPES:
         raise ConfigError(f"target-opt: envelope must be one of {', '.join(ENVELOPES)}, got {o['envelope']!r}")
@@ -179,3 +179,15 @@ class HttpTarget(HttpWriter):
             if isinstance(value, str):
                 out.append(CanaryRow(canary_id=value))
         return out
+
+
+SPEC = TargetSpec(
+    kind=NAME,
+    summary="any HTTP ingest API described by templates; a reader when query_path is set",
+    make=make,
+    options=tuple(Option(name, text, type={"max_batch_events": "integer", "max_query_ids": "integer",
+                                          "min_poll_interval_s": "number", "query_url": "url"}.get(name, "text"),
+                    default=DEFAULTS.get(name)) for name, text in OPTIONS.items()),
+    secrets=(Secret(SECRETS[0], "the value of the auth header (auth_header), e.g. 'Bearer <key>'"),),
+    roles=(WRITER, READER),
+)

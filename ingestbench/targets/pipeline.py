@@ -24,7 +24,7 @@ import orjson
 from ingestbench.records.config import ConfigError
 from ingestbench.targets.base import CanaryRow, HttpRequest, TargetError, answer_list, loads
 from ingestbench.targets.contract import Limits
-from ingestbench.targets.registry import check_options
+from ingestbench.targets.spec import PROFILES, READER, WRITER, Option, Secret, TargetSpec
 from ingestbench.targets.userflux_wire import UserFluxWire
 
 NAME = "pipeline"
@@ -35,7 +35,7 @@ OPTIONS = {"location_enrichment": "send ?locationEnrichment=true (true/false, de
 
 def make(url: str, options: Mapping[str, str], environ: Mapping[str, str]) -> PipelineTarget:
     """The entry point: validates the options, takes the write key from the environment."""
-    check_options(NAME, options, OPTIONS)
+    SPEC.check_options(options)
     enrich = options.get("location_enrichment", "false").strip().lower()
     if enrich not in ("true", "false"):
         raise ConfigError(f"target-opt: location_enrichment must be true or false, got {enrich!r}")
@@ -89,3 +89,13 @@ class PipelineTarget(UserFluxWire):
         if not isinstance(rows, list):
             raise TargetError("visibility response has no 'rows' list")
         return rows
+
+
+SPEC = TargetSpec(
+    kind=NAME,
+    summary="the reference pipeline (UserFlux-compatible ingest, query API, profiles)",
+    make=make,
+    options=(Option("location_enrichment", OPTIONS["location_enrichment"], "boolean", "false"),),
+    secrets=(Secret(SECRETS[0], "the Bearer key a pipeline started with one requires (unset: it takes any)"),),
+    roles=(WRITER, READER, PROFILES),
+)

@@ -43,7 +43,7 @@ from ingestbench.targets.base import (
     sql_in_list,
 )
 from ingestbench.targets.contract import Limits
-from ingestbench.targets.registry import check_options
+from ingestbench.targets.spec import READER, WRITER, Option, Secret, TargetSpec
 
 NAME = "posthog"
 SECRETS = ("INGESTBENCH_POSTHOG_PROJECT_KEY", "INGESTBENCH_POSTHOG_PERSONAL_KEY")
@@ -58,7 +58,7 @@ RESULT_LIMIT = 10_000  # rows per answer (PostHog: 100 by default, 50,000 at mos
 
 def make(url: str, options: Mapping[str, str], environ: Mapping[str, str]) -> PostHogWriter:
     """A writer, or a writer and reader when the project id and the personal key are given."""
-    check_options(NAME, options, OPTIONS)
+    SPEC.check_options(options)
     try:
         per_hour = float(options.get("max_queries_per_hour", "120"))
     except ValueError:
@@ -130,3 +130,15 @@ class PostHogTarget(PostHogWriter):
     def parse_query(self, status: int, body: bytes) -> list[CanaryRow]:
         results = answer_list(status, body, "posthog HogQL query", "results")
         return [CanaryRow(canary_id=str(r[0])) for r in results if isinstance(r, list) and r and r[0] is not None]
+
+
+SPEC = TargetSpec(
+    kind=NAME,
+    summary="PostHog: events through the capture API, canaries looked up with HogQL",
+    make=make,
+    options=(Option("app_url", OPTIONS["app_url"], "url"), Option("project_id", OPTIONS["project_id"]),
+             Option("max_queries_per_hour", OPTIONS["max_queries_per_hour"], "integer", "120")),
+    secrets=(Secret(SECRETS[0], "the project API key events are captured with", needed_by=(WRITER,)),
+             Secret(SECRETS[1], "a personal API key with query access (the reader)", needed_by=(READER,))),
+    roles=(WRITER, READER),
+)

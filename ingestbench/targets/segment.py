@@ -36,7 +36,7 @@ import orjson
 from ingestbench.records.config import ConfigError
 from ingestbench.targets.base import JSON_HEADERS, HttpRequest, IngestResult, classify_status, iso_ms
 from ingestbench.targets.contract import Limits
-from ingestbench.targets.registry import check_options
+from ingestbench.targets.spec import WRITER, Option, Secret, TargetSpec
 
 NAME = "segment"
 SECRETS = ("INGESTBENCH_SEGMENT_WRITE_KEY",)
@@ -63,7 +63,7 @@ FLAVOURS = {
 
 
 def make(url: str, options: Mapping[str, str], environ: Mapping[str, str]) -> SegmentTarget:
-    check_options(NAME, options, OPTIONS)
+    SPEC.check_options(options)
     flavour = options.get("flavour", "segment").strip().lower()
     if flavour not in FLAVOURS:
         raise ConfigError(f"target-opt: flavour must be one of {', '.join(FLAVOURS)}, got {flavour!r}")
@@ -132,3 +132,13 @@ class SegmentTarget:
 
     def parse_ingest(self, status: int, headers: Mapping[str, str], body: bytes) -> IngestResult:
         return classify_status(status, headers, body)
+
+
+SPEC = TargetSpec(
+    kind=NAME,
+    summary="Segment-compatible collectors (Segment, RudderStack, Jitsu): a writer only",
+    make=make,
+    options=(Option("flavour", OPTIONS["flavour"], default="segment"),),
+    secrets=(Secret(SECRETS[0], "the source's write key", needed_by=(WRITER,)),),
+    roles=(WRITER,),
+)

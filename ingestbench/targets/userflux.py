@@ -36,7 +36,7 @@ import orjson
 from ingestbench.records.config import ConfigError
 from ingestbench.targets.base import JSON_HEADERS, CanaryRow, HttpRequest, TargetError, answer_list, loads, sql_in_list
 from ingestbench.targets.contract import Limits
-from ingestbench.targets.registry import check_options
+from ingestbench.targets.spec import PROFILES, READER, WRITER, Option, Secret, TargetSpec
 from ingestbench.targets.userflux_wire import UserFluxWire
 
 NAME = "userflux"
@@ -65,7 +65,7 @@ MAX_QUERY_IDS = 500
 
 def make(url: str, options: Mapping[str, str], environ: Mapping[str, str]) -> UserFluxIngest:
     """Ingest and profiles; with ``INGESTBENCH_USERFLUX_CLIENT_SECRET`` also the Metrics API reader."""
-    check_options(NAME, options, OPTIONS)
+    SPEC.check_options(options)
     opts = {**DEFAULTS, **{k: v.strip() for k, v in options.items()}}
     if opts["location_enrichment"].lower() not in ("true", "false"):
         raise ConfigError(f"target-opt: location_enrichment must be true or false, got {opts['location_enrichment']!r}")
@@ -140,3 +140,17 @@ class UserFluxTarget(UserFluxIngest):
             if isinstance(value, str):
                 out.append(CanaryRow(canary_id=value))
         return out
+
+
+SPEC = TargetSpec(
+    kind=NAME,
+    summary="UserFlux: ingest and profiles as its SDKs send them, canaries read with the Metrics API",
+    make=make,
+    options=tuple(Option(name, text, type={"location_enrichment": "boolean", "metrics_url": "url"}.get(name, "text"),
+                    default=DEFAULTS.get(name)) for name, text in OPTIONS.items()),
+    secrets=(Secret(SECRETS[0], "the write key events and profiles are sent with", needed_by=(WRITER, PROFILES)),
+             Secret(SECRETS[1], "the read+write key profiles are read back with", needed_by=(PROFILES,)),
+             Secret(SECRETS[2], "the Metrics API client secret (the reader)", needed_by=(READER,)),
+             Secret(SECRETS[3], "the environment API key for the Metrics API (the reader)", needed_by=(READER,))),
+    roles=(WRITER, READER, PROFILES),
+)
