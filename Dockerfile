@@ -8,12 +8,6 @@ WORKDIR /app
 # gcc for the few dependencies without a wheel for this platform; removed in the same layer.
 COPY pyproject.toml README.md ./
 COPY ingestbench ingestbench
-COPY loadgen loadgen
-COPY checks checks
-COPY pipeline pipeline
-COPY targets targets
-COPY records records
-COPY scenarios scenarios
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install . \

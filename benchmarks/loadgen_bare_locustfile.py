@@ -11,7 +11,7 @@ import os
 import orjson
 from locust import FastHttpUser, constant, task
 
-from loadgen.events import EventFactory
+from ingestbench.loadgen.events import EventFactory
 
 BATCH = int(os.environ.get("LOADGEN_BENCH_BATCH", "1"))
 _EVENTS = EventFactory(seed=1).batch(BATCH)

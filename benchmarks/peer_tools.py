@@ -51,9 +51,9 @@ class Command:
 def write_bodies(workdir: Path, batches: list[int]) -> dict[int, Path]:
     """Request bodies the peers send: the ingestbench event whose size is nearest the mean of the events
     ingestbench sends (its default ``[load]`` settings), as one event or a batch of ``b`` such events."""
-    from loadgen.encoded import EncodedEvents
-    from loadgen.events import EventFactory
-    from targets.pipeline import PipelineTarget
+    from ingestbench.loadgen.encoded import EncodedEvents
+    from ingestbench.loadgen.events import EventFactory
+    from ingestbench.targets.pipeline import PipelineTarget
 
     target = PipelineTarget("http://127.0.0.1")
     enc = EncodedEvents(EventFactory(seed=1 * 1_000_003), target)

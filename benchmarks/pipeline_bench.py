@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from ingestbench.orchestrate.children import stop_process  # noqa: E402
 from ingestbench.orchestrate.net import free_port  # noqa: E402
-from pipeline.store import Store  # noqa: E402
-from pipeline.validation import validate_batch  # noqa: E402
+from ingestbench.pipeline.store import Store  # noqa: E402
+from ingestbench.pipeline.validation import validate_batch  # noqa: E402
 
 
 def make_event(i: int, canary: str | None = None) -> dict:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from ingestbench.orchestrate.net import free_port
-from records.process import die_with_parent
+from ingestbench.records.process import die_with_parent
 
 BINARY = "/usr/sbin/clickhouse-server"
 READY_TIMEOUT_S = 30.0

@@ -77,3 +77,22 @@ def assert_secret_nowhere(secret: str, run_dir: Path, output: str, cmdlines: lis
     assert any(p.parent.name == "logs" for p in files)
     assert not [p for p in files if secret.encode() in p.read_bytes()]
     assert secret not in output
+
+
+LOCUST_WORDS = {"-f", "--headless", "--only-summary", "--processes", "--master-bind-host", "--master-bind-port",
+                "--master-port"}  # Locust's own: which file, no web UI, its summary, how it forks its processes
+
+
+def assert_plan_only(cmdlines: list[str], plan: Path) -> None:
+    """Every child of a run was told its settings by the plan alone: besides the executable, ``--plan PATH``
+    and Locust's own words, nothing on its command line."""
+    children = [c.split() for c in cmdlines if " -m ingestbench " in c or " -m locust " in c]
+    assert {c[c.index("-m") + 1] for c in children} >= {"ingestbench", "locust"}, cmdlines
+    for words in children:
+        module = words[words.index("-m") + 1]
+        rest = words[words.index("-m") + 2:]
+        if module == "ingestbench":
+            assert rest[0] in ("probe", "pipeline") and rest[1:] == ["--plan", str(plan)], words
+        else:
+            flags = [w for w in rest if w.startswith("-")]
+            assert set(flags) <= LOCUST_WORDS | {"--plan"} and rest[rest.index("--plan") + 1] == str(plan), words

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ingestbench import __version__
-from records.config import ConfigError
-from records.exit_codes import ExitCode
+from ingestbench.records.config import ConfigError
+from ingestbench.records.exit_codes import ExitCode
 
 COMMANDS = {  # subcommand -> the module that registers and runs it
     "pipeline": "ingestbench.cli.pipeline",
@@ -30,6 +30,7 @@ COMMANDS = {  # subcommand -> the module that registers and runs it
     "gate": "ingestbench.cli.results",
     "compare": "ingestbench.cli.results",
     "setup": "ingestbench.cli.setup",
+    "targets": "ingestbench.cli.targets",
 }
 
 

@@ -17,10 +17,11 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from pipeline.app import PipelineApp, PipelineConfig
-from records.config import ConfigError, check_number, positive, resolve
-from records.plan import read_plan
+from ingestbench.pipeline.app import PipelineApp, PipelineConfig
+from ingestbench.records.config import ConfigError, check_number, positive, resolve
+from ingestbench.records.plan import PipelinePlan, read_plan
 
+DEFAULTS = PipelinePlan()  # the one place the flush defaults live
 WRITE_KEY_ENV = "INGESTBENCH_WRITE_KEY"  # the Bearer key writes and queries must carry; unset accepts any
 
 log = logging.getLogger("ingestbench.pipeline")
@@ -57,28 +58,24 @@ def register(sub: Any) -> None:
     p.add_argument("--ready-file", default=None, help="write 'host:port' to this file once listening")
     p.add_argument("--run-id", default=None, help="a run_id label on every metric (default: the plan's, else "
                    "none)")
-    p.add_argument("--plan", default=None, help="a run's plan.json: the flush settings from it (a run starts its "
-                   "embedded pipeline this way)")
+    p.add_argument("--plan", default=None, help="a run's plan.json: every setting from its pipeline part (a run "
+                   "starts its embedded pipeline this way; the other options are then not allowed)")
     p.set_defaults(func=run)
 
 
-def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig]:
+def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig, str | None]:
+    """Where to listen, the pipeline's settings and the ready file: from a run's plan alone (``--plan``), or
+    flags > environment > defaults."""
     if args.plan is not None:
-        if args.flush_rows is not None or args.flush_max_wait is not None:
-            raise ConfigError("plan: --flush-rows and --flush-max-wait cannot be combined with --plan")
-        plan = read_plan(args.plan)
-        if plan.pipeline is None:
-            raise ConfigError(f"plan: {args.plan} has no embedded pipeline (its target has a URL)")
-        args.flush_rows, args.flush_max_wait = plan.pipeline.flush_rows, plan.pipeline.flush_max_wait_s
-        args.run_id = args.run_id or plan.run_id
+        return _from_plan(args)
     host = resolve("host", args.host, "127.0.0.1", str)
     port = resolve("port", args.port, 8080, int)
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be 0..65535, got {port}")
     data = resolve("data", args.data, None, str) or tempfile.mkdtemp(prefix="ingestbench-pipeline-")
     checks = {
-        "flush-rows": (args.flush_rows, 3000, positive(int)),
-        "flush-max-wait": (args.flush_max_wait, 30.0, positive(float)),
+        "flush-rows": (args.flush_rows, DEFAULTS.flush_rows, positive(int)),
+        "flush-max-wait": (args.flush_max_wait, DEFAULTS.flush_max_wait_s, positive(float)),
         "max-body-bytes": (args.max_body_bytes, 5 * 1024 * 1024, positive(int)),
         "max-batch": (args.max_batch, 1000, positive(int)),
     }
@@ -96,11 +93,25 @@ def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig]:
         max_batch=int(values["max-batch"]),
         run_id=resolve("run-id", args.run_id, None, str) or None,
     )
-    return host, port, config
+    return host, port, config, args.ready_file
+
+
+def _from_plan(args: argparse.Namespace) -> tuple[str, int, PipelineConfig, str | None]:
+    given = [k for k, v in vars(args).items() if k not in ("plan", "func", "command", "log_level") and v is not None]
+    if given:
+        raise ConfigError(f"plan: --{given[0].replace('_', '-')} cannot be combined with --plan (the plan has it)")
+    plan = read_plan(args.plan)
+    p = plan.pipeline
+    if p is None:
+        raise ConfigError(f"plan: {args.plan} has no embedded pipeline (its target has a URL)")
+    data = p.data_dir or tempfile.mkdtemp(prefix="ingestbench-pipeline-")
+    config = PipelineConfig(data_dir=Path(data), flush_rows=p.flush_rows, flush_max_wait_s=p.flush_max_wait_s,
+                            write_key=os.environ.get(WRITE_KEY_ENV) or None, run_id=plan.run_id or None)
+    return p.host, p.port, config, p.ready_file
 
 
 def run(args: argparse.Namespace) -> int:
-    host, port, config = _config(args)
+    host, port, config, ready_file = _config(args)
     # The writer thread releases the GIL around every SQLite step; with the default 5 ms switch interval it
     # then waits up to 5 ms to get it back from a busy event loop, once per statement (a lock convoy).
     sys.setswitchinterval(0.0002)
@@ -114,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover - uvloop is optional off Linux
         pass
     try:
-        asyncio.run(_serve(host, port, config, args.ready_file))
+        asyncio.run(_serve(host, port, config, ready_file))
     except OSError as exc:
         print(f"ingestbench pipeline: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -22,13 +22,13 @@ from typing import Any
 
 from rich.console import Console
 
-from checks.slo import load_slo
+from ingestbench.checks.slo import load_slo
 from ingestbench.orchestrate.probe import footer, run_probe
+from ingestbench.records.config import READER_ENV_PREFIX, ConfigError, check_number, positive, resolve, target_options
+from ingestbench.records.load import LARGEST, LARGEST_TIME_SCALE
+from ingestbench.records.plan import ProbePlan, TargetPlan, read_plan
 from ingestbench.results.table import print_verdicts
-from records.config import READER_ENV_PREFIX, ConfigError, check_number, positive, resolve, target_options
-from records.load import LARGEST, LARGEST_TIME_SCALE
-from records.plan import ProbePlan, TargetPlan, read_plan
-from targets.roles import make_roles
+from ingestbench.targets.roles import make_roles
 
 
 def register(sub: Any) -> None:

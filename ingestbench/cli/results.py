@@ -15,15 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ingestbench.records.config import ConfigError
+from ingestbench.records.exit_codes import ExitCode
+from ingestbench.records.jsonl import write_json_atomic
+from ingestbench.records.numbers import fmt
+from ingestbench.records.run_record import INCOMPLETE
 from ingestbench.results.compare import compare_runs
 from ingestbench.results.judging import judge_files, slo_for, with_verdict, write_judged
 from ingestbench.results.reports import write_reports
 from ingestbench.results.rundir import RUN_JSON, RunFiles
-from records.config import ConfigError
-from records.exit_codes import ExitCode
-from records.jsonl import write_json_atomic
-from records.numbers import fmt
-from records.run_record import INCOMPLETE
 
 
 def register(sub: Any) -> None:

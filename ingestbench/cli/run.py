@@ -6,7 +6,7 @@
     ingestbench scenarios                                  # list the built-in scenarios
 
 Precedence: CLI flag > environment ``INGESTBENCH_*`` > scenario file > default, resolved here once into a
-:class:`~records.plan.Plan` that every child of the run reads from ``plan.json``.
+:class:`~ingestbench.records.plan.Plan` that every child of the run reads from ``plan.json``.
 Exit codes: 0 all tiers pass · 1 an SLO failed · 2 usage/config error · 3 run invalid.
 """
 
@@ -20,16 +20,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from checks.judge import expected_tiers
-from checks.slo import DEFAULT_SLO_PATH, load_slo
+from ingestbench.checks.judge import expected_tiers
+from ingestbench.checks.slo import DEFAULT_SLO_PATH, load_slo
 from ingestbench.cli.probe import add_reader_flags
 from ingestbench.cli.targeting import check_fits, resolve_targets
 from ingestbench.orchestrate.run import Run, RunOptions
-from records.config import ConfigError, check_number, positive, resolve
-from records.load import LARGEST_TIME_SCALE
-from records.observation import ANALYTICAL
-from records.plan import PipelinePlan, Plan, ProbePlan
-from records.scenario import load_scenario, scenarios_dirs, with_load_seed
+from ingestbench.records.config import ConfigError, check_number, positive, resolve
+from ingestbench.records.load import LARGEST_TIME_SCALE
+from ingestbench.records.observation import ANALYTICAL
+from ingestbench.records.plan import PipelinePlan, Plan, ProbePlan
+from ingestbench.records.scenario import load_scenario, scenarios_dirs, with_load_seed
 
 
 def register(sub: Any) -> None:

@@ -16,10 +16,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from records.config import ConfigError, resolve, target_options
-from targets.base import HttpRequest, TargetError
-from targets.contract import Provisioner
-from targets.registry import make_target
+from ingestbench.records.config import ConfigError, resolve, target_options
+from ingestbench.targets.base import HttpRequest, TargetError
+from ingestbench.targets.contract import Provisioner
+from ingestbench.targets.registry import make_target
 
 TIMEOUT_S = 30.0
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestbench.cli.probe import reader_plan
-from loadgen.events import EventFactory
-from records.config import ConfigError, resolve, target_options
-from records.load import LoadConfig
-from records.plan import TargetPlan
-from targets.contract import Writer
-from targets.registry import names
-from targets.roles import Roles, make_roles
+from ingestbench.loadgen.events import EventFactory
+from ingestbench.records.config import ConfigError, resolve, target_options
+from ingestbench.records.load import LoadConfig
+from ingestbench.records.plan import TargetPlan
+from ingestbench.targets.contract import Writer
+from ingestbench.targets.registry import spec_of
+from ingestbench.targets.roles import Roles, make_roles
 
 SAMPLE_REQUESTS = 20  # requests of the load's own events checked against the writer's limits
 
@@ -41,11 +41,8 @@ def resolve_targets(args: argparse.Namespace, table: Mapping[str, Any], environ:
     """The writer (and a separate reader) by precedence: flag > environment > scenario ``[target]``."""
     writer_table = table.get("writer", table)
     kind = resolve("target", args.target, str(writer_table.get("kind", "pipeline")), str, environ=environ)
-    if kind not in names():
-        raise ConfigError(f"--target: unknown target {kind!r} (known: {', '.join(names())})")
+    spec_of(kind, flag="--target")  # an unknown kind, named before anything else is asked of it
     url = resolve("url", args.url, writer_table.get("url"), str, environ=environ)
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise ConfigError(f"--url must start with http:// or https://, got {url!r}")
     if url is None and kind != "pipeline":
         raise ConfigError(f"--url is required for target {kind!r} (only the pipeline is embedded)")
     options = target_options(args.target_opt, environ=environ, scenario=writer_table)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from records.process import die_with_parent
+from ingestbench.records.process import die_with_parent
 
 log = logging.getLogger("ingestbench.orchestrate.run")
 
@@ -103,14 +103,6 @@ class Child:
             self.stopping = True
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.proc.pid, sig)
-
-    def wait(self, timeout_s: float) -> int | None:
-        if self.proc is None:
-            return None
-        try:
-            return self.proc.wait(timeout=max(0.0, timeout_s))
-        except subprocess.TimeoutExpired:
-            return None
 
     def stop(self, *, sig: int = signal.SIGTERM, grace_s: float = 10.0) -> int | None:
         """Signal, wait ``grace_s``, then SIGKILL (by PID) if still there; then stop whatever the child

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from records.jsonl import write_json_atomic
+from ingestbench.records.jsonl import write_json_atomic
 
 JOB_PREFIX = "ingestbench-"
 JOBS = ("pipeline", "generator", "probe")

@@ -1,6 +1,6 @@
 """Running the probe to the end: canaries until stopped, a drain until every one is decided, one verdict.
 
-``run_probe`` owns the process side of :class:`checks.probe.Probe`: signals (the first SIGINT/SIGTERM stops
+``run_probe`` owns the process side of :class:`ingestbench.checks.probe.Probe`: signals (the first SIGINT/SIGTERM stops
 writing and drains, a second one skips the drain; a probe whose parent run died skips it too: nobody waits),
 the Prometheus endpoint, ``samples.jsonl``, and at the end the one judge and ``verdicts.json``.
 """
@@ -21,25 +21,25 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from checks.judge import RunVerdict
-from checks.metrics import ProbeMetrics
-from checks.probe import Probe, ProbeReport, ProbeSettings
-from checks.rates import PromRate
-from checks.recorder import SAMPLES_FILE, SamplesWriter
-from checks.slo import DEFAULT_SLO_PATH, Slo
-from checks.tiering import Tiering
+from ingestbench.checks.judge import RunVerdict
+from ingestbench.checks.metrics import ProbeMetrics
+from ingestbench.checks.probe import Probe, ProbeReport, ProbeSettings
+from ingestbench.checks.rates import PromRate
+from ingestbench.checks.recorder import SAMPLES_FILE, SamplesWriter
+from ingestbench.checks.slo import DEFAULT_SLO_PATH, Slo
+from ingestbench.checks.tiering import Tiering
+from ingestbench.loadgen.events import EventFactory
+from ingestbench.records.config import ConfigError
+from ingestbench.records.exposition import render, run_registry
+from ingestbench.records.jsonl import write_json_atomic
+from ingestbench.records.observation import ANALYTICAL
+from ingestbench.records.plan import ProbePlan
+from ingestbench.records.run_record import ProbeRecord, ProbeSummary
+from ingestbench.records.samples import read_sample_columns
+from ingestbench.records.timeline import RatePoint, TimelineTail, of_points, read_timeline, write_timeline
 from ingestbench.results.judging import judge_files, slo_for
 from ingestbench.results.rundir import PROBE_JSON, RATES, SLO_COPY, RunFiles, probe_run
-from loadgen.events import EventFactory
-from records.config import ConfigError
-from records.exposition import render, run_registry
-from records.jsonl import write_json_atomic
-from records.observation import ANALYTICAL
-from records.plan import ProbePlan
-from records.run_record import ProbeRecord, ProbeSummary
-from records.samples import read_sample_columns
-from records.timeline import RatePoint, TimelineTail, of_points, read_timeline, write_timeline
-from targets.roles import Roles
+from ingestbench.targets.roles import Roles
 
 log = logging.getLogger("ingestbench.probe")
 

@@ -19,11 +19,11 @@ from typing import Any, TextIO
 
 from hdrh.histogram import HdrHistogram
 
-from checks.slo import Slo
-from checks.tiering import Tiering
-from records.jsonl import LineTail
-from records.observation import AVAILABLE, Observation
-from records.timeline import TimelineTail
+from ingestbench.checks.slo import Slo
+from ingestbench.checks.tiering import Tiering
+from ingestbench.records.jsonl import LineTail
+from ingestbench.records.observation import AVAILABLE, Observation
+from ingestbench.records.timeline import TimelineTail
 
 
 @dataclass

@@ -20,20 +20,17 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import loadgen
-from checks.slo import Slo, load_slo
+from ingestbench import loadgen
+from ingestbench.checks.slo import Slo, load_slo
 from ingestbench.orchestrate.children import Child
 from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.machine import machine_facts, versions
 from ingestbench.orchestrate.net import free_port, reachable
 from ingestbench.orchestrate.progress import Progress
-from ingestbench.results.judging import judge_files, slo_for, with_verdict, write_judged
-from ingestbench.results.reports import write_reports
-from ingestbench.results.rundir import PLAN_JSON, RATES, RUN_JSON, SCENARIO_COPY, SLO_COPY, RunFiles
-from records.jsonl import write_json_atomic
-from records.observation import ANALYTICAL, TRANSACTIONAL
-from records.plan import Plan
-from records.run_record import (
+from ingestbench.records.jsonl import write_json_atomic
+from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
+from ingestbench.records.plan import Plan
+from ingestbench.records.run_record import (
     FINISHED,
     INTERRUPTED,
     RUNNING,
@@ -43,6 +40,9 @@ from records.run_record import (
     ScenarioInfo,
     TargetInfo,
 )
+from ingestbench.results.judging import judge_files, slo_for, with_verdict, write_judged
+from ingestbench.results.reports import write_reports
+from ingestbench.results.rundir import PLAN_JSON, RATES, RUN_JSON, SCENARIO_COPY, SLO_COPY, RunFiles
 
 LOCUSTFILE = Path(loadgen.__file__).resolve().parent / "locustfile.py"  # Locust runs it in its own processes
 
@@ -60,7 +60,7 @@ class RunOptions:
 
 
 class Run:
-    """Executes a resolved :class:`~records.plan.Plan`: children, supervision, judging, reports."""
+    """Executes a resolved :class:`~ingestbench.records.plan.Plan`: children, supervision, judging, reports."""
 
     def __init__(self, plan: Plan, options: RunOptions, *, scenario_text: str):
         self.plan = plan
@@ -89,7 +89,8 @@ class Run:
         self.dir.mkdir(parents=True, exist_ok=False)
         (self.dir / SCENARIO_COPY).write_text(self._scenario_text, encoding="utf-8")
         shutil.copyfile(self.plan.slo_path, self.dir / SLO_COPY)
-        self._write_plan()
+        self._settle_plan()
+        self.plan.write(self.dir / PLAN_JSON)  # once, before any child starts: every child reads only this
         self._write_run_json(RUNNING)
         print(f"ingestbench: run {self.run_id}: results in {self.dir}", file=sys.stderr)
         warning = self.probe_load_warning()
@@ -117,16 +118,29 @@ class Run:
             print("\ningestbench: interrupted: stopping load, probe and target; writing results", file=sys.stderr)
         self.interrupted = True
 
-    def _write_plan(self) -> None:
-        """``plan.json``, with the target's URL as soon as it is known (the embedded pipeline picks a port)."""
-        probe = replace(self.plan.probe, url=self.url or "", out=str(self.dir),
-                        rate_timeline=str(self.dir / RATES), slo_path=str(self.dir / SLO_COPY))
-        self.plan = replace(self.plan, probe=probe, target=replace(self.plan.target, url=self.url))
-        self.plan.write(self.dir / PLAN_JSON)
+    def _settle_plan(self) -> None:
+        """Everything a child will need that the resolution could not know: ports, the embedded pipeline's
+        address and store, the files of this results directory."""
+        plan = self.plan
+        if plan.pipeline is not None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="ingestbench-pipeline-")
+            port = free_port()
+            pipeline = replace(plan.pipeline, host="127.0.0.1", port=port, data_dir=str(Path(self._tmp.name) / "data"),
+                               ready_file=str(Path(self._tmp.name) / "ready"))
+            self.url = f"http://127.0.0.1:{port}"
+            plan = replace(plan, pipeline=pipeline)
+        metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        probe = replace(plan.probe, url=self.url or "", out=str(self.dir), rate_timeline=str(self.dir / RATES),
+                        slo_path=str(self.dir / SLO_COPY), metrics_port=metrics_port)
+        self.plan = replace(plan, probe=probe, target=replace(plan.target, url=self.url),
+                            rates_out=str(self.dir / RATES),
+                            generator_metrics_port=free_port() if self.discovery.path else None)
 
     def _run_children(self) -> None:
         py = sys.executable
-        if self.embedded and not self._start_pipeline(py):
+        plan_file = str(self.dir / PLAN_JSON)
+        if self.embedded and not self._start_pipeline(py, plan_file):
             return
         if not self.embedded and not reachable(self.url or ""):
             self.invalid.append(f"target {self.plan.target.kind} at {self.url} is unreachable")
@@ -135,19 +149,10 @@ class Run:
         if reader is not None and not reachable(reader.url or ""):
             self.invalid.append(f"reader {reader.kind} at {reader.url} is unreachable")
             return
-        assert self.url is not None
-        metrics_port = free_port()
-        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
-        self.plan = replace(self.plan, probe=replace(self.plan.probe, metrics_port=metrics_port))
-        self._write_plan()
-        plan_file = str(self.dir / PLAN_JSON)
         probe = Child("probe", [py, "-m", "ingestbench", "probe", "--plan", plan_file],
                       self.dir / "logs" / "probe.log", ok_exit_codes=(0, 1, 3))
-        locust_cmd = [py, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", self.url,
-                      "--plan", plan_file, "--rates-out", str(self.dir / RATES), "--only-summary"]
-        generator_port = free_port() if self.discovery.path else None
-        if generator_port:
-            locust_cmd += ["--metrics-port", str(generator_port)]
+        # Locust's own words only: headless, its summary, and how it forks its processes
+        locust_cmd = [py, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary", "--plan", plan_file]
         if self.plan.processes > 1:
             # Locust's master listens for its workers on *:5557 unless told otherwise: on every interface, and
             # where a second run's workers would join this run's master. Loopback and a port of its own.
@@ -158,18 +163,17 @@ class Run:
         for child in (probe, load):
             child.start()
             self.children.append(child)
-        self.discovery.add("probe", f"127.0.0.1:{metrics_port}")
-        if generator_port:
-            self.discovery.add("generator", f"127.0.0.1:{generator_port}")
+        self.discovery.add("probe", f"127.0.0.1:{self.plan.probe.metrics_port}")
+        if self.plan.generator_metrics_port:
+            self.discovery.add("generator", f"127.0.0.1:{self.plan.generator_metrics_port}")
         self._write_run_json(RUNNING)  # now with the children's PIDs
         self._supervise(load, probe)
 
-    def _start_pipeline(self, py: str) -> bool:
-        self._tmp = tempfile.TemporaryDirectory(prefix="ingestbench-pipeline-")
-        ready = Path(self._tmp.name) / "ready"
-        cmd = [py, "-m", "ingestbench", "pipeline", "--plan", str(self.dir / PLAN_JSON), "--host", "127.0.0.1",
-               "--port", "0", "--data", str(Path(self._tmp.name) / "data"), "--ready-file", str(ready)]
-        child = Child("pipeline", cmd, self.dir / "logs" / "pipeline.log")
+    def _start_pipeline(self, py: str, plan_file: str) -> bool:
+        assert self.plan.pipeline is not None and self.plan.pipeline.ready_file is not None
+        ready = Path(self.plan.pipeline.ready_file)
+        child = Child("pipeline", [py, "-m", "ingestbench", "pipeline", "--plan", plan_file],
+                      self.dir / "logs" / "pipeline.log")
         child.start()
         self.children.append(child)
         deadline = time.monotonic() + 30
@@ -178,9 +182,7 @@ class Run:
                 self.invalid.append(f"the pipeline exited with {child.poll()} before it was ready: {child.tail(5)}")
                 return False
             if ready.exists() and ready.read_text().strip():
-                host, port = ready.read_text().strip().rsplit(":", 1)
-                self.url = f"http://{host}:{port}"
-                self.discovery.add("pipeline", f"{host}:{port}")
+                self.discovery.add("pipeline", ready.read_text().strip())
                 return True
             time.sleep(0.05)
         self.invalid.append("the pipeline did not become ready within 30 s" if not self.interrupted

@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from records.verdicts import TierVerdict
+from ingestbench.records.verdicts import TierVerdict
 
 
 @dataclass(frozen=True)

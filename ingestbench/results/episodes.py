@@ -29,10 +29,10 @@ from itertools import pairwise
 
 import numpy as np
 
+from ingestbench.records.run_record import ProbeSummary
+from ingestbench.records.samples import OUTCOME_CODE
+from ingestbench.records.timeline import SecondRow
 from ingestbench.results.rundir import RunFiles
-from records.run_record import ProbeSummary
-from records.samples import OUTCOME_CODE
-from records.timeline import SecondRow
 
 GAP_S = 2.0  # events further apart than this are separate episodes
 MAX_EPISODES = 20  # of each kind, the first ones; the report says how many more there were

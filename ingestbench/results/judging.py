@@ -1,8 +1,8 @@
 """A run's files in, the one judge's verdict out: what ``run``, ``report`` and ``gate`` share.
 
-Everything here reads files; the judging itself is :func:`checks.judge.judge_run`, the same pure function the
-probe calls. The inputs come from the results directory only (``samples.jsonl``, ``rates.jsonl``, the SLO
-copy, and from ``run.json`` the expected tiers and the problems the run recorded), so ``ingestbench gate DIR``
+Everything here reads files; the judging itself is :func:`ingestbench.checks.judge.judge_run`, the same pure
+function the probe calls. The inputs come from the results directory only (``samples.jsonl``, ``rates.jsonl``, the
+SLO copy, and from ``run.json`` the expected tiers and the problems the run recorded), so ``ingestbench gate DIR``
 on a finished run reproduces its verdicts and exit code exactly.
 """
 
@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from checks.judge import RateSource, RunVerdict, expected_tiers, judge_run
-from checks.slo import Slo, load_slo
+from ingestbench.checks.judge import RateSource, RunVerdict, expected_tiers, judge_run
+from ingestbench.checks.slo import Slo, load_slo
+from ingestbench.records.observation import OUTCOMES, PATHS
+from ingestbench.records.run_record import Gate, RunRecord
+from ingestbench.records.samples import write_cache
+from ingestbench.records.verdicts import WINDOWS
 from ingestbench.results.rundir import JUDGED, SAMPLES, SLO_COPY, RunFiles
-from records.observation import OUTCOMES, PATHS
-from records.run_record import Gate, RunRecord
-from records.samples import write_cache
-from records.verdicts import WINDOWS
 
 JUDGED_SLICE = 100_000  # canaries per slice of judged.jsonl: memory stays flat for any run size
 

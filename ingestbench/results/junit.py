@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
+from ingestbench.records.verdicts import FAIL, PASS, TierVerdict
 from ingestbench.results.rundir import RunFiles
-from records.verdicts import FAIL, PASS, TierVerdict
 
 
 def render(files: RunFiles) -> str:

@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from checks.tiering import WINDOW_CODE
+from ingestbench.checks.tiering import WINDOW_CODE
+from ingestbench.records.numbers import fmt
+from ingestbench.records.observation import ANALYTICAL, AVAILABLE
+from ingestbench.records.samples import OUTCOME_CODE
+from ingestbench.records.verdicts import STEADY, TierVerdict
 from ingestbench.results.report_md import ci_text, count_text, status_text, verdict_text
 from ingestbench.results.rundir import RunFiles
 from ingestbench.results.svg import Axis, Chart
-from records.numbers import fmt
-from records.observation import ANALYTICAL, AVAILABLE
-from records.samples import OUTCOME_CODE
-from records.verdicts import STEADY, TierVerdict
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d2330;max-width:1100px}

@@ -6,12 +6,12 @@ from collections import Counter
 
 import numpy as np
 
+from ingestbench.records.exit_codes import meaning
+from ingestbench.records.numbers import fmt
+from ingestbench.records.observation import OUTCOMES
+from ingestbench.records.verdicts import TierVerdict
 from ingestbench.results.episodes import episodes
 from ingestbench.results.rundir import RunFiles
-from records.exit_codes import meaning
-from records.numbers import fmt
-from records.observation import OUTCOMES
-from records.verdicts import TierVerdict
 
 _WINDOW_WORDS = {"steady": "steady", "warmup": "warm-up", "transition": "transition", "outside": "outside the load",
                  "stall": "generator stall"}

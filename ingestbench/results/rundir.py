@@ -28,11 +28,11 @@ from typing import Any
 
 import orjson
 
-from checks.judge import Judged
-from records.config import ConfigError
-from records.run_record import FINISHED, RUNNING, ProbeRecord, RunRecord, ScenarioInfo
-from records.samples import SampleColumns, read_sample_columns
-from records.timeline import Timeline, read_timeline
+from ingestbench.checks.judge import Judged
+from ingestbench.records.config import ConfigError
+from ingestbench.records.run_record import FINISHED, RUNNING, ProbeRecord, RunRecord, ScenarioInfo
+from ingestbench.records.samples import SampleColumns, read_sample_columns
+from ingestbench.records.timeline import Timeline, read_timeline
 
 RUN_JSON = "run.json"
 SAMPLES = "samples.jsonl"

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ingestbench.records.numbers import fmt
+from ingestbench.records.verdicts import FAIL, PASS, TierVerdict
 from ingestbench.results.report_md import ci_text, status_text
-from records.numbers import fmt
-from records.verdicts import FAIL, PASS, TierVerdict
 
 _STYLE = {PASS: "green", FAIL: "red"}
 

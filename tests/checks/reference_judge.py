@@ -1,6 +1,6 @@
 """Judging as it was before the columnar judge: one Python object per canary, scalar tiering.
 
-Kept as the oracle the columnar judge (:mod:`checks.judge`) is compared with on the same inputs
+Kept as the oracle the columnar judge (:mod:`ingestbench.checks.judge`) is compared with on the same inputs
 (``tests/checks/test_judge_columnar.py``): the verdicts must be identical. Not used by the product.
 """
 
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from checks.slo import Slo, Tier
-from records.exit_codes import ExitCode
-from records.observation import AVAILABLE, ERRORED, LATE, LOST, UNDECIDED, Observation
-from records.timeline import RatePoint, StepRow
-from records.verdicts import (
+from ingestbench.checks.slo import Slo, Tier
+from ingestbench.records.exit_codes import ExitCode
+from ingestbench.records.observation import AVAILABLE, ERRORED, LATE, LOST, UNDECIDED, Observation
+from ingestbench.records.timeline import RatePoint, StepRow
+from ingestbench.records.verdicts import (
     FAIL,
     INSUFFICIENT,
     INVALID,

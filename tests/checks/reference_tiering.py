@@ -7,10 +7,10 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from checks.slo import Slo
-from records.observation import ANALYTICAL
-from records.timeline import RatePoint
-from records.verdicts import OUTSIDE, STALL, STEADY, TRANSITION, WARMUP
+from ingestbench.checks.slo import Slo
+from ingestbench.records.observation import ANALYTICAL
+from ingestbench.records.timeline import RatePoint
+from ingestbench.records.verdicts import OUTSIDE, STALL, STEADY, TRANSITION, WARMUP
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import uuid
 
-from checks.canary import CANARY_ID, CANARY_SENT_MS, CanaryFactory, Uuid7, uuid7_unix_ms
-from loadgen.events import EventFactory
+from ingestbench.checks.canary import CANARY_ID, CANARY_SENT_MS, CanaryFactory, Uuid7, uuid7_unix_ms
+from ingestbench.loadgen.events import EventFactory
 
 
 def test_uuid7_is_valid_time_ordered_and_unique() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ingestbench.cli import main
-from records.observation import load_samples
+from ingestbench.records.observation import load_samples
 from tests.servers import start_pipeline
 
 CMD = [sys.executable, "-m", "ingestbench", "probe"]

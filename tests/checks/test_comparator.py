@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checks.comparator import Comparator
-from records.observation import AVAILABLE, ERRORED, LATE, LOST
+from ingestbench.checks.comparator import Comparator
+from ingestbench.records.observation import AVAILABLE, ERRORED, LATE, LOST
 
 S = 1_000_000_000
 T0_MS = 1_700_000_000_000

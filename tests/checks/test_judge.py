@@ -6,13 +6,13 @@ import math
 
 import pytest
 
-from checks.judge import FAIL, INSUFFICIENT, INVALID, PASS, RateSource, collapse, judge_run
-from checks.slo import load_slo, parse_slo
-from records.exit_codes import ExitCode
-from records.observation import Observation
-from records.samples import OUTCOME_CODE, SampleColumns
-from records.timeline import RatePoint, StepRow
-from records.verdicts import TierVerdict
+from ingestbench.checks.judge import FAIL, INSUFFICIENT, INVALID, PASS, RateSource, collapse, judge_run
+from ingestbench.checks.slo import load_slo, parse_slo
+from ingestbench.records.exit_codes import ExitCode
+from ingestbench.records.observation import Observation
+from ingestbench.records.samples import OUTCOME_CODE, SampleColumns
+from ingestbench.records.timeline import RatePoint, StepRow
+from ingestbench.records.verdicts import TierVerdict
 
 S = 1_000_000_000
 T0 = 1_800_000_000.0

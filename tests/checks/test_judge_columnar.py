@@ -3,7 +3,7 @@
 Thousands of canaries on a timeline with steps across both bands, gaps, warm-ups, transitions and generator
 stalls, sends
 before and after the load, every outcome (lost ones seen late, undecided, duplicate lines), TTAs near every
-horizon; judged by :mod:`checks.judge` and by the oracle in ``tests/checks/reference_judge.py``.
+horizon; judged by :mod:`ingestbench.checks.judge` and by the oracle in ``tests/checks/reference_judge.py``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import random
 
 import pytest
 
-from checks.judge import RateSource, judge_run
-from checks.slo import load_slo, parse_slo
-from records.observation import Observation
-from records.samples import SampleColumns
-from records.timeline import RatePoint, StepRow
+from ingestbench.checks.judge import RateSource, judge_run
+from ingestbench.checks.slo import load_slo, parse_slo
+from ingestbench.records.observation import Observation
+from ingestbench.records.samples import SampleColumns
+from ingestbench.records.timeline import RatePoint, StepRow
 from tests.checks import reference_judge
 
 S = 1_000_000_000

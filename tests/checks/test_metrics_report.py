@@ -9,15 +9,15 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from rich.console import Console
 
-from checks.judge import RateSource, judge_run
-from checks.metrics import ProbeMetrics
-from checks.slo import load_slo
+from ingestbench.checks.judge import RateSource, judge_run
+from ingestbench.checks.metrics import ProbeMetrics
+from ingestbench.checks.slo import load_slo
+from ingestbench.records.config import ConfigError
+from ingestbench.records.exposition import OPENMETRICS_ACCEPT, render, run_registry
+from ingestbench.records.observation import Observation
 from ingestbench.results.table import print_verdicts
-from records.config import ConfigError
-from records.exposition import OPENMETRICS_ACCEPT, render, run_registry
-from records.observation import Observation
-from targets.contract import ProfileStore, Reader, Writer
-from targets.registry import make_target, names
+from ingestbench.targets.contract import ProfileStore, Reader, Writer
+from ingestbench.targets.registry import make_target, names
 
 S = 1_000_000_000
 

@@ -11,16 +11,16 @@ import aiohttp
 import orjson
 import pytest
 
-from checks.judge import FAIL, PASS, RateSource, judge_run
-from checks.probe import Probe, ProbeReport, ProbeSettings
-from checks.recorder import SamplesWriter
-from checks.slo import load_slo
-from checks.tiering import Tiering
-from loadgen.events import EventFactory
-from records.observation import ANALYTICAL, AVAILABLE, ERRORED, LATE, Observation, load_samples
-from records.samples import read_sample_columns
-from records.timeline import TimelineTail, read_timeline
-from targets.registry import make_target
+from ingestbench.checks.judge import FAIL, PASS, RateSource, judge_run
+from ingestbench.checks.probe import Probe, ProbeReport, ProbeSettings
+from ingestbench.checks.recorder import SamplesWriter
+from ingestbench.checks.slo import load_slo
+from ingestbench.checks.tiering import Tiering
+from ingestbench.loadgen.events import EventFactory
+from ingestbench.records.observation import ANALYTICAL, AVAILABLE, ERRORED, LATE, Observation, load_samples
+from ingestbench.records.samples import read_sample_columns
+from ingestbench.records.timeline import TimelineTail, read_timeline
+from ingestbench.targets.registry import make_target
 from tests.servers import start_pipeline
 
 pytestmark = pytest.mark.server

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from checks.rates import parse_prom_answer
-from records.timeline import RatePoint
+from ingestbench.checks.rates import parse_prom_answer
+from ingestbench.records.timeline import RatePoint
 
 
 def test_prometheus_answers() -> None:

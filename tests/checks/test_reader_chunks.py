@@ -7,13 +7,13 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from checks.analytical import CanaryWriter, Reader
-from checks.canary import CanaryFactory
-from checks.clock import SystemClock
-from checks.comparator import Comparator
-from loadgen.events import EventFactory
-from targets.contract import Limits
-from targets.pipeline import PipelineTarget
+from ingestbench.checks.analytical import CanaryWriter, Reader
+from ingestbench.checks.canary import CanaryFactory
+from ingestbench.checks.clock import SystemClock
+from ingestbench.checks.comparator import Comparator
+from ingestbench.loadgen.events import EventFactory
+from ingestbench.targets.contract import Limits
+from ingestbench.targets.pipeline import PipelineTarget
 
 
 class CappedTarget(PipelineTarget):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.slo import DEFAULT_SLO_PATH, load_slo, parse_slo
-from records.config import ConfigError
+from ingestbench.checks.slo import DEFAULT_SLO_PATH, load_slo, parse_slo
+from ingestbench.records.config import ConfigError
 
 
 def test_default_file_is_the_vendor_promise() -> None:

@@ -14,7 +14,7 @@ import yaml
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard as DashboardModel
 
-from dashboards import generate
+from ingestbench.dashboards import generate
 from tests.dashboards.exprs import VARIABLE, annotation_exprs, dashboards, panel_exprs
 from tests.dashboards.prom import need
 

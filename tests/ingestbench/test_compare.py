@@ -1,8 +1,8 @@
 import math
 
-from checks.quantiles import quantile_ci_ranks
+from ingestbench.checks.quantiles import quantile_ci_ranks
+from ingestbench.records.verdicts import TierVerdict
 from ingestbench.results.compare import compare_runs
-from records.verdicts import TierVerdict
 
 
 def tier(name, p95, lo, hi, n=100):

@@ -18,16 +18,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks.judge import RateSource, judge_run
-from checks.slo import load_slo
+from ingestbench.checks.judge import RateSource, judge_run
+from ingestbench.checks.slo import load_slo
 from ingestbench.cli import main
 from ingestbench.orchestrate.probe import judge_probe_dir
+from ingestbench.records.plan import ProbePlan
+from ingestbench.records.run_record import ProbeRecord
+from ingestbench.records.samples import read_sample_columns
+from ingestbench.records.timeline import RatePoint, read_timeline
 from ingestbench.results.judging import judge_files, slo_for
 from ingestbench.results.rundir import RunFiles
-from records.plan import ProbePlan
-from records.run_record import ProbeRecord
-from records.samples import read_sample_columns
-from records.timeline import RatePoint, read_timeline
 from tests.ingestbench.synthetic import T0, make_run_dir
 
 SOURCES = ("declared", "timeline", "query")

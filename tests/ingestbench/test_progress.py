@@ -3,7 +3,7 @@
 import io
 import json
 
-from checks.slo import load_slo
+from ingestbench.checks.slo import load_slo
 from ingestbench.orchestrate.progress import Progress
 
 T0 = 1_800_000_000.0

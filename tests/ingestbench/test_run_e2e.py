@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.runs import ROOT, assert_secret_nowhere, ib_run, ib_run_watched, pids_gone, tiers
+from tests.runs import ROOT, assert_plan_only, assert_secret_nowhere, ib_run, ib_run_watched, pids_gone, tiers
 from tests.servers import start_pipeline
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
@@ -70,6 +70,7 @@ def test_the_write_key_is_in_no_file_log_or_command_line(good_run_watched):
     assert doc["steps"] and all(s["failed_events"] == 0 and s["sent_events"] > 0 for s in doc["steps"]), output
     assert all(t["errored"] == 0 for t in doc["tiers"]) and doc["probe"]["sent"] > 0, doc["tiers"]
     assert len(cmdlines) >= 3 and any(" probe " in c for c in cmdlines) and any("locust" in c for c in cmdlines)
+    assert_plan_only(cmdlines, run_dir / "plan.json")  # one resolution: children get the plan, nothing else
     assert_secret_nowhere(WRITE_KEY, run_dir, output, cmdlines)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from records.timeline import read_timeline
+from ingestbench.records.timeline import read_timeline
 from tests.cpu_hog import hog
 from tests.runs import ROOT, pids_gone, tiers
 

@@ -9,9 +9,9 @@ import pytest
 
 from ingestbench.cli import build_parser
 from ingestbench.cli.run import plan_from_args
-from records.config import ConfigError
-from records.plan import Plan, TargetPlan
-from records.scenario import parse_target
+from ingestbench.records.config import ConfigError
+from ingestbench.records.plan import Plan, TargetPlan
+from ingestbench.records.scenario import parse_target
 
 BASE = """description = "x"
 [load]

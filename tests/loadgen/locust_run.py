@@ -19,11 +19,17 @@ from typing import Any
 from aiohttp import web
 
 from ingestbench.orchestrate.net import free_port
-from loadgen.rates_out import read_rates
+from ingestbench.records.jsonl import LineTail
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUST = Path(sys.executable).with_name("locust")
 LOCUSTFILE = ROOT / "loadgen" / "locustfile.py"
+
+
+
+def read_rates(path: str | Path) -> list[dict[str, Any]]:
+    """Every line of a rates file as written (a torn last line skipped), through the one JSON-lines reader."""
+    return LineTail(path).read_objects()
 
 
 @dataclass

@@ -1,12 +1,11 @@
 """Master + workers as separate processes: the rate is split, and re-split when a worker joins or leaves.
 
-A re-split takes effect at a switch request all workers share (:mod:`loadgen.pacer`), so every request of the
-schedule is sent by exactly one worker, or counted as dropped: that is checked exactly. What a join or a
-leave may still do is move events between seconds: a worker process starting (imports, connections) or
-stopping on a busy 2-core machine starves the others for a moment, and the requests due then go out late.
-A request is never sent more than ``max_behind_s`` late (it is dropped and counted instead), so only the
-seconds from worker 2's start to ``max_behind_s`` after it exited can be disturbed; every other second holds
-the rate.
+A re-split takes effect at a switch request all workers share (:mod:`ingestbench.loadgen.pacer`), so every request
+of the schedule is sent by exactly one worker, or counted as dropped: that is checked exactly. What a join or a
+leave may still do is move events between seconds: a worker process starting (imports, connections) or stopping on a
+busy 2-core machine starves the others for a moment, and the requests due then go out late. A request is never sent
+more than ``max_behind_s`` late (it is dropped and counted instead), so only the seconds from worker 2's start to
+``max_behind_s`` after it exited can be disturbed; every other second holds the rate.
 """
 
 import subprocess
@@ -14,10 +13,9 @@ import time
 
 import pytest
 
+from ingestbench.loadgen.master import JOIN_LEAD_S
 from ingestbench.orchestrate.children import stop_process
-from loadgen.master import JOIN_LEAD_S
-from loadgen.rates_out import read_rates
-from tests.loadgen.locust_run import LOCUST, LOCUSTFILE, free_port, serve, write_scenario
+from tests.loadgen.locust_run import LOCUST, LOCUSTFILE, free_port, read_rates, serve, write_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 

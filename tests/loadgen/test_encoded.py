@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from loadgen.encoded import PLACEHOLDER_MS, EncodedEvents
-from loadgen.events import EventFactory
-from pipeline.validation import validate_batch, validate_single
-from targets.pipeline import PipelineTarget
+from ingestbench.loadgen.encoded import PLACEHOLDER_MS, EncodedEvents
+from ingestbench.loadgen.events import EventFactory
+from ingestbench.pipeline.validation import validate_batch, validate_single
+from ingestbench.targets.pipeline import PipelineTarget
 
 NOW_MS = 1_700_000_000_123
 

@@ -6,7 +6,7 @@ import sys
 import orjson
 import pytest
 
-from loadgen.events import CASINGS, EventFactory
+from ingestbench.loadgen.events import CASINGS, EventFactory
 
 WIRE_KEYS = {"timestamp", "userId", "anonymousId", "externalId", "sessionId", "name", "properties", "deviceData"}
 
@@ -106,8 +106,9 @@ def test_all_casings_known():
 
 
 def test_importable_without_locust_or_gevent():
-    code = ("import sys, loadgen.events, loadgen.encoded, loadgen.schedule, loadgen.pacer, loadgen.meter; "
-            "import loadgen.timeline; "
+    code = ("import sys, ingestbench.loadgen.events, ingestbench.loadgen.encoded, ingestbench.loadgen.schedule; "
+            "import ingestbench.loadgen.pacer, ingestbench.loadgen.meter; "
+            "import ingestbench.loadgen.timeline; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

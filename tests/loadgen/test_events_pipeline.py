@@ -3,9 +3,9 @@
 import orjson
 import pytest
 
-from loadgen.events import CASINGS, EventFactory
-from pipeline.validation import validate_batch, validate_single
-from targets.pipeline import PipelineTarget
+from ingestbench.loadgen.events import CASINGS, EventFactory
+from ingestbench.pipeline.validation import validate_batch, validate_single
+from ingestbench.targets.pipeline import PipelineTarget
 from tests.http import Client
 from tests.servers import start_pipeline
 

@@ -11,7 +11,7 @@ os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
 try:
     from locust.stats import RequestStats
 
-    from loadgen.locust_stats import BulkStats
+    from ingestbench.loadgen.locust_stats import BulkStats
 finally:
     del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 

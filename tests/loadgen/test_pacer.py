@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
-from loadgen.pacer import NONE, Pacer, normalized_shares, request_at, switched
-from loadgen.schedule import RateSchedule
+from ingestbench.loadgen.pacer import NONE, Pacer, normalized_shares, request_at, switched
+from ingestbench.loadgen.schedule import RateSchedule
 
 
 def drain(p, now):

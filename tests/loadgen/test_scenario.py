@@ -1,7 +1,7 @@
 import pytest
 
-from records.config import ConfigError
-from records.scenario import load_scenario
+from ingestbench.records.config import ConfigError
+from ingestbench.records.scenario import load_scenario
 
 BUILTIN = ["quick", "threshold-sweep", "soak", "spike"]
 
@@ -84,7 +84,7 @@ def test_bare_name_found_from_another_cwd(tmp_path, monkeypatch):
 
 
 def test_with_load_seed_replaces_or_adds_the_seed():
-    from records.scenario import with_load_seed
+    from ingestbench.records.scenario import with_load_seed
 
     text = 'description = "x"\n[load]\nbatch_size = 1\nseed = 42\nsteps = [{rate_eps = 1, duration_s = 1}]\n'
     assert "seed = 7" in with_load_seed(text, 7) and "seed = 42" not in with_load_seed(text, 7)

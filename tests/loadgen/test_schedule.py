@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadgen.schedule import RateSchedule, Segment
+from ingestbench.loadgen.schedule import RateSchedule, Segment
 
 
 def test_constant():

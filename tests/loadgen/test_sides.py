@@ -5,11 +5,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loadgen.master import JOIN_LEAD_S, TAIL_S, MasterSide
-from loadgen.pacer import request_at
-from loadgen.registry import TargetRegistry
-from loadgen.worker import LEAVE_MESSAGE, STATS_MESSAGE, WorkerSide, plan_message
-from records.scenario import load_scenario
+from ingestbench.loadgen.master import JOIN_LEAD_S, TAIL_S, MasterSide
+from ingestbench.loadgen.pacer import request_at
+from ingestbench.loadgen.registry import TargetRegistry
+from ingestbench.loadgen.worker import LEAVE_MESSAGE, STATS_MESSAGE, WorkerSide, plan_message
+from ingestbench.records.scenario import load_scenario
 
 SCENARIO = """
 description = "x"

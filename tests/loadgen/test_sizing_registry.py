@@ -1,9 +1,9 @@
 import pytest
 
-from loadgen.registry import TargetRegistry
-from loadgen.sizing import grow_on_lag, users_needed
-from records.config import ConfigError
-from targets.pipeline import PipelineTarget
+from ingestbench.loadgen.registry import TargetRegistry
+from ingestbench.loadgen.sizing import grow_on_lag, users_needed
+from ingestbench.records.config import ConfigError
+from ingestbench.targets.pipeline import PipelineTarget
 
 
 def test_users_follow_littles_law_with_headroom():

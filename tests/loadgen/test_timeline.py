@@ -2,12 +2,13 @@ import random
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from loadgen.meter import LAG_MAX_US, Meter, lag_histogram, new_lag_histogram
-from loadgen.metrics import LoadgenMetrics
-from loadgen.rates_out import RatesWriter, read_rates
-from loadgen.schedule import RateSchedule
-from loadgen.timeline import Timeline
-from loadgen.verdict import judge_step
+from ingestbench.loadgen.meter import LAG_MAX_US, Meter, lag_histogram, new_lag_histogram
+from ingestbench.loadgen.metrics import LoadgenMetrics
+from ingestbench.loadgen.rates_out import RatesWriter
+from ingestbench.loadgen.schedule import RateSchedule
+from ingestbench.loadgen.timeline import Timeline
+from ingestbench.loadgen.verdict import judge_step
+from tests.loadgen.locust_run import read_rates
 
 
 def simulate(meter, sched, *, share=1.0, deliver=1.0, lag_s=0.0002, start=0.0):

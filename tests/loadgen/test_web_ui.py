@@ -7,8 +7,7 @@ import urllib.request
 
 import pytest
 
-from loadgen.rates_out import read_rates
-from tests.loadgen.locust_run import LOCUST, LOCUSTFILE, free_port, serve, write_scenario
+from tests.loadgen.locust_run import LOCUST, LOCUSTFILE, free_port, read_rates, serve, write_scenario
 
 pytestmark = pytest.mark.server
 

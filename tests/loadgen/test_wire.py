@@ -11,8 +11,8 @@ import time
 import pytest
 from aiohttp import web
 
+from ingestbench.loadgen.wire import ConnectionClosed, HttpConnection, LazyHeaders
 from ingestbench.orchestrate.net import free_port
-from loadgen.wire import ConnectionClosed, HttpConnection, LazyHeaders
 from tests.loadgen.locust_run import serve
 
 pytestmark = pytest.mark.server

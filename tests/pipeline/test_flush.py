@@ -1,7 +1,7 @@
 import pytest
 
-from pipeline.flush import FlushPolicy
-from pipeline.metrics import WeightedHistogram
+from ingestbench.pipeline.flush import FlushPolicy
+from ingestbench.pipeline.metrics import WeightedHistogram
 
 
 def test_size_rule_wins_before_the_wait():

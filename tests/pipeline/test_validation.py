@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.validation import (
+from ingestbench.pipeline.validation import (
     ValidationError,
     check_event,
     validate_batch,

@@ -7,8 +7,16 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from records.observation import AVAILABLE, ERRORED, Observation
-from records.samples import MAX_ERROR_NAMES, OTHER_ERRORS, SampleColumns, read_sample_columns, write_cache
+from ingestbench.records.observation import AVAILABLE, ERRORED, Observation
+from ingestbench.records.samples import (
+    CACHE_NAME,
+    CACHE_VERSION,
+    MAX_ERROR_NAMES,
+    OTHER_ERRORS,
+    SampleColumns,
+    read_sample_columns,
+    write_cache,
+)
 
 
 def _obs(i: int, error: str | None) -> Observation:
@@ -49,3 +57,20 @@ def test_distinct_error_texts_are_capped_the_rest_share_one_entry(tmp_path: Path
     assert errors[:MAX_ERROR_NAMES - 1] == [o.error for o in observations[:MAX_ERROR_NAMES - 1]]
     assert set(errors[MAX_ERROR_NAMES - 1:]) == {OTHER_ERRORS}
     assert int(np.count_nonzero(cols.outcome == cols.outcome[0])) == len(observations)
+
+
+def test_a_cache_of_another_layout_is_not_read(tmp_path: Path) -> None:
+    """The columns cache carries its layout version: one written by another version is parsed anew, not trusted."""
+    samples = tmp_path / "samples.jsonl"
+    _write(samples, [_obs(i, None) for i in range(10)])
+    cols = read_sample_columns(samples)
+    write_cache(cols, samples)
+    cache = samples.with_name(CACHE_NAME)
+    with np.load(cache) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    assert int(arrays["version"]) == CACHE_VERSION
+    arrays["sent_unix_ms"] = arrays["sent_unix_ms"] + 7  # what an old layout would misread
+    np.savez(cache, **{**arrays, "version": np.array(CACHE_VERSION - 1)})
+    assert read_sample_columns(samples).sent_unix_ms.tolist() == cols.sent_unix_ms.tolist()  # parsed again
+    np.savez(cache, **{**arrays, "version": np.array(CACHE_VERSION)})
+    assert read_sample_columns(samples).sent_unix_ms.tolist() == [t + 7 for t in cols.sent_unix_ms.tolist()]

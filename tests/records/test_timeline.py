@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from records.timeline import RatePoint, SecondRow, StepRow, Timeline, TimelineTail, read_timeline
+from ingestbench.records.timeline import RatePoint, SecondRow, StepRow, Timeline, TimelineTail, read_timeline
 
 
 def second(unix_s: float, achieved: float, target: float = 100.0) -> bytes:

@@ -3,8 +3,8 @@
 import orjson
 import pytest
 
-from targets.base import TargetError
-from targets.pipeline import PipelineTarget
+from ingestbench.targets.base import TargetError
+from ingestbench.targets.pipeline import PipelineTarget
 
 EVENT = {"name": "page_viewed", "userId": "u", "timestamp": 1.7e12, "properties": {}}
 

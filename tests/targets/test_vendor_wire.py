@@ -8,12 +8,12 @@ import base64
 import orjson
 import pytest
 
-from loadgen.encoded import EncodedEvents
-from loadgen.events import EventFactory
-from records.config import ConfigError
-from targets.base import TargetError
-from targets.contract import Provisioner, Reader, TokenAuth, Writer
-from targets.registry import make_target
+from ingestbench.loadgen.encoded import EncodedEvents
+from ingestbench.loadgen.events import EventFactory
+from ingestbench.records.config import ConfigError
+from ingestbench.targets.base import TargetError
+from ingestbench.targets.contract import Provisioner, Reader, TokenAuth, Writer
+from ingestbench.targets.registry import make_target
 
 EVENT = {"name": "page_viewed", "userId": "u-1", "anonymousId": None, "timestamp": 1_700_000_000_123,
          "properties": {"plan": "pro"}, "deviceData": {"browser": "Firefox"}}

@@ -1,0 +1,22 @@
+"""Running a target's sans-IO requests with aiohttp: the probe's one HTTP executor."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from ingestbench.targets.base import HttpRequest
+
+
+async def execute(
+    session: aiohttp.ClientSession, req: HttpRequest, timeout_s: float
+) -> tuple[int, dict[str, str], bytes]:
+    """Run a sans-IO request; returns ``(status, headers, body)``."""
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with session.request(req.method, req.url, headers=dict(req.headers), data=req.body,
+                               timeout=timeout) as resp:
+        return resp.status, dict(resp.headers), await resp.read()
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__

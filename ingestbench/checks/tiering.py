@@ -1,0 +1,324 @@
+"""Which tier an observation counts for, from the ingest rate *achieved* before it was sent, and in which window.
+
+Pure functions over a rate timeline (one point per measurement window, e.g. the load generator's per-second
+records, or samples of a Prometheus rate query). A point covers ``(unix_s - span_s, unix_s]``.
+
+- Rate at send time: the mean achieved rate of the points overlapping ``[sent - window_s, sent]``.
+- Rate changes: where the requested ``target_eps`` changes (when the points carry it), otherwise where the
+  achieved rate moves into another tier's band.
+- Windows: a canary sent less than its tier's warm-up after the latest change is in the ``warmup`` window;
+  one sent less than its tier's target before the next change, or before the end of a complete timeline (the
+  load stopped), is in the ``transition`` window (its TTA depends on the traffic that follows: a
+  size-triggered flush needs the events after it); one sent when no point covers it (before the load
+  started, after it ended) is in the ``outside`` window, at rate 0 once the timeline is complete (the load
+  was not running), and live at the rate of the nearest point. One sent while the generator was behind its
+  schedule (a point with ``behind_s``: from that long before the point's window to its end), or less than its
+  tier's target before such a stall, is in the ``stall`` window: a pause of the generator delays the traffic a
+  size-triggered flush waits for. Everything else is ``steady``. Only steady canaries' TTAs enter a tier's
+  percentiles; losses and errors count in every window.
+- A tier without a rate band (transactional: "at any rate") is always steady.
+- A fixed declared rate has no change points: a standalone probe watches a system already in its regime.
+
+:func:`place` does it for a whole run at once, as arrays (a million sends in a few tens of milliseconds);
+:func:`assign` and :class:`Tiering` are the same function for one send (the live view, the probe's metrics).
+
+>>> pts = [RatePoint(100.0, 10.0, 10.0), RatePoint(101.0, 2000.0, 2000.0), RatePoint(102.0, 2000.0, 2000.0)]
+>>> window_rate_eps(pts, 101.5, window_s=1.0)
+2000.0
+>>> change_times(pts)
+[99.0, 100.0]
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingestbench.checks.slo import Slo
+from ingestbench.records.observation import ANALYTICAL, PATHS
+from ingestbench.records.samples import BLOCK
+from ingestbench.records.timeline import RatePoint
+from ingestbench.records.verdicts import OUTSIDE, STALL, STEADY, TRANSITION, WARMUP, WINDOWS
+
+WINDOW_CODE = {name: i for i, name in enumerate(WINDOWS)}
+
+
+@dataclass(frozen=True)
+class TierAssignment:
+    """Where a send time falls: the tier (None when no tier matches the rate), the rate, the window."""
+
+    tier: str | None
+    rate_eps: float | None
+    window: str = STEADY
+
+    @property
+    def judged(self) -> bool:
+        """True when the canary's TTA enters its tier's percentiles."""
+        return self.window == STEADY
+
+
+@dataclass(frozen=True)
+class Placements:
+    """Where many sends fall: per send, the tier's index in the SLO (-1: none), the rate (NaN: unknown) and
+    the window's index in :data:`~ingestbench.records.verdicts.WINDOWS`."""
+
+    tier: np.ndarray
+    rate_eps: np.ndarray
+    window: np.ndarray
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Rate points as sorted arrays, with their regime starts and cumulative rates (built once per run)."""
+
+    unix_s: np.ndarray
+    achieved_eps: np.ndarray
+    changes: np.ndarray
+    _cumulative: np.ndarray
+    stall_from: np.ndarray = field(default_factory=lambda: np.empty(0))  # disjoint stalls, sorted
+    stall_to: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    @classmethod
+    def of(cls, points: Sequence[RatePoint], changes: Sequence[float], *, span_s: float = 1.0) -> Timeline:
+        ordered = sorted(points, key=lambda p: p.unix_s)
+        achieved = np.array([p.achieved_eps for p in ordered], dtype=float)
+        stall_from, stall_to = _stalls(ordered, span_s)
+        return cls(np.array([p.unix_s for p in ordered], dtype=float), achieved,
+                   np.array(sorted(changes), dtype=float), np.concatenate([[0.0], np.cumsum(achieved)]),
+                   stall_from, stall_to)
+
+    def window_rates(self, at_s: np.ndarray, *, window_s: float, span_s: float) -> np.ndarray:
+        """Mean achieved rate of the points with ``at - window_s < unix_s < at + span_s`` (NaN: none)."""
+        lo = np.searchsorted(self.unix_s, at_s - window_s, side="right")
+        hi = np.searchsorted(self.unix_s, at_s + span_s, side="left")
+        count = hi - lo
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, (self._cumulative[hi] - self._cumulative[lo]) / count, np.nan)
+
+    def nearest_rates(self, at_s: np.ndarray) -> np.ndarray:
+        i = np.clip(np.searchsorted(self.unix_s, at_s), 1, max(1, self.unix_s.size - 1))
+        left, right = i - 1, np.minimum(i, self.unix_s.size - 1)
+        use_right = np.abs(self.unix_s[right] - at_s) < np.abs(self.unix_s[left] - at_s)
+        return np.where(use_right, self.achieved_eps[right], self.achieved_eps[left])
+
+
+def _stalls(ordered: Sequence[RatePoint], span_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The stalls of sorted points as disjoint ``[from, to)`` intervals, in order."""
+    merged: list[list[float]] = []
+    for p in ordered:
+        if p.behind_s > 0:
+            start, end = p.unix_s - span_s - p.behind_s, p.unix_s
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+    return np.array([m[0] for m in merged], dtype=float), np.array([m[1] for m in merged], dtype=float)
+
+
+def place(paths: np.ndarray, sent_unix_s: np.ndarray, *, slo: Slo, timeline: Timeline | None = None,
+          declared_rate_eps: float | None = None, window_s: float = 5.0, span_s: float = 1.0,
+          end_unix_s: float | None = None) -> Placements:
+    """Tier, rate and window of every send (``paths`` as indices into :data:`~ingestbench.records.observation.PATHS`).
+
+    ``declared_rate_eps`` wins over the timeline (it is what the operator said); ``end_unix_s`` is when the
+    load ended, for a complete timeline. ``window_s`` is used as given (the caller scales it).
+    """
+    n = sent_unix_s.size
+    window = np.full(n, WINDOW_CODE[STEADY], dtype=np.int8)
+    has_points = timeline is not None and timeline.unix_s.size > 0
+    if declared_rate_eps is not None:
+        rate = np.full(n, float(declared_rate_eps))
+    elif timeline is None or not has_points:
+        rate = np.full(n, np.nan)
+    else:
+        rate = timeline.window_rates(sent_unix_s, window_s=window_s, span_s=span_s)
+        outside = sent_unix_s <= timeline.unix_s[0] - span_s
+        if end_unix_s is not None:
+            outside |= sent_unix_s > end_unix_s
+        rate = np.where(outside, 0.0, rate)  # before the load started or after it ended: none of it ran
+        gap = np.isnan(rate)  # live, beyond what the timeline covers so far: the nearest rate
+        rate = np.where(gap, timeline.nearest_rates(sent_unix_s), rate)
+        window[outside | gap] = WINDOW_CODE[OUTSIDE]
+    tier = np.full(n, -1, dtype=np.int16)
+    for i, t in reversed(list(enumerate(slo.tiers))):  # the first matching tier wins
+        match = paths == PATHS.index(t.path)
+        if t.banded:
+            with np.errstate(invalid="ignore"):
+                if t.at_least_eps is not None:
+                    match &= rate >= t.at_least_eps
+                if t.below_eps is not None:
+                    match &= rate < t.below_eps
+        tier[match] = i
+    if has_points and timeline is not None and declared_rate_eps is None:
+        _windows(window, tier, sent_unix_s, slo, timeline.changes, end_unix_s)
+        _stall_window(window, tier, sent_unix_s, slo, timeline)
+    bandless = np.array([not t.banded for t in slo.tiers] + [False])[tier]
+    window[bandless] = WINDOW_CODE[STEADY]  # promised at any rate: rate changes are part of it
+    return Placements(tier, np.where(np.isnan(rate), np.nan, rate), window)
+
+
+def _windows(window: np.ndarray, tier: np.ndarray, sent: np.ndarray, slo: Slo, changes: np.ndarray,
+             end_unix_s: float | None) -> None:
+    """Mark warm-ups and transitions in ``window`` (sends already outside the load keep that window)."""
+    warmup_s = np.array([slo.warmup_s(t) for t in slo.tiers] + [0.0])[tier]
+    target_s = np.array([slo.target_s(t) for t in slo.tiers] + [0.0])[tier]
+    idx = np.searchsorted(changes, sent, side="right") - 1
+    started = idx >= 0
+    since = sent - changes[np.maximum(idx, 0)] if changes.size else np.full(sent.size, np.inf)
+    following = np.append(changes, np.inf)[np.minimum(idx + 1, changes.size)]
+    if end_unix_s is not None:
+        following = np.minimum(following, end_unix_s)
+    steady = (window == WINDOW_CODE[STEADY]) & (tier >= 0)
+    warm = steady & started & (since < warmup_s)
+    window[warm] = WINDOW_CODE[WARMUP]
+    window[steady & ~warm & (following - sent < target_s)] = WINDOW_CODE[TRANSITION]
+
+
+def _stall_window(window: np.ndarray, tier: np.ndarray, sent: np.ndarray, slo: Slo, timeline: Timeline) -> None:
+    """Mark steady sends in a stall, or less than their tier's target before one, as ``stall``."""
+    if not timeline.stall_to.size:
+        return
+    target_s = np.array([slo.target_s(t) for t in slo.tiers] + [0.0])[tier]
+    k = np.searchsorted(timeline.stall_to, sent, side="right")  # the first stall ending after the send
+    ahead = k < timeline.stall_to.size
+    starts = np.append(timeline.stall_from, np.inf)[k]
+    hit = ahead & (sent >= starts - target_s) & (window == WINDOW_CODE[STEADY]) & (tier >= 0)
+    window[hit] = WINDOW_CODE[STALL]
+
+
+def window_rate_eps(
+    points: Sequence[RatePoint], at_unix_s: float, *, window_s: float, span_s: float = 1.0
+) -> float | None:
+    """Mean achieved rate of the points whose window overlaps ``[at - window_s, at]``; None if none do.
+
+    The point containing ``at`` counts too, so a send in the current second is tiered even when only a
+    fraction of the window lies behind it.
+    """
+    rate = Timeline.of(points, ()).window_rates(np.array([at_unix_s]), window_s=window_s, span_s=span_s)[0]
+    return None if np.isnan(rate) else float(rate)
+
+
+def change_times(
+    points: Sequence[RatePoint],
+    *,
+    band_of: Callable[[float], str | None] | None = None,
+    span_s: float = 1.0,
+) -> list[float]:
+    """Start times of each rate regime (the first point's window start is always one).
+
+    Uses ``target_eps`` when every point carries it, else ``band_of(achieved_eps)`` (tier band) when given.
+    """
+    ordered = sorted(points, key=lambda p: p.unix_s)
+    if not ordered:
+        return []
+    use_target = all(p.target_eps is not None for p in ordered)
+
+    def key(p: RatePoint) -> object:
+        if use_target:
+            return p.target_eps
+        return band_of(p.achieved_eps) if band_of is not None else None
+
+    starts = [ordered[0].unix_s - span_s]
+    for prev, cur in itertools.pairwise(ordered):
+        if key(cur) != key(prev) or cur.unix_s - prev.unix_s > 2 * span_s:
+            starts.append(prev.unix_s if cur.unix_s - prev.unix_s <= 2 * span_s else cur.unix_s - span_s)
+    return starts
+
+
+def assign(
+    path: str,
+    sent_unix_s: float,
+    *,
+    slo: Slo,
+    points: Sequence[RatePoint] = (),
+    changes: Sequence[float] = (),
+    declared_rate_eps: float | None = None,
+    window_s: float = 5.0,
+    span_s: float = 1.0,
+    end_unix_s: float | None = None,
+) -> TierAssignment:
+    """:func:`place` for one send: the tier, the rate used and the window."""
+    return _one(path, sent_unix_s, slo, Timeline.of(points, changes, span_s=span_s), declared_rate_eps, window_s,
+                span_s, end_unix_s)
+
+
+def _one(path: str, sent_unix_s: float, slo: Slo, timeline: Timeline, declared_rate_eps: float | None,
+         window_s: float, span_s: float, end_unix_s: float | None) -> TierAssignment:
+    p = place(np.array([PATHS.index(path)]), np.array([sent_unix_s]), slo=slo, timeline=timeline,
+              declared_rate_eps=declared_rate_eps, window_s=window_s, span_s=span_s, end_unix_s=end_unix_s)
+    tier, rate = int(p.tier[0]), float(p.rate_eps[0])
+    return TierAssignment(slo.tiers[tier].name if tier >= 0 else None, None if np.isnan(rate) else rate,
+                          WINDOWS[int(p.window[0])])
+
+
+class Tiering:
+    """Places send times from one rate source (points can grow while a run goes on).
+
+    Live (``complete=False``: the probe's metrics, the progress view) a send the timeline does not cover yet
+    is not :meth:`ready`; once the timeline is complete (the judge), every send is placed.
+    """
+
+    def __init__(
+        self,
+        slo: Slo,
+        *,
+        declared_rate_eps: float | None = None,
+        window_s: float = 5.0,
+        span_s: float = 1.0,
+        complete: bool = False,
+    ):
+        """``complete``: the points are the whole run (judging afterwards), so their end is the load's end."""
+        self.slo = slo
+        self.complete = complete
+        self.declared_rate_eps = declared_rate_eps
+        self.window_s = window_s
+        self.span_s = span_s
+        self._points: list[RatePoint] = []
+        self._timeline = Timeline.of((), ())
+
+    def band_of(self, rate_eps: float) -> str | None:
+        tier = self.slo.tier_for(ANALYTICAL, rate_eps)
+        return tier.name if tier is not None else None
+
+    def extend(self, points: Iterable[RatePoint]) -> None:
+        new = list(points)
+        if not new:
+            return
+        self._points.extend(new)
+        self._points.sort(key=lambda p: p.unix_s)
+        changes = change_times(self._points, band_of=self.band_of, span_s=self.span_s)
+        self._timeline = Timeline.of(self._points, changes, span_s=self.span_s)
+
+    @property
+    def points(self) -> list[RatePoint]:
+        return list(self._points)
+
+    @property
+    def end_unix_s(self) -> float | None:
+        return self._points[-1].unix_s if self.complete and self._points else None
+
+    def ready(self, path: str, sent_unix_ms: int) -> bool:
+        """True once the rate source covers the send time (a live timeline lags by a few seconds)."""
+        if self.complete or self.declared_rate_eps is not None or self.slo.tier_for(path, None) is not None:
+            return True
+        return bool(self._points) and self._points[-1].unix_s >= sent_unix_ms / 1000.0
+
+    def place(self, path: str, sent_unix_ms: int) -> TierAssignment:
+        """Tier and window of a send. Live, a send the timeline does not cover yet takes the nearest rate."""
+        return _one(path, sent_unix_ms / 1000.0, self.slo, self._timeline, self.declared_rate_eps, self.window_s,
+                    self.span_s, self.end_unix_s)
+
+    def place_all(self, paths: np.ndarray, sent_unix_ms: np.ndarray) -> Placements:
+        """:meth:`place` for many sends at once (arrays), a block at a time: temporaries stay small."""
+        n = sent_unix_ms.size
+        out = Placements(np.empty(n, dtype=np.int16), np.empty(n), np.empty(n, dtype=np.int8))
+        for a in range(0, n, BLOCK):
+            b = min(n, a + BLOCK)
+            p = place(paths[a:b], sent_unix_ms[a:b] / 1000.0, slo=self.slo, timeline=self._timeline,
+                      declared_rate_eps=self.declared_rate_eps, window_s=self.window_s, span_s=self.span_s,
+                      end_unix_s=self.end_unix_s)
+            out.tier[a:b], out.rate_eps[a:b], out.window[a:b] = p.tier, p.rate_eps, p.window
+        return out

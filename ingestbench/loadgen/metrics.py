@@ -1,0 +1,115 @@
+"""Prometheus metrics of the load generator, fed by the master's timeline (registry injected).
+
+- ``ingestbench_loadgen_target_eps`` / ``_achieved_eps``: gauges, events/s in the last complete second
+- ``ingestbench_loadgen_events_sent_total``, ``ingestbench_loadgen_events_failed_total{reason}`` (every known
+  reason starts at 0), ``ingestbench_loadgen_events_dropped_total``: counters
+- ``ingestbench_loadgen_schedule_lag_seconds``: histogram, built from the merged HDR histograms at scrape time,
+  so no per-request cost
+- ``ingestbench_loadgen_generator_cpu_ratio``, ``ingestbench_loadgen_host_cpu_ratio``: the busiest generator
+  process's share of a core, and its machine's busy share (last second)
+- ``ingestbench_loadgen_steps_total{outcome="valid|invalid"}``: load steps judged (each on its last second)
+- ``ingestbench_run_info{run_id, scenario, target}``, ``ingestbench_run_start_time_seconds`` and
+  ``ingestbench_run_end_time_seconds``: which run this is, and when its load schedule starts and is due to end
+  (Unix seconds), for the dashboards' run selector and annotations
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from ingestbench.loadgen.meter import new_lag_histogram
+
+FAILURE_REASONS = ("rejected", "throttled", "server_error", "timeout", "connection_error", "unexpected")
+LAG_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class _LagCollector(Collector):
+    def __init__(self, hist: HdrHistogram):
+        self.hist = hist
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        buckets: list[tuple[str, float]] = []
+        for le in LAG_BUCKETS_S:
+            # Values up to `le` (HDR resolution 1 %): count below the next distinguishable value.
+            below = _count_upto(self.hist, round(le * 1e6))
+            buckets.append((str(le), float(below)))
+        total = self.hist.get_total_count()
+        buckets.append(("+Inf", float(total)))
+        mean_s = self.hist.get_mean_value() / 1e6 if total else 0.0
+        yield HistogramMetricFamily("ingestbench_loadgen_schedule_lag_seconds",
+                                    "Actual minus intended request start", buckets=buckets,
+                                    sum_value=mean_s * total)
+
+
+def _count_upto(hist: HdrHistogram, value_us: int) -> int:
+    count = 0
+    for item in hist.get_recorded_iterator():
+        if item.value_iterated_to > value_us:
+            break
+        count += item.count_at_value_iterated_to
+    return count
+
+
+class LoadgenMetrics:
+    """A :class:`ingestbench.loadgen.timeline.TimelineSink` updating metrics in the given registry."""
+
+    def __init__(self, registry: CollectorRegistry, *, run_id: str | None = None, scenario: str = "",
+                 target: str = ""):
+        self.registry = registry
+        self.target_eps = Gauge("ingestbench_loadgen_target_eps", "Target events/s (last second)",
+                                registry=registry)
+        self.achieved_eps = Gauge("ingestbench_loadgen_achieved_eps", "Acknowledged events/s (last second)",
+                                  registry=registry)
+        self.sent = Counter("ingestbench_loadgen_events_sent", "Events sent", registry=registry)
+        self.failed = Counter("ingestbench_loadgen_events_failed", "Events failed, by reason", ["reason"],
+                              registry=registry)
+        for reason in FAILURE_REASONS:
+            self.failed.labels(reason=reason)
+        self.dropped = Counter("ingestbench_loadgen_events_dropped", "Events too late to send",
+                               registry=registry)
+        self.generator_cpu = Gauge("ingestbench_loadgen_generator_cpu_ratio",
+                                   "Share of a core used by the busiest generator process (last second); "
+                                   "near 1 the generator is the bottleneck", registry=registry)
+        self.host_cpu = Gauge("ingestbench_loadgen_host_cpu_ratio",
+                              "Busy share of the busiest generator's machine (last second)", registry=registry)
+        self.steps = Counter("ingestbench_loadgen_steps", "Load steps judged, by outcome (valid | invalid)",
+                             ["outcome"], registry=registry)
+        for outcome in ("valid", "invalid"):
+            self.steps.labels(outcome=outcome)
+        info = {"scenario": scenario, "target": target, **({"run_id": run_id} if run_id else {})}
+        Info("ingestbench_run", "The run this process belongs to", registry=registry).info(info)
+        self.start_time = Gauge("ingestbench_run_start_time_seconds", "When the load schedule starts (Unix s)",
+                                registry=registry)
+        self.end_time = Gauge("ingestbench_run_end_time_seconds", "When the load schedule is due to end (Unix s)",
+                              registry=registry)
+        self.lag_us = new_lag_histogram()
+        registry.register(_LagCollector(self.lag_us))
+
+    def started(self, t0_unix_s: float, duration_s: float) -> None:
+        """The schedule starts at ``t0_unix_s`` and runs ``duration_s`` (the run's start/end annotations)."""
+        self.start_time.set(t0_unix_s)
+        self.end_time.set(t0_unix_s + duration_s)
+
+    def second(self, row: dict[str, Any], lag_us: HdrHistogram) -> None:
+        self.target_eps.set(row["target_eps"])
+        self.achieved_eps.set(row["achieved_eps"])
+        self.sent.inc(row["sent_events"])
+        for reason, n in row["failed_by_kind"].items():
+            self.failed.labels(reason=reason).inc(n)
+        self.dropped.inc(row["dropped_events"])
+        if row.get("generator_cpu") is not None:
+            self.generator_cpu.set(row["generator_cpu"])
+        if row.get("host_cpu") is not None:
+            self.host_cpu.set(row["host_cpu"])
+        if row.get("valid") is not None:  # the step's last second carries its verdict
+            self.steps.labels(outcome="valid" if row["valid"] else "invalid").inc()
+        self.lag_us.add(lag_us)
+
+    def step(self, row: dict[str, Any]) -> None:
+        pass

@@ -1,0 +1,57 @@
+"""Every target kind by name, found through the ``ingestbench.targets`` entry-point group.
+
+The built-in targets register the same way a third-party package does (``pyproject.toml``), so adding a target
+is one module plus one entry-point line::
+
+    target = make_target("pipeline", "http://127.0.0.1:8080", options={}, environ=os.environ)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from importlib.metadata import entry_points
+from typing import Any
+
+from ingestbench.records.config import ConfigError
+from ingestbench.targets.spec import TargetSpec
+
+GROUP = "ingestbench.targets"
+
+
+def specs() -> dict[str, TargetSpec]:
+    """Name -> spec, for every installed target. An entry point naming a bare factory (an older plugin) gets a
+    spec that lists no options and no secrets."""
+    out = {}
+    for ep in entry_points(group=GROUP):
+        loaded = ep.load()
+        if isinstance(loaded, TargetSpec):
+            out[ep.name] = loaded if loaded.kind == ep.name else replace(loaded, kind=ep.name)
+        elif callable(loaded):
+            out[ep.name] = TargetSpec(kind=ep.name, summary=f"{ep.value} (a factory without a spec)", make=loaded)
+        else:
+            raise ConfigError(f"target {ep.name!r}: entry point {ep.value} is neither a TargetSpec nor a factory")
+    return out
+
+
+def names() -> list[str]:
+    return sorted(entry.name for entry in entry_points(group=GROUP))
+
+
+def spec_of(kind: str, *, flag: str = "target") -> TargetSpec:
+    """The spec of ``kind``; an unknown kind is a :class:`ConfigError` naming ``flag`` and the known kinds."""
+    found = specs().get(kind)
+    if found is None:
+        raise ConfigError(f"{flag}: unknown target {kind!r} (known: {', '.join(names()) or 'none'})")
+    return found
+
+
+def make_target(kind: str, url: str, *, options: Mapping[str, str] | None = None,
+                environ: Mapping[str, str] | None = None, flags: tuple[str, str] = ("target", "url")) -> Any:
+    """The target object of ``kind`` at ``url``; bad kinds, URLs and options raise :class:`ConfigError`, a bad
+    kind or URL naming the option that gave it (``flags``: the kind's and the URL's, e.g. a reader's)."""
+    spec = spec_of(kind, flag=flags[0])
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{flags[1]}: must start with http:// or https://, got {url!r}")
+    spec.check_options(dict(options or {}))
+    return spec.make(url, dict(options or {}), dict(environ or {}))
