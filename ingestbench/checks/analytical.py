@@ -1,4 +1,5 @@
-"""The analytical path: a CanaryWriter sends canaries, a Reader looks all pending ones up in one query.
+"""The analytical path: a CanaryWriter sends canaries, a CanaryReader looks all pending ones up in one
+query (through the target's :class:`~ingestbench.targets.contract.Reader`).
 
 Both report to one :class:`~ingestbench.checks.comparator.Comparator` and hand decided observations to ``sink``.
 Network errors are data: a failed ingest is an ``errored`` observation, a failed poll is counted in the
@@ -106,7 +107,7 @@ class CanaryWriter:
             self._sink(obs)
 
 
-class Reader:
+class CanaryReader:
     """Polls the query side every ``poll_interval_s`` with one look-up for every pending canary."""
 
     def __init__(self, *, target: TargetReader, session: aiohttp.ClientSession, comparator: Comparator,

@@ -37,8 +37,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from ingestbench.checks.acks import AckLedger, AckSummary
-from ingestbench.checks.analytical import CanaryWriter
-from ingestbench.checks.analytical import Reader as CanaryReader
+from ingestbench.checks.analytical import CanaryReader, CanaryWriter
 from ingestbench.checks.canary import CanaryFactory, EventSource
 from ingestbench.checks.clock import Clock, SystemClock, sleep_or_stop
 from ingestbench.checks.comparator import Comparator

@@ -71,7 +71,7 @@ class Placements:
 
 
 @dataclass(frozen=True)
-class Timeline:
+class RateArrays:
     """Rate points as sorted arrays, with their regime starts and cumulative rates (built once per run)."""
 
     unix_s: np.ndarray
@@ -82,7 +82,7 @@ class Timeline:
     stall_to: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @classmethod
-    def of(cls, points: Sequence[RatePoint], changes: Sequence[float], *, span_s: float = 1.0) -> Timeline:
+    def of(cls, points: Sequence[RatePoint], changes: Sequence[float], *, span_s: float = 1.0) -> RateArrays:
         ordered = sorted(points, key=lambda p: p.unix_s)
         achieved = np.array([p.achieved_eps for p in ordered], dtype=float)
         stall_from, stall_to = _stalls(ordered, span_s)
@@ -118,7 +118,7 @@ def _stalls(ordered: Sequence[RatePoint], span_s: float) -> tuple[np.ndarray, np
     return np.array([m[0] for m in merged], dtype=float), np.array([m[1] for m in merged], dtype=float)
 
 
-def place(paths: np.ndarray, sent_unix_s: np.ndarray, *, slo: Slo, timeline: Timeline | None = None,
+def place(paths: np.ndarray, sent_unix_s: np.ndarray, *, slo: Slo, timeline: RateArrays | None = None,
           declared_rate_eps: float | None = None, window_s: float = 5.0, span_s: float = 1.0,
           end_unix_s: float | None = None) -> Placements:
     """Tier, rate and window of every send (``paths`` as indices into :data:`~ingestbench.records.observation.PATHS`).
@@ -177,7 +177,7 @@ def _windows(window: np.ndarray, tier: np.ndarray, sent: np.ndarray, slo: Slo, c
     window[steady & ~warm & (following - sent < target_s)] = WINDOW_CODE[TRANSITION]
 
 
-def _stall_window(window: np.ndarray, tier: np.ndarray, sent: np.ndarray, slo: Slo, timeline: Timeline) -> None:
+def _stall_window(window: np.ndarray, tier: np.ndarray, sent: np.ndarray, slo: Slo, timeline: RateArrays) -> None:
     """Mark steady sends in a stall, or less than their tier's target before one, as ``stall``."""
     if not timeline.stall_to.size:
         return
@@ -197,7 +197,7 @@ def window_rate_eps(
     The point containing ``at`` counts too, so a send in the current second is tiered even when only a
     fraction of the window lies behind it.
     """
-    rate = Timeline.of(points, ()).window_rates(np.array([at_unix_s]), window_s=window_s, span_s=span_s)[0]
+    rate = RateArrays.of(points, ()).window_rates(np.array([at_unix_s]), window_s=window_s, span_s=span_s)[0]
     return None if np.isnan(rate) else float(rate)
 
 
@@ -241,11 +241,11 @@ def assign(
     end_unix_s: float | None = None,
 ) -> TierAssignment:
     """:func:`place` for one send: the tier, the rate used and the window."""
-    return _one(path, sent_unix_s, slo, Timeline.of(points, changes, span_s=span_s), declared_rate_eps, window_s,
+    return _one(path, sent_unix_s, slo, RateArrays.of(points, changes, span_s=span_s), declared_rate_eps, window_s,
                 span_s, end_unix_s)
 
 
-def _one(path: str, sent_unix_s: float, slo: Slo, timeline: Timeline, declared_rate_eps: float | None,
+def _one(path: str, sent_unix_s: float, slo: Slo, timeline: RateArrays, declared_rate_eps: float | None,
          window_s: float, span_s: float, end_unix_s: float | None) -> TierAssignment:
     p = place(np.array([PATHS.index(path)]), np.array([sent_unix_s]), slo=slo, timeline=timeline,
               declared_rate_eps=declared_rate_eps, window_s=window_s, span_s=span_s, end_unix_s=end_unix_s)
@@ -277,7 +277,7 @@ class Tiering:
         self.window_s = window_s
         self.span_s = span_s
         self._points: list[RatePoint] = []
-        self._timeline = Timeline.of((), ())
+        self._timeline = RateArrays.of((), ())
 
     def band_of(self, rate_eps: float) -> str | None:
         tier = self.slo.tier_for(ANALYTICAL, rate_eps)
@@ -290,7 +290,7 @@ class Tiering:
         self._points.extend(new)
         self._points.sort(key=lambda p: p.unix_s)
         changes = change_times(self._points, band_of=self.band_of, span_s=self.span_s)
-        self._timeline = Timeline.of(self._points, changes, span_s=self.span_s)
+        self._timeline = RateArrays.of(self._points, changes, span_s=self.span_s)
 
     @property
     def points(self) -> list[RatePoint]:

@@ -37,7 +37,11 @@ COMMANDS = {  # subcommand -> the module that registers and runs it
 def one_line(message: str) -> str:
     """A message for the terminal, on one line whatever it quotes: a key or value read from a file or the
     command line may hold line breaks or control characters (``\\x1e`` counts as a line break too); those are
-    shown escaped, as Python writes them in a string literal."""
+    shown escaped, as Python writes them in a string literal.
+
+    >>> one_line("load.steps[0].rate_eps: got 'a\\nb'")
+    "load.steps[0].rate_eps: got 'a\\\\nb'"
+    """
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
 
 

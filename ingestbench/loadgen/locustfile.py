@@ -6,7 +6,7 @@
 Options (flag > env var > default; this is the edge, the only place that reads the environment):
 
 ``--scenario NAME|PATH`` (``INGESTBENCH_SCENARIO``, default ``quick``), ``--rates-out PATH``
-(``INGESTBENCH_RATES_OUT``; JSON lines, format in :mod:`ingestbench.loadgen.timeline`), ``--time-scale F``
+(``INGESTBENCH_RATES_OUT``; JSON lines, format in :mod:`ingestbench.loadgen.merger`), ``--time-scale F``
 (``INGESTBENCH_TIME_SCALE``, default the scenario's ``time_scale``, else 1; scales step durations, never
 rates), ``--target NAME``
 (``INGESTBENCH_TARGET``, default ``pipeline``), ``--target-opt KEY=VALUE`` (repeatable;
@@ -36,10 +36,10 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from ingestbench.loadgen.locust_stats import BulkStats
 from ingestbench.loadgen.master import MasterSide
+from ingestbench.loadgen.merger import TimelineSink
 from ingestbench.loadgen.metrics import LoadgenMetrics
 from ingestbench.loadgen.rates_out import RatesWriter
 from ingestbench.loadgen.registry import TargetRegistry
-from ingestbench.loadgen.timeline import TimelineSink
 from ingestbench.loadgen.users import IngestUser
 from ingestbench.loadgen.worker import HELLO_MESSAGE, LEAVE_MESSAGE, PLAN_MESSAGE, STATS_MESSAGE, WorkerSide
 from ingestbench.records.config import ConfigError, target_options

@@ -26,9 +26,9 @@ from typing import Any
 
 import gevent
 
+from ingestbench.loadgen.merger import RateMerger, TimelineSink
 from ingestbench.loadgen.pacer import NONE, request_at
 from ingestbench.loadgen.sizing import grow_on_lag, saturated, users_needed
-from ingestbench.loadgen.timeline import Timeline, TimelineSink
 from ingestbench.loadgen.verdict import StepVerdict
 from ingestbench.loadgen.worker import plan_message, schedule_for
 from ingestbench.records.exit_codes import ExitCode
@@ -64,7 +64,7 @@ class MasterSide:
         self.lead_s = lead_s
         self.wall = wall
         self.on_start = on_start  # (t0_unix_s, duration_s) of each schedule started
-        self.timeline: Timeline | None = None
+        self.timeline: RateMerger | None = None
         self.verdicts: list[StepVerdict] | None = None
         self.t0_unix_s = 0.0
         self.users = 0
@@ -82,7 +82,7 @@ class MasterSide:
     def start(self) -> None:
         load = self.load
         self.t0_unix_s = self.wall() + self.lead_s
-        self.timeline = Timeline(self.schedule, t0_unix_s=self.t0_unix_s, sinks=self.sinks,
+        self.timeline = RateMerger(self.schedule, t0_unix_s=self.t0_unix_s, sinks=self.sinks,
                                  lag_bound_s=load.lag_bound_s, min_achieved_ratio=load.min_achieved_ratio,
                                  max_stall_share=load.max_stall_share, max_behind_s=load.max_behind_s)
         self._reshard(first=True)

@@ -57,7 +57,7 @@ def _count_upto(hist: HdrHistogram, value_us: int) -> int:
 
 
 class LoadgenMetrics:
-    """A :class:`ingestbench.loadgen.timeline.TimelineSink` updating metrics in the given registry."""
+    """A :class:`ingestbench.loadgen.merger.TimelineSink` updating metrics in the given registry."""
 
     def __init__(self, registry: CollectorRegistry, *, run_id: str | None = None, scenario: str = "",
                  target: str = ""):

@@ -28,11 +28,16 @@ A request more than ``max_behind_s`` late is not sent at all (it is *dropped* an
 burst would put one step's traffic into the next. While a target asks to back off (429 with Retry-After),
 :meth:`Pacer.hold_until` drops the slots falling in that window.
 
-The pacer does no I/O and never sleeps; times are seconds on whatever monotonic clock the caller uses::
+The pacer does no I/O and never sleeps; times are seconds on whatever monotonic clock the caller uses:
 
-    p = Pacer(RateSchedule.constant(1000, 10), batch_size=10, tick_s=0.01)
-    p.start(t0_s=clock())
-    slot, dropped = p.next_slot(clock())   # Slot(seq=0, intended_s=t0, events=10, step=0, send_s=t0)
+>>> p = Pacer(RateSchedule.constant(1000, 10), batch_size=10, tick_s=0.01)
+>>> p.start(t0_s=100.0)
+>>> p.next_slot(100.0)
+(Slot(seq=0, intended_s=100.0, events=10, step=0, send_s=100.0), None)
+>>> p.next_slot(100.0)[0].intended_s  # the next request, 10 events later at 1,000 events/s
+100.01
+>>> p.next_slot(102.5)  # 2.5 s later: requests more than max_behind_s (1 s) late are dropped, and counted
+(Slot(seq=150, intended_s=101.5, events=10, step=0, send_s=101.5), Dropped(requests=148, events=1480))
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from hdrh.histogram import HdrHistogram
 
 
 class RatesWriter:
-    """A :class:`ingestbench.loadgen.timeline.TimelineSink` appending JSON lines to ``path`` (parents created)."""
+    """A :class:`ingestbench.loadgen.merger.TimelineSink` appending JSON lines to ``path`` (parents created)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

@@ -6,11 +6,11 @@ A schedule is a sequence of :class:`Segment` values, each a linear ramp from ``s
 :meth:`RateSchedule.events_until` (the integral of the rate) and :meth:`RateSchedule.time_of_event` (its
 inverse), which give the open-model send time of event ``n`` exactly, even across rate changes.
 
-Example::
-
-    s = RateSchedule.steps([(900, 10), (1100, 10)])
-    s.rate_at(12.0)        # 1100.0
-    s.time_of_event(9000)  # 10.0
+>>> s = RateSchedule.steps([(900, 10), (1100, 10)])
+>>> s.rate_at(12.0), s.duration_s, s.total_events
+(1100.0, 20.0, 20000.0)
+>>> s.time_of_event(9000)  # the first event of the second step
+10.0
 """
 
 from __future__ import annotations

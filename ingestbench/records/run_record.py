@@ -1,4 +1,4 @@
-"""``run.json`` and the probe's ``verdicts.json``: what a run (or a probe on its own) says about itself.
+"""``run.json`` and the probe's ``probe.json``: what a run (or a probe on its own) says about itself.
 
 Both carry ``schema_version``; a reader refuses a version it does not know with a one-line message instead
 of misreading the file. Version 1 files (before loss budgets and windows) still read, with the fields they
@@ -147,7 +147,7 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class ProbeRecord:
-    """``verdicts.json``: the probe's own judgement and counts (a probe on its own has no ``run.json``)."""
+    """``probe.json``: the probe's own judgement and counts (a probe on its own has no ``run.json``)."""
 
     status: str
     reason: str
@@ -173,7 +173,7 @@ class ProbeRecord:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> ProbeRecord:
-        check_schema(doc, "verdicts.json")
+        check_schema(doc, "probe.json")
         kw = known(cls, doc)
         kw["tiers"] = tuple(TierVerdict.from_dict(t) for t in doc.get("tiers") or [])
         summary = doc.get("summary")

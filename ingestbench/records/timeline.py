@@ -121,7 +121,7 @@ class StepRow:
 
 
 @dataclass(frozen=True)
-class Timeline:
+class RateTimeline:
     seconds: tuple[SecondRow, ...] = ()
     steps: tuple[StepRow, ...] = ()
 
@@ -130,25 +130,25 @@ class Timeline:
         return tuple(s.point for s in self.seconds)
 
 
-def parse_rows(docs: list[dict[str, Any]]) -> Timeline:
+def parse_rows(docs: list[dict[str, Any]]) -> RateTimeline:
     seconds = [r for r in (SecondRow.from_dict(d) for d in docs if d.get("type", SECOND) == SECOND) if r]
     steps = [r for r in (StepRow.from_dict(d) for d in docs if d.get("type") == STEP) if r]
-    return Timeline(tuple(seconds), tuple(steps))
+    return RateTimeline(tuple(seconds), tuple(steps))
 
 
-def write_timeline(path: Path, timeline: Timeline) -> None:
+def write_timeline(path: Path, timeline: RateTimeline) -> None:
     """A whole timeline as a ``rates.jsonl`` file, atomically (a copy of what a probe tiered by)."""
     write_jsonl_atomic(path, [*(r.to_dict() for r in timeline.seconds), *(r.to_dict() for r in timeline.steps)])
 
 
-def of_points(points: Sequence[RatePoint]) -> Timeline:
+def of_points(points: Sequence[RatePoint]) -> RateTimeline:
     """Rate points sampled elsewhere (a Prometheus query) as a timeline of rows, in time order."""
     ordered = sorted(points, key=lambda p: p.unix_s)
-    return Timeline(tuple(SecondRow(t_s=i, unix_s=p.unix_s, target_eps=p.target_eps, achieved_eps=p.achieved_eps)
+    return RateTimeline(tuple(SecondRow(t_s=i, unix_s=p.unix_s, target_eps=p.target_eps, achieved_eps=p.achieved_eps)
                           for i, p in enumerate(ordered)))
 
 
-def read_timeline(path: str | Path) -> Timeline:
+def read_timeline(path: str | Path) -> RateTimeline:
     """Every readable row of a timeline file (empty when the file does not exist)."""
     return parse_rows(LineTail(path).read_objects())
 
@@ -160,7 +160,7 @@ class TimelineTail:
         self.path = Path(path)
         self._lines = LineTail(path)
 
-    def read_new(self) -> Timeline:
+    def read_new(self) -> RateTimeline:
         return parse_rows(parse_objects(self._lines.read_lines()))
 
 

@@ -1,5 +1,5 @@
 """Verdicts as the results files keep them: one :class:`TierVerdict` per tier (``run.json``'s ``tiers``,
-``verdicts.json``) and one :class:`JudgedRow` per canary (``judged.jsonl``).
+``probe.json``) and one :class:`JudgedRow` per canary (``judged.jsonl``).
 
 JSON has no infinity, so a value beyond the loss horizon is written as null. Reading back is unambiguous:
 a percentile is null only then or when the tier judged nothing (``n == 0``); a confidence bound is null

@@ -6,7 +6,7 @@
       run.json        schema-versioned record (written at start with status "running", rewritten at the end)
       samples.jsonl   one observation per line, appended as decided (checks.recorder): facts only
       judged.jsonl    every canary with the tier, window and outcome the judge gave it (rewritten by report)
-      verdicts.json   the probe's own record: what it sent, what it could not decide, its verdict
+      probe.json   the probe's own record: what it sent, what it could not decide, its verdict
       rates.jsonl     the load generator's per-second rate timeline and per-step verdicts (records.timeline)
       slo.toml        the SLO file the run was judged against (a copy)
       scenario.toml   the scenario file (a copy)
@@ -14,7 +14,7 @@
       logs/           each child process's output
       report.md · report.html · junit.xml
 
-A directory written by ``ingestbench probe`` alone has ``samples.jsonl``, ``verdicts.json``, ``slo.toml`` and,
+A directory written by ``ingestbench probe`` alone has ``samples.jsonl``, ``probe.json``, ``slo.toml`` and,
 when it tiered by a rate timeline or a rate query, ``rates.jsonl`` (the points it tiered by), but no
 ``run.json``; it reads back as a run record made from the probe's (:func:`probe_run`), which carries the time
 scale, the loss horizon and the problems the probe judged with.
@@ -32,12 +32,13 @@ from ingestbench.checks.judge import Judged
 from ingestbench.records.config import ConfigError
 from ingestbench.records.run_record import FINISHED, RUNNING, ProbeRecord, RunRecord, ScenarioInfo
 from ingestbench.records.samples import SampleColumns, read_sample_columns
-from ingestbench.records.timeline import Timeline, read_timeline
+from ingestbench.records.timeline import RateTimeline, read_timeline
 
 RUN_JSON = "run.json"
 SAMPLES = "samples.jsonl"
 JUDGED = "judged.jsonl"
-PROBE_JSON = "verdicts.json"
+PROBE_JSON = "probe.json"
+OLD_PROBE_JSON = "verdicts.json"  # the earlier name of the probe's record: results written then still read
 RATES = "rates.jsonl"
 SLO_COPY = "slo.toml"
 SCENARIO_COPY = "scenario.toml"
@@ -51,7 +52,7 @@ class RunFiles:
     path: Path
     run: RunRecord
     samples: SampleColumns = field(default_factory=SampleColumns)
-    timeline: Timeline = field(default_factory=Timeline)
+    timeline: RateTimeline = field(default_factory=RateTimeline)
     probe: ProbeRecord | None = None
     judged: Judged | None = None  # the judge's placement of every canary, once judged (what reports chart)
 
@@ -71,7 +72,7 @@ class RunFiles:
         run_doc = _json(path / RUN_JSON)
         if not run_doc and not (path / SAMPLES).exists():
             raise FileNotFoundError(f"{path} has neither {RUN_JSON} nor {SAMPLES}")
-        probe_doc = _json(path / PROBE_JSON)
+        probe_doc = _json(path / PROBE_JSON) or _json(path / OLD_PROBE_JSON)
         probe = ProbeRecord.from_dict(probe_doc) if probe_doc else None
         # a probe on its own has no run.json: its record stands for one
         run = RunRecord.from_dict(run_doc, what=str(path / RUN_JSON)) if run_doc else probe_run(path.name, probe)

@@ -47,11 +47,12 @@ def spec_of(kind: str, *, flag: str = "target") -> TargetSpec:
 
 
 def make_target(kind: str, url: str, *, options: Mapping[str, str] | None = None,
-                environ: Mapping[str, str] | None = None, flags: tuple[str, str] = ("target", "url")) -> Any:
-    """The target object of ``kind`` at ``url``; bad kinds, URLs and options raise :class:`ConfigError`, a bad
-    kind or URL naming the option that gave it (``flags``: the kind's and the URL's, e.g. a reader's)."""
+                environ: Mapping[str, str] | None = None,
+                flags: tuple[str, str, str] = ("target", "url", "target-opt")) -> Any:
+    """The target object of ``kind`` at ``url``; bad kinds, URLs and options raise :class:`ConfigError` naming
+    the option that gave them (``flags``: the kind's, the URL's and the options', e.g. a reader's)."""
     spec = spec_of(kind, flag=flags[0])
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{flags[1]}: must start with http:// or https://, got {url!r}")
-    spec.check_options(dict(options or {}))
+    spec.check_options(dict(options or {}), flag=flags[2])
     return spec.make(url, dict(options or {}), dict(environ or {}))

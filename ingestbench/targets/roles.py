@@ -66,5 +66,6 @@ def make_roles(target: TargetPlan, environ: Mapping[str, str], *, url: str | Non
         r = target.reader
         if not r.url:
             raise ConfigError(f"reader-url: required for reader {r.kind!r}")
-        reader = make_target(r.kind, r.url, options=r.options, environ=environ, flags=("reader", "reader-url"))
+        reader = make_target(r.kind, r.url, options=r.options, environ=environ,
+                             flags=("reader", "reader-url", "reader-opt"))
     return split_roles(writer, target.kind, reader, target.reader.kind if target.reader else None)

@@ -60,16 +60,17 @@ class TargetSpec:
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
 
-    def check_options(self, options: Mapping[str, str]) -> None:
-        """Refuse an unknown option (naming the known ones) or a value of the wrong type."""
+    def check_options(self, options: Mapping[str, str], *, flag: str = "target-opt") -> None:
+        """Refuse an unknown option (naming the known ones) or a value of the wrong type; ``flag`` is where the
+        options came from (``reader-opt`` for a reader's)."""
         for key, value in options.items():
             opt = self.option(key)
             if opt is None:
                 listing = ", ".join(o.name for o in self.options) or "none"
-                raise ConfigError(f"target-opt: {key!r} is not an option of target {self.kind!r} (known: {listing})")
+                raise ConfigError(f"{flag}: {key!r} is not an option of target {self.kind!r} (known: {listing})")
             problem = _type_problem(opt.type, str(value))
             if problem:
-                raise ConfigError(f"target-opt: {key} must be {problem} (target {self.kind!r}), got {value!r}")
+                raise ConfigError(f"{flag}: {key} must be {problem} (target {self.kind!r}), got {value!r}")
 
     def missing_secrets(self, environ: Mapping[str, str], roles: tuple[str, ...]) -> list[Secret]:
         """The secrets that ``roles`` cannot work without and ``environ`` does not hold."""

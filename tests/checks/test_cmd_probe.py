@@ -83,7 +83,7 @@ def test_sigint_stops_cleanly_with_metrics_and_table(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
     samples = load_samples(out / "samples.jsonl")
     assert len(samples) >= 40 and {o.outcome for o in samples} == {"available"}
-    assert (out / "verdicts.json").exists()
+    assert (out / "probe.json").exists()
 
 
 @pytest.mark.server
@@ -110,7 +110,7 @@ def test_gate_on_a_probe_directory_gives_the_probes_exit_code(tmp_path: Path, ho
     gate = subprocess.run([sys.executable, "-m", "ingestbench", "gate", str(out)], capture_output=True, text=True,
                           timeout=60)
     assert gate.returncode == proc.returncode, (proc.stdout, gate.stdout)
-    record = json.loads((out / "verdicts.json").read_text())
+    record = json.loads((out / "probe.json").read_text())
     assert record["time_scale"] == 0.1 and record["exit_code"] == proc.returncode
     assert record["lost_after_s"] == (2.0 if how == "declared" else None)
     high = next(t for t in record["tiers"] if t["tier"] == "high")

@@ -7,7 +7,7 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ingestbench.checks.analytical import CanaryWriter, Reader
+from ingestbench.checks.analytical import CanaryReader, CanaryWriter
 from ingestbench.checks.canary import CanaryFactory
 from ingestbench.checks.clock import SystemClock
 from ingestbench.checks.comparator import Comparator
@@ -40,7 +40,7 @@ async def _run() -> tuple[list[int], list[str]]:
         cmp.sent(f"c{i}", sent_ns=clock.monotonic_ns(), sent_unix_ms=clock.unix_ms())
     decided: list[str] = []
     async with aiohttp.ClientSession() as session:
-        reader = Reader(target=CappedTarget(str(server.make_url("/"))), session=session, comparator=cmp,
+        reader = CanaryReader(target=CappedTarget(str(server.make_url("/"))), session=session, comparator=cmp,
                         clock=clock, sink=lambda o: decided.append(o.canary_id))
         await reader.poll_once()
     await server.close()

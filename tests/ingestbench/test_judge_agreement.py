@@ -1,6 +1,6 @@
 """``gate DIR`` returns the exit code and the per-tier verdicts of the command that wrote DIR.
 
-Probe directories are written by the probe's own ending (:func:`ingestbench.orchestrate.probe.judge_probe_dir`,
+Probe directories are written by the probe's own ending (:func:`ingestbench.orchestrate.probe_process.judge_probe_dir`,
 then its record), with every way a probe tiers and judges: ``--declared-rate-eps``, ``--rate-timeline`` (a file
 elsewhere), ``--rate-query`` (points it fetched), ``--time-scale`` other than 1, ``--lost-after``, expected tiers,
 a problem that voids it (no reader); run directories by the run's judge. Then ``ingestbench gate DIR`` judges the
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from ingestbench.checks.judge import RateSource, judge_run
 from ingestbench.checks.slo import load_slo
 from ingestbench.cli import main
-from ingestbench.orchestrate.probe import judge_probe_dir
+from ingestbench.orchestrate.probe_process import judge_probe_dir
 from ingestbench.records.plan import ProbePlan
 from ingestbench.records.run_record import ProbeRecord
 from ingestbench.records.samples import read_sample_columns
@@ -108,7 +108,7 @@ def test_gate_gives_the_probes_verdict(tmp_path_factory: pytest.TempPathFactory,
     verdict = judge_probe_dir(out, plan, inputs, sampled=points if source == "query" else ())
     record = replace(inputs, status=verdict.status, reason=verdict.reason, exit_code=int(verdict.exit_code),
                      invalid_reasons=verdict.invalid_reasons, tiers=verdict.tiers)
-    (out / "verdicts.json").write_text(json.dumps(record.to_dict()))
+    (out / "probe.json").write_text(json.dumps(record.to_dict()))
     elsewhere.unlink()  # the directory carries what judging it needs
 
     # what the probe was asked to judge, straight from its inputs: its verdict is that one
@@ -124,6 +124,8 @@ def test_gate_gives_the_probes_verdict(tmp_path_factory: pytest.TempPathFactory,
 
     code, text = _gate(out, capsys)
     assert code == record.exit_code, text
+    (out / "probe.json").rename(out / "verdicts.json")  # the record's earlier name: still read
+    assert _gate(out, capsys)[0] == code
     again = judge_files(files := RunFiles.load(out), slo_for(files, None))
     assert again.tiers == verdict.tiers and again.invalid_reasons == verdict.invalid_reasons
     assert len(_tier_lines(text)) == len(verdict.tiers)

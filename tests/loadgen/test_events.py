@@ -108,7 +108,7 @@ def test_all_casings_known():
 def test_importable_without_locust_or_gevent():
     code = ("import sys, ingestbench.loadgen.events, ingestbench.loadgen.encoded, ingestbench.loadgen.schedule; "
             "import ingestbench.loadgen.pacer, ingestbench.loadgen.meter; "
-            "import ingestbench.loadgen.timeline; "
+            "import ingestbench.loadgen.merger; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from ingestbench.records.timeline import RatePoint, SecondRow, StepRow, Timeline, TimelineTail, read_timeline
+from ingestbench.records.timeline import RatePoint, RateTimeline, SecondRow, StepRow, TimelineTail, read_timeline
 
 
 def second(unix_s: float, achieved: float, target: float = 100.0) -> bytes:
@@ -18,7 +18,7 @@ def second(unix_s: float, achieved: float, target: float = 100.0) -> bytes:
 def test_tail_reads_only_complete_new_lines(tmp_path: Path) -> None:
     path = tmp_path / "rates.jsonl"
     tail = TimelineTail(path)
-    assert tail.read_new() == Timeline()  # not there yet
+    assert tail.read_new() == RateTimeline()  # not there yet
     path.write_bytes(second(1.0, 99.0) + second(2.0, 98.0) + second(3.0, 97.0)[:20])
     assert tail.read_new().points == (RatePoint(1.0, 99.0, 100.0), RatePoint(2.0, 98.0, 100.0))
     with path.open("ab") as fh:
@@ -28,7 +28,7 @@ def test_tail_reads_only_complete_new_lines(tmp_path: Path) -> None:
     new = tail.read_new()
     assert new.points == (RatePoint(3.0, 97.0, 100.0),)
     assert new.steps == (StepRow(step=0, target_eps=100.0, achieved_eps=98.0, valid=True, reason="ok"),)
-    assert tail.read_new() == Timeline()
+    assert tail.read_new() == RateTimeline()
     whole = read_timeline(path)
     assert len(whole.seconds) == 3 and len(whole.steps) == 1
 

@@ -59,3 +59,9 @@ def test_targets_lists_every_kind_with_its_options_and_secrets(capsys: pytest.Ca
     assert "INGESTBENCH_SEGMENT_WRITE_KEY: the source's write key [needed to writer]" in out
     assert main(["targets", "nope"]) == 2
     assert "unknown target 'nope'" in capsys.readouterr().err
+
+
+def test_a_readers_bad_option_is_named_by_the_readers_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--check", "--reader", "pipeline", "--reader-opt", "database=x", "--reader-url",
+                 "http://127.0.0.1:1"]) == 2
+    assert "reader-opt: 'database' is not an option of target 'pipeline'" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 ``run_probe`` owns the process side of :class:`ingestbench.checks.probe.Probe`: signals (the first SIGINT/SIGTERM stops
 writing and drains, a second one skips the drain; a probe whose parent run died skips it too: nobody waits),
-the Prometheus endpoint, ``samples.jsonl``, and at the end the one judge and ``verdicts.json``.
+the Prometheus endpoint, ``samples.jsonl``, and at the end the one judge and ``probe.json``.
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ class _Totals:
         return float(hist.get_value_at_percentile(percentile)) / 1e6
 
 
-class Timeline:
+class RateMerger:
     """Merges generator reports into per-second rows and per-step verdicts; see the module docstring."""
 
     def __init__(self, schedule: RateSchedule, *, t0_unix_s: float, sinks: Sequence[TimelineSink] = (),

@@ -2,11 +2,11 @@ import random
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from ingestbench.loadgen.merger import RateMerger
 from ingestbench.loadgen.meter import LAG_MAX_US, Meter, lag_histogram, new_lag_histogram
 from ingestbench.loadgen.metrics import LoadgenMetrics
 from ingestbench.loadgen.rates_out import RatesWriter
 from ingestbench.loadgen.schedule import RateSchedule
-from ingestbench.loadgen.timeline import Timeline
 from ingestbench.loadgen.verdict import judge_step
 from tests.loadgen.locust_run import read_rates
 
@@ -29,7 +29,7 @@ def test_perfect_run_is_valid_and_rows_are_exact(tmp_path):
     bins, upto = meter.drain(10.0 + 6.0)
     assert upto == 6
     writer = RatesWriter(tmp_path / "r.jsonl")
-    tl = Timeline(sched, t0_unix_s=1000.0, sinks=[writer])
+    tl = RateMerger(sched, t0_unix_s=1000.0, sinks=[writer])
     tl.set_workers(["local"])
     tl.add("local", bins, upto)
     tl.flush(6.0)
@@ -51,7 +51,7 @@ def test_shortfall_makes_the_step_invalid_with_reason():
     sched = RateSchedule.constant(5000, 2)
     meter = Meter(sched, t0_s=0.0)
     simulate(meter, sched, deliver=0.35)
-    tl = Timeline(sched, t0_unix_s=0.0)
+    tl = RateMerger(sched, t0_unix_s=0.0)
     tl.set_workers(["w"])
     tl.add("w", *meter.drain(0, final=True))
     (v,) = tl.finish(2.0)
@@ -81,7 +81,7 @@ def _paused(sched, stalled_seconds, *, lag_s=0.3, paused=True):
         meter.record_result(due + lag + 0.001, events=1, kind="ok", latency_s=0.001)
         if paused and lag == lag_s:
             meter.note_pause(due + lag, lag_s)  # the process's timer overslept as long
-    tl = Timeline(sched, t0_unix_s=0.0, sinks=[Sink()], lag_bound_s=0.05, max_stall_share=0.25, max_behind_s=1.0)
+    tl = RateMerger(sched, t0_unix_s=0.0, sinks=[Sink()], lag_bound_s=0.05, max_stall_share=0.25, max_behind_s=1.0)
     tl.set_workers(["w"])
     tl.add("w", *meter.drain(0, final=True))
     (v,) = tl.finish(sched.duration_s + 1)
@@ -132,7 +132,7 @@ def test_two_workers_merge_and_seconds_wait_for_both():
     a, b = Meter(sched, t0_s=0.0), Meter(sched, t0_s=0.0)
     simulate(a, sched, share=0.5)
     simulate(b, sched, share=0.5)
-    tl = Timeline(sched, t0_unix_s=0.0, sinks=[Sink()])
+    tl = RateMerger(sched, t0_unix_s=0.0, sinks=[Sink()])
     tl.set_workers(["a", "b"])
     tl.add("a", *a.drain(3.5))
     tl.flush(3.5)
@@ -145,7 +145,7 @@ def test_two_workers_merge_and_seconds_wait_for_both():
 
 def test_missing_worker_times_out_and_stopped_run_is_incomplete():
     sched = RateSchedule.steps([(100, 2), (100, 10)])
-    tl = Timeline(sched, t0_unix_s=0.0)
+    tl = RateMerger(sched, t0_unix_s=0.0)
     tl.set_workers(["gone"])
     tl.flush(3.9)
     assert tl.next_second == 0
@@ -168,7 +168,7 @@ def test_metrics_sink_exposes_rates_and_lag():
     sched = RateSchedule.constant(100, 1)
     meter = Meter(sched, t0_s=0.0)
     simulate(meter, sched, lag_s=0.003)
-    tl = Timeline(sched, t0_unix_s=0.0, sinks=[m])
+    tl = RateMerger(sched, t0_unix_s=0.0, sinks=[m])
     tl.set_workers(["w"])
     tl.add("w", *meter.drain(0, final=True))
     tl.finish(1.0)
@@ -221,7 +221,7 @@ def test_generator_cpu_is_attributed_to_seconds_and_merged_as_the_busiest_proces
     rows = []
     sink = type("Sink", (), {"second": lambda self, row, lag: rows.append(row), "step": lambda self, row: None})()
     reg = CollectorRegistry()
-    tl = Timeline(sched, t0_unix_s=0.0, sinks=[sink, LoadgenMetrics(reg)])
+    tl = RateMerger(sched, t0_unix_s=0.0, sinks=[sink, LoadgenMetrics(reg)])
     tl.set_workers(["busy", "idle"])
     tl.add("busy", *busy.drain(13.0, final=True))
     tl.add("idle", *idle.drain(13.0, final=True))
@@ -246,7 +246,7 @@ def test_requests_that_start_after_the_schedule_ended_still_count_for_their_step
         start = 2.004 if i == 199 else i / 100  # the last one is due at 1.99 and starts 14 ms late
         meter.record_start(start, step=0, events=1, lag_s=start - i / 100)
         meter.record_result(start + 0.001, events=1, kind="ok", latency_s=0.001)
-    tl = Timeline(sched, t0_unix_s=0.0)
+    tl = RateMerger(sched, t0_unix_s=0.0)
     tl.set_workers(["w"])
     tl.add("w", *meter.drain(3.0, final=True))
     tl.flush(3.0)
