@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from ingestbench.records.config import ConfigError
@@ -20,18 +20,8 @@ GROUP = "ingestbench.targets"
 
 
 def specs() -> dict[str, TargetSpec]:
-    """Name -> spec, for every installed target. An entry point naming a bare factory (an older plugin) gets a
-    spec that lists no options and no secrets."""
-    out = {}
-    for ep in entry_points(group=GROUP):
-        loaded = ep.load()
-        if isinstance(loaded, TargetSpec):
-            out[ep.name] = loaded if loaded.kind == ep.name else replace(loaded, kind=ep.name)
-        elif callable(loaded):
-            out[ep.name] = TargetSpec(kind=ep.name, summary=f"{ep.value} (a factory without a spec)", make=loaded)
-        else:
-            raise ConfigError(f"target {ep.name!r}: entry point {ep.value} is neither a TargetSpec nor a factory")
-    return out
+    """Name -> spec, for every installed target (each module imported: for listing them all)."""
+    return {ep.name: _spec(ep) for ep in entry_points(group=GROUP)}
 
 
 def names() -> list[str]:
@@ -39,11 +29,23 @@ def names() -> list[str]:
 
 
 def spec_of(kind: str, *, flag: str = "target") -> TargetSpec:
-    """The spec of ``kind``; an unknown kind is a :class:`ConfigError` naming ``flag`` and the known kinds."""
-    found = specs().get(kind)
+    """The spec of ``kind`` (only its module is imported: a broken plugin elsewhere cannot stop this one); an
+    unknown kind is a :class:`ConfigError` naming ``flag`` and the known kinds."""
+    found = next((ep for ep in entry_points(group=GROUP) if ep.name == kind), None)
     if found is None:
         raise ConfigError(f"{flag}: unknown target {kind!r} (known: {', '.join(names()) or 'none'})")
-    return found
+    return _spec(found)
+
+
+def _spec(ep: EntryPoint) -> TargetSpec:
+    """An entry point's spec; one naming a bare factory (an older plugin) gets a spec that lists no options and
+    no secrets."""
+    loaded = ep.load()
+    if isinstance(loaded, TargetSpec):
+        return loaded if loaded.kind == ep.name else replace(loaded, kind=ep.name)
+    if callable(loaded):
+        return TargetSpec(kind=ep.name, summary=f"{ep.value} (a factory without a spec)", make=loaded)
+    raise ConfigError(f"target {ep.name!r}: entry point {ep.value} is neither a TargetSpec nor a factory")
 
 
 def make_target(kind: str, url: str, *, options: Mapping[str, str] | None = None,
