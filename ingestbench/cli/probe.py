@@ -22,11 +22,11 @@ from typing import Any
 
 from rich.console import Console
 
-from ingestbench.checks.slo import load_slo
 from ingestbench.orchestrate.probe_process import footer, run_probe
 from ingestbench.records.config import READER_ENV_PREFIX, ConfigError, check_number, positive, resolve, target_options
 from ingestbench.records.load import LARGEST, LARGEST_TIME_SCALE
 from ingestbench.records.plan import ProbePlan, TargetPlan, read_plan
+from ingestbench.records.slo_file import load_slo
 from ingestbench.results.table import print_verdicts
 from ingestbench.targets.roles import make_roles
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from ingestbench.checks.judge import expected_tiers
-from ingestbench.checks.slo import DEFAULT_SLO_PATH, load_slo
 from ingestbench.cli.probe import add_reader_flags
 from ingestbench.cli.targeting import check_fits, resolve_targets
 from ingestbench.orchestrate.run import Run, RunOptions
@@ -30,6 +29,8 @@ from ingestbench.records.load import LARGEST_TIME_SCALE
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import PipelinePlan, Plan, ProbePlan
 from ingestbench.records.scenario import load_scenario, scenarios_dirs, with_load_seed
+from ingestbench.records.slo import DEFAULT_SLO_PATH
+from ingestbench.records.slo_file import load_slo
 
 
 def register(sub: Any) -> None:

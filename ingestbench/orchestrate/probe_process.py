@@ -26,7 +26,6 @@ from ingestbench.checks.metrics import ProbeMetrics
 from ingestbench.checks.probe import Probe, ProbeReport, ProbeSettings
 from ingestbench.checks.rates import PromRate
 from ingestbench.checks.recorder import SAMPLES_FILE, SamplesWriter
-from ingestbench.checks.slo import DEFAULT_SLO_PATH, Slo
 from ingestbench.checks.tiering import Tiering
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.records.config import ConfigError
@@ -36,6 +35,7 @@ from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import ProbePlan
 from ingestbench.records.run_record import ProbeRecord, ProbeSummary
 from ingestbench.records.samples import read_sample_columns
+from ingestbench.records.slo import DEFAULT_SLO_PATH, Slo
 from ingestbench.records.timeline import RatePoint, TimelineTail, of_points, read_timeline, write_timeline
 from ingestbench.results.judging import judge_files, slo_for
 from ingestbench.results.rundir import PROBE_JSON, RATES, SLO_COPY, RunFiles, probe_run

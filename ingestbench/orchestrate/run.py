@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from ingestbench import loadgen
-from ingestbench.checks.slo import Slo, load_slo
 from ingestbench.orchestrate.children import Child
 from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.machine import machine_facts, versions
@@ -40,6 +39,8 @@ from ingestbench.records.run_record import (
     ScenarioInfo,
     TargetInfo,
 )
+from ingestbench.records.slo import Slo
+from ingestbench.records.slo_file import load_slo
 from ingestbench.results.judging import judge_files, slo_for, with_verdict, write_judged
 from ingestbench.results.reports import write_reports
 from ingestbench.results.rundir import PLAN_JSON, RATES, RUN_JSON, SCENARIO_COPY, SLO_COPY, RunFiles
