@@ -49,6 +49,7 @@ from hdrh.histogram import HdrHistogram
 from ingestbench.loadgen.meter import TAIL_STEP, new_lag_histogram
 from ingestbench.loadgen.schedule import RateSchedule
 from ingestbench.loadgen.verdict import StepVerdict, allowed_stall_s, judge_step
+from ingestbench.records.load import LoadConfig
 from ingestbench.records.timeline import SecondRow, StepRow
 
 REPORT_GRACE_S = 3.0
@@ -109,8 +110,9 @@ class RateMerger:
     """Merges generator reports into per-second rows and per-step verdicts; see the module docstring."""
 
     def __init__(self, schedule: RateSchedule, *, t0_unix_s: float, sinks: Sequence[TimelineSink] = (),
-                 lag_bound_s: float = 0.05, min_achieved_ratio: float = 0.97, max_stall_share: float = 0.25,
-                 max_behind_s: float = 1.0):
+                 lag_bound_s: float = LoadConfig.lag_bound_s,
+                 min_achieved_ratio: float = LoadConfig.min_achieved_ratio,
+                 max_stall_share: float = LoadConfig.max_stall_share, max_behind_s: float = LoadConfig.max_behind_s):
         self.schedule = schedule
         self.t0_unix_s = t0_unix_s
         self.sinks = list(sinks)
