@@ -27,7 +27,7 @@ from typing import Any
 import gevent
 
 from ingestbench.loadgen.merger import RateMerger, TimelineSink
-from ingestbench.loadgen.pacer import NONE, request_at
+from ingestbench.loadgen.shares import NONE, request_at
 from ingestbench.loadgen.sizing import grow_on_lag, saturated, users_needed
 from ingestbench.loadgen.step_check import StepCheck
 from ingestbench.loadgen.worker import plan_message, schedule_for

@@ -6,8 +6,8 @@ import orjson
 import pytest
 
 from ingestbench.loadgen.master import JOIN_LEAD_S, TAIL_S, MasterSide
-from ingestbench.loadgen.pacer import request_at
 from ingestbench.loadgen.registry import TargetRegistry
+from ingestbench.loadgen.shares import request_at
 from ingestbench.loadgen.worker import LEAVE_MESSAGE, STATS_MESSAGE, WorkerSide, plan_message
 from ingestbench.records.scenario import load_scenario
 
