@@ -34,7 +34,7 @@ from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import ProbePlan
 from ingestbench.records.run_record import ProbeRecord, ProbeSummary
-from ingestbench.records.samples import read_sample_columns
+from ingestbench.records.samples_cache import read_sample_columns
 from ingestbench.records.slo import DEFAULT_SLO_PATH
 from ingestbench.records.timeline import RatePoint, TimelineTail, of_points, read_timeline, write_timeline
 from ingestbench.results.judging import judge_files, slo_for

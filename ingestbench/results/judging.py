@@ -18,7 +18,7 @@ import polars as pl
 from ingestbench.checks.judge import RateSource, RunVerdict, expected_tiers, judge_run
 from ingestbench.records.observation import OUTCOMES, PATHS
 from ingestbench.records.run_record import Gate, RunRecord
-from ingestbench.records.samples import write_cache
+from ingestbench.records.samples_cache import write_cache
 from ingestbench.records.slo import Slo
 from ingestbench.records.slo_file import load_slo
 from ingestbench.records.verdicts import WINDOWS, write_judged_rows

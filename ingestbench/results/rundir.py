@@ -31,7 +31,8 @@ import orjson
 from ingestbench.checks.judge import Judged
 from ingestbench.records.config import ConfigError
 from ingestbench.records.run_record import FINISHED, RUNNING, ProbeRecord, RunRecord, ScenarioInfo
-from ingestbench.records.samples import SampleColumns, read_sample_columns
+from ingestbench.records.samples import SampleColumns
+from ingestbench.records.samples_cache import read_sample_columns
 from ingestbench.records.timeline import RateTimeline, read_timeline
 
 RUN_JSON = "run.json"

@@ -23,7 +23,7 @@ from ingestbench.cli import main
 from ingestbench.orchestrate.probe_process import judge_probe_dir
 from ingestbench.records.plan import ProbePlan
 from ingestbench.records.run_record import ProbeRecord
-from ingestbench.records.samples import read_sample_columns
+from ingestbench.records.samples_cache import read_sample_columns
 from ingestbench.records.slo_file import load_slo
 from ingestbench.records.timeline import RatePoint, read_timeline
 from ingestbench.results.judging import judge_files, slo_for
