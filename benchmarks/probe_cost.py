@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 
 from ingestbench.checks.probe import Probe, ProbeSettings
-from ingestbench.checks.tiering import Tiering
+from ingestbench.checks.rate_tiering import Tiering
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.orchestrate.children import stop_process
 from ingestbench.records.observation import ANALYTICAL, AVAILABLE, Observation

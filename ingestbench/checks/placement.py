@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingestbench.checks.tiering import WINDOW_CODE, Tiering
+from ingestbench.checks.rate_tiering import Tiering
+from ingestbench.checks.tiering import WINDOW_CODE
 from ingestbench.records.observation import AVAILABLE, LATE, OUTCOMES, PATHS, UNDECIDED
 from ingestbench.records.samples import OUTCOME_CODE, SampleColumns
 from ingestbench.records.slo import Slo

@@ -42,9 +42,9 @@ from ingestbench.checks.canary import CanaryFactory, EventSource
 from ingestbench.checks.clock import Clock, SystemClock, sleep_or_stop
 from ingestbench.checks.comparator import Comparator
 from ingestbench.checks.metrics import ProbeMetrics
+from ingestbench.checks.rate_tiering import Tiering
 from ingestbench.checks.rates import PromRate
 from ingestbench.checks.recorder import SamplesWriter
-from ingestbench.checks.tiering import Tiering
 from ingestbench.checks.transactional import TransactionalProbe
 from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL, UNDECIDED, Observation
 from ingestbench.records.timeline import TimelineTail

@@ -24,9 +24,9 @@ from prometheus_client import CollectorRegistry
 from ingestbench.checks.judge import RunVerdict
 from ingestbench.checks.metrics import ProbeMetrics
 from ingestbench.checks.probe import Probe, ProbeReport, ProbeSettings
+from ingestbench.checks.rate_tiering import Tiering
 from ingestbench.checks.rates import PromRate
 from ingestbench.checks.recorder import SAMPLES_FILE, SamplesWriter
-from ingestbench.checks.tiering import Tiering
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.records.config import ConfigError
 from ingestbench.records.exposition import render, run_registry

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from hdrh.histogram import HdrHistogram
 
-from ingestbench.checks.tiering import Tiering
+from ingestbench.checks.rate_tiering import Tiering
 from ingestbench.records.jsonl import LineTail
 from ingestbench.records.observation import AVAILABLE, Observation
 from ingestbench.records.slo import Slo

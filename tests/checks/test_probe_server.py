@@ -13,8 +13,8 @@ import pytest
 
 from ingestbench.checks.judge import FAIL, PASS, RateSource, judge_run
 from ingestbench.checks.probe import Probe, ProbeReport, ProbeSettings
+from ingestbench.checks.rate_tiering import Tiering
 from ingestbench.checks.recorder import SamplesWriter
-from ingestbench.checks.tiering import Tiering
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.records.observation import ANALYTICAL, AVAILABLE, ERRORED, LATE, Observation, load_samples
 from ingestbench.records.samples_cache import read_sample_columns

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ingestbench.checks.tiering import RatePoint, Tiering, assign, change_times, window_rate_eps
+from ingestbench.checks.rate_tiering import Tiering, assign
+from ingestbench.checks.tiering import change_times, window_rate_eps
 from ingestbench.records.slo_file import load_slo
+from ingestbench.records.timeline import RatePoint
 
 SLO = load_slo(time_scale=0.1)  # warm-up: low 3 s, high 1 s, transactional 1 s
 
