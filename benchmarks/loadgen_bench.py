@@ -116,7 +116,7 @@ def run_generator(workdir: Path, name: str, host: str, args: list[str], *, windo
 def accuracy(workdir: Path, host: str, rates: list[int], *, batch_size: int, step_s: float) -> list[dict[str, Any]]:
     rates_out = workdir / f"accuracy-{batch_size}.jsonl"
     sc = scenario(workdir / f"accuracy-{batch_size}.toml", [(r, step_s) for r in rates], batch_size=batch_size)
-    cmd = [*pin(1), str(BIN / "locust"), "-f", str(ROOT / "loadgen" / "locustfile.py"), "--host", host,
+    cmd = [*pin(1), str(BIN / "locust"), "-f", str(ROOT / "ingestbench" / "cli" / "locustfile.py"), "--host", host,
            "--headless", "--only-summary", "--loglevel", "WARNING", "--scenario", str(sc), "--rates-out",
            str(rates_out)]
     with (workdir / f"accuracy-{batch_size}.log").open("wb") as log:
@@ -149,7 +149,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="loadgen-bench-") as tmp:
             work = Path(args.workdir or tmp)
             work.mkdir(parents=True, exist_ok=True)
-            lf = str(ROOT / "loadgen" / "locustfile.py")
+            lf = str(ROOT / "ingestbench" / "cli" / "locustfile.py")
             runs: dict[str, list[dict[str, Any]]] = {"bare": [], "ingestbench": [], "bare_batch100": [],
                                                      "ingestbench_batch100": []}
             for rnd in range(args.rounds):  # interleaved, so drifting background load hits every kind alike

@@ -69,8 +69,14 @@ def write_bodies(workdir: Path, batches: list[int]) -> dict[int, Path]:
     return out
 
 
+def locustfile_in(root: Path) -> Path:
+    """The Locust entry point of a tree: where it is now, or where an earlier commit had it."""
+    now = root / "ingestbench" / "cli" / "locustfile.py"
+    return now if now.exists() else root / "loadgen" / "locustfile.py"
+
+
 def ingestbench(case: Case, host: str, workdir: Path, name: str, loadgen_root: Path | None = None) -> Command:
-    """``locust -f loadgen/locustfile.py`` on a one-step scenario; ``loadgen_root`` runs another tree's
+    """``locust -f ingestbench/cli/locustfile.py`` on a one-step scenario; ``loadgen_root`` runs another tree's
     ``loadgen`` package (an earlier commit, for before/after in the same run)."""
     scenario = workdir / f"{name}.toml"
     scenario.write_text(f"[load]\nbatch_size = {case.batch}\nseed = 1\n"
@@ -78,7 +84,7 @@ def ingestbench(case: Case, host: str, workdir: Path, name: str, loadgen_root: P
     rates = workdir / f"{name}.rates.jsonl"
     root = loadgen_root or ROOT
     env = {"PYTHONPATH": str(loadgen_root)} if loadgen_root else {}
-    return Command([str(BIN / "locust"), "-f", str(root / "loadgen" / "locustfile.py"), "--host", host,
+    return Command([str(BIN / "locust"), "-f", str(locustfile_in(root)), "--host", host,
                     "--headless", "--only-summary", "--loglevel", "WARNING", "--scenario", str(scenario),
                     "--rates-out", str(rates)], env, rates, cwd=root)
 

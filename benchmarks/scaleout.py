@@ -30,7 +30,7 @@ from ingestbench.orchestrate.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUST = Path(sys.executable).parent / "locust"
-LOCUSTFILE = ROOT / "loadgen" / "locustfile.py"
+LOCUSTFILE = ROOT / "ingestbench" / "cli" / "locustfile.py"
 MODES = ("1 process", "--processes 2", "master + 2 workers")
 
 

@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from ingestbench import loadgen
+from ingestbench import cli
 from ingestbench.orchestrate.children import Child
 from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.net import free_port, reachable
@@ -23,7 +23,7 @@ from ingestbench.orchestrate.progress import Progress
 from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
 from ingestbench.records.plan import Plan
 
-LOCUSTFILE = Path(loadgen.__file__).resolve().parent / "locustfile.py"  # Locust runs it in its own processes
+LOCUSTFILE = Path(cli.__file__).resolve().parent / "locustfile.py"  # Locust runs it in its own processes
 POLL_S = 0.25
 READY_WITHIN_S = 30.0
 

@@ -23,7 +23,7 @@ from ingestbench.records.jsonl import LineTail
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUST = Path(sys.executable).with_name("locust")
-LOCUSTFILE = ROOT / "loadgen" / "locustfile.py"
+LOCUSTFILE = ROOT / "ingestbench" / "cli" / "locustfile.py"
 
 
 
