@@ -24,6 +24,7 @@ from ingestbench.checks.judge import expected_tiers
 from ingestbench.checks.slo import DEFAULT_SLO_PATH, load_slo
 from ingestbench.cli.probe import add_reader_flags
 from ingestbench.cli.targeting import check_fits, resolve_targets
+from ingestbench.cli.tls import add_tls_flags
 from ingestbench.orchestrate.run import Run, RunOptions
 from ingestbench.records.config import ConfigError, check_number, positive, resolve
 from ingestbench.records.load import LARGEST_TIME_SCALE
@@ -42,6 +43,7 @@ def register(sub: Any) -> None:
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>; the scenario's [target]); "
                    "secrets come from the environment variables the target names")
     add_reader_flags(p, default="default: the scenario's [target] reader, else the target itself")
+    add_tls_flags(p)
     p.add_argument("--slo", default=None, help="SLO file (default: the scenario's, else the vendor promise)")
     p.add_argument("--time-scale", type=float, default=None, help="scale durations (default: the scenario's)")
     p.add_argument("--processes", type=int, default=None, help="Locust processes (default 1)")
@@ -81,7 +83,8 @@ def plan_from_args(args: argparse.Namespace) -> tuple[Plan, str]:
     scenario = load_scenario(resolve("scenario", args.scenario, "quick", str))
     ts = resolve("time-scale", args.time_scale, scenario.time_scale, positive(float))
     check_number("--time-scale", ts, maximum=LARGEST_TIME_SCALE)
-    targeting = resolve_targets(args, scenario.target_table, os.environ)  # bad kinds or options: exit 2 now
+    # bad kinds, options or CA file: exit 2 now
+    targeting = resolve_targets(args, scenario.target_table, os.environ, scenario.path.parent)
     target, roles = targeting.target, targeting.roles
     kind, url, options = target.kind, target.url, target.options
     slo_path = resolve("slo", args.slo, None, str) or scenario.slo_path or str(DEFAULT_SLO_PATH)
@@ -117,7 +120,7 @@ def plan_from_args(args: argparse.Namespace) -> tuple[Plan, str]:
         pipeline=PipelinePlan(flush_rows=max(1, round(pipe.flush_rows * ts)),
                               flush_max_wait_s=pipe.flush_max_wait_s * ts) if url is None else None,
         probe=ProbePlan(target=kind, url=url or "", slo_path=slo_path, time_scale=ts, target_options=options,
-                        reader=target.reader,
+                        reader=target.reader, tls=target.tls,
                         interval_s=probe.interval_s * ts, poll_interval_s=probe.poll_interval_s * ts,
                         batch_size=canary_batch, transactional=transactional,
                         drain_s=None if probe.drain_s is None else probe.drain_s * ts,
@@ -136,7 +139,8 @@ def print_plan(plan: Plan) -> None:
           f"{plan.load_duration_s:g} s of load at time scale {plan.time_scale:g}, {plan.processes} generator "
           f"process(es)")
     print(f"target {target}{reader}; SLO {plan.slo_path}; judged tiers: {', '.join(plan.expected_tiers) or 'none'}; "
-          f"a canary every {probe.interval_s:g} s, polled every {probe.poll_interval_s:g} s")
+          f"a canary every {probe.interval_s:g} s, polled every {probe.poll_interval_s:g} s; "
+          f"{plan.target.tls.describe()}")
     for line in (*plan.notes, *plan.unmeasured):
         print(f"note: {line}")
     print("ok: nothing started (--check)")

@@ -6,21 +6,25 @@ made here, once, so a bad kind or option exits 2 before anything starts, and the
 measure: no reader means no TTA (the run is invalid if its SLO needs one, and says why), no profile store
 means no transactional tier (skipped, with the reason), a reader's query-rate limit means coarser TTAs. The
 load must also fit the writer's documented limits (events per request, bytes per event and per request):
-checked on a sample of the load's own events, not discovered at the target.
+checked on a sample of the load's own events, not discovered at the target. How https is trusted
+(``--ca-file``, ``--insecure``, :mod:`ingestbench.cli.tls`) is resolved here too, once for writer and reader.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ingestbench.cli.probe import reader_plan
+from ingestbench.cli.tls import tls_from_args
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.records.config import ConfigError, resolve, target_options
 from ingestbench.records.load import LoadConfig
 from ingestbench.records.plan import TargetPlan
+from ingestbench.records.tls import INSECURE_NOTE
 from ingestbench.targets.contract import Writer
 from ingestbench.targets.registry import spec_of
 from ingestbench.targets.roles import Roles, make_roles
@@ -37,8 +41,10 @@ class Targeting:
     notes: tuple[str, ...]
 
 
-def resolve_targets(args: argparse.Namespace, table: Mapping[str, Any], environ: Mapping[str, str]) -> Targeting:
-    """The writer (and a separate reader) by precedence: flag > environment > scenario ``[target]``."""
+def resolve_targets(args: argparse.Namespace, table: Mapping[str, Any], environ: Mapping[str, str],
+                    base: Path | None = None) -> Targeting:
+    """The writer (and a separate reader) by precedence: flag > environment > scenario ``[target]`` (``base``:
+    the scenario's directory, for a relative ``ca_file``)."""
     writer_table = table.get("writer", table)
     kind = resolve("target", args.target, str(writer_table.get("kind", "pipeline")), str, environ=environ)
     spec_of(kind, flag="--target")  # an unknown kind, named before anything else is asked of it
@@ -46,10 +52,12 @@ def resolve_targets(args: argparse.Namespace, table: Mapping[str, Any], environ:
     if url is None and kind != "pipeline":
         raise ConfigError(f"--url is required for target {kind!r} (only the pipeline is embedded)")
     options = target_options(args.target_opt, environ=environ, scenario=writer_table)
-    target = TargetPlan(kind=kind, url=url, options=options,
-                        reader=reader_plan(args, environ, table.get("reader")))
+    tls = tls_from_args(args, environ, table, base)
+    reader = reader_plan(args, environ, table.get("reader"))
+    target = TargetPlan(kind=kind, url=url, options=options, reader=replace(reader, tls=tls) if reader else None,
+                        tls=tls)
     roles = make_roles(target, environ)
-    return Targeting(target, roles, tuple(notes_for(roles)))
+    return Targeting(target, roles, tuple(notes_for(roles)) + (() if tls.verify else (INSECURE_NOTE,)))
 
 
 def notes_for(roles: Roles) -> list[str]:

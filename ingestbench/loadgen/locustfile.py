@@ -13,7 +13,10 @@ rates), ``--target NAME``
 ``INGESTBENCH_TARGET_<KEY>``), ``--plan PATH`` (a run's ``plan.json``: its load, time scale, target and run id
 instead of the options above), ``--metrics-port`` (``INGESTBENCH_LOADGEN_METRICS_PORT``; Prometheus, 0 = off;
 the web UI also serves ``/ingestbench/metrics``) on ``--metrics-host`` (``INGESTBENCH_LOADGEN_METRICS_HOST``,
-default 127.0.0.1) and ``--run-id`` (``INGESTBENCH_RUN_ID``: a ``run_id`` label on every metric).
+default 127.0.0.1), ``--run-id`` (``INGESTBENCH_RUN_ID``: a ``run_id`` label on every metric), ``--ca-file PATH``
+(``INGESTBENCH_CA_FILE``, else the scenario's ``[target] ca_file``: CA certificates trusted besides the system's)
+and ``--insecure`` (``INGESTBENCH_INSECURE``, else ``[target] tls_verify = false``: https without verifying
+certificates or host names; verified by default).
 A target's secrets come from the
 environment variables it names (the pipeline's write key: ``INGESTBENCH_WRITE_KEY``), never from options.
 
@@ -47,6 +50,7 @@ from ingestbench.records.exposition import render, run_registry
 from ingestbench.records.plan import read_plan
 from ingestbench.records.process import die_with_parent
 from ingestbench.records.scenario import load_scenario
+from ingestbench.records.tls import INSECURE_NOTE, TlsPlan, tls_settings
 
 __all__ = ["IngestUser", "ScheduleShape"]
 
@@ -91,6 +95,10 @@ def _options(parser: Any) -> None:
                        help="address for --metrics-port (default 127.0.0.1)")
     group.add_argument("--run-id", default="", env_var="INGESTBENCH_RUN_ID",
                        help="a run_id label on every metric (a plan's run id wins; default none)")
+    group.add_argument("--ca-file", default=None, env_var="INGESTBENCH_CA_FILE",
+                       help="trust the CA certificates in this PEM file besides the system's (https targets)")
+    group.add_argument("--insecure", action="store_true", default=False, env_var="INGESTBENCH_INSECURE",
+                       help="https without verifying certificates or host names: the write key is exposed")
 
 
 def _init(environment: Any, **_kwargs: Any) -> None:
@@ -111,6 +119,13 @@ def _init(environment: Any, **_kwargs: Any) -> None:
         # Nothing of its share is lost that the master could still have merged.
         die_with_parent(signal.SIGKILL)
     if isinstance(runner, LocalRunner | WorkerRunner):
+        try:
+            environment.ingestbench_tls = _tls(opts)
+        except ConfigError as exc:
+            log.error("ingestbench: error: %s", exc)
+            sys.exit(2)
+        if not environment.ingestbench_tls.verify:
+            log.warning("ingestbench: %s", INSECURE_NOTE)
         side = WorkerSide(host=environment.host or "http://127.0.0.1", registry=registry,
                           send_message=lambda kind, data: runner.send_message(kind, data))
         environment.ingestbench_worker = side
@@ -144,6 +159,21 @@ def _from_plan(environment: Any, opts: Any) -> None:
         environment.host = plan.target.url
         for user_class in environment.user_classes:
             user_class.host = plan.target.url
+
+
+def _tls(opts: Any) -> TlsPlan:
+    """How the users' https connections trust the target: the plan's setting, else the options, else the
+    scenario's ``[target]`` keys; verified against the system CAs by default."""
+    if opts.plan:
+        return read_plan(opts.plan).target.tls
+    if opts.insecure:
+        return TlsPlan(verify=False)
+    if opts.ca_file:
+        return tls_settings(ca_file=opts.ca_file, verify=None, what="--ca-file")
+    scenario = load_scenario(opts.scenario)
+    table = scenario.target_table
+    return tls_settings(ca_file=table.get("ca_file"), verify=table.get("tls_verify"), what="target.ca_file",
+                        base=scenario.path.parent)
 
 
 def _init_master(environment: Any, runner: Any, opts: Any, registry: TargetRegistry) -> None:

@@ -37,6 +37,7 @@ from ingestbench.records.plan import ProbePlan
 from ingestbench.records.run_record import ProbeRecord, ProbeSummary
 from ingestbench.records.samples import read_sample_columns
 from ingestbench.records.timeline import RatePoint, TimelineTail, of_points, read_timeline, write_timeline
+from ingestbench.records.tls import INSECURE_NOTE, client_context
 from ingestbench.results.judging import judge_files, slo_for
 from ingestbench.results.rundir import PROBE_JSON, RATES, SLO_COPY, RunFiles, probe_run
 from ingestbench.targets.roles import Roles
@@ -74,8 +75,12 @@ async def run_probe(plan: ProbePlan, slo: Slo, roles: Roles) -> tuple[ProbeRecor
                              transactional=plan.transactional, timeout_s=plan.timeout_s, drain_s=plan.drain_s,
                              batch_size=plan.batch_size)
     tiering = Tiering(slo, declared_rate_eps=plan.declared_rate_eps, window_s=slo.rate_window_s)
+    if not plan.tls.verify:
+        log.warning("%s", INSECURE_NOTE)
     try:
-        async with aiohttp.ClientSession() as session:
+        # every https request of the probe (canaries, reader, profiles, Prometheus) verified as the plan says
+        connector = aiohttp.TCPConnector(ssl=client_context(plan.tls))
+        async with aiohttp.ClientSession(connector=connector) as session:
             with SamplesWriter(out / SAMPLES_FILE) as recorder:
                 rate_query = None
                 if plan.rate_query and plan.prometheus_url:

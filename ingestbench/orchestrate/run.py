@@ -25,7 +25,7 @@ from ingestbench.checks.slo import Slo, load_slo
 from ingestbench.orchestrate.children import Child
 from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.machine import machine_facts, versions
-from ingestbench.orchestrate.net import free_port, reachable
+from ingestbench.orchestrate.net import free_port, reachable, tls_problem
 from ingestbench.orchestrate.progress import Progress
 from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
@@ -148,6 +148,11 @@ class Run:
         reader = self.plan.target.reader
         if reader is not None and not reachable(reader.url or ""):
             self.invalid.append(f"reader {reader.kind} at {reader.url} is unreachable")
+            return
+        problem = tls_problem(self.url or "", self.plan.target.tls, reader.url if reader else None)
+        if problem:  # checked before any child sends a request: no write key goes to a server not trusted
+            print(f"ingestbench: {problem}; stopping before any request is sent", file=sys.stderr)
+            self.invalid.append(f"{problem}: nothing was sent (trust its CA with --ca-file, or --insecure)")
             return
         probe = Child("probe", [py, "-m", "ingestbench", "probe", "--plan", plan_file],
                       self.dir / "logs" / "probe.log", ok_exit_codes=(0, 1, 3))
@@ -282,6 +287,7 @@ class Run:
             target=TargetInfo(name=plan.target.kind, url=self.url, embedded=self.embedded, pipeline=pipeline),
             settings={"processes": plan.processes, "target_options": plan.target.options,
                       "reader": asdict(plan.target.reader) if plan.target.reader else None,
+                      "tls": asdict(plan.target.tls),
                       "transactional": plan.probe.transactional, "interval_s": plan.probe.interval_s,
                       "poll_interval_s": plan.probe.poll_interval_s, "drain_s": plan.probe.drain_s,
                       "seed": plan.load.seed, "out_root": str(self.options.out_root)},
