@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>); secrets come from the "
                    "environment variables the target names, never from options")
     add_reader_flags(p, default="env INGESTBENCH_READER", url_default="env INGESTBENCH_READER_URL")
-    add_tls_flags(p)
+    add_tls_flags(p, scenario=False)
     p.add_argument("--duration", type=float, default=None, help="seconds to probe (default: until SIGINT)")
     p.add_argument("--declared-rate-eps", type=float, default=None,
                    help="ingest rate the target is known to run at, for tiering")

@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import ssl
+import sys
 import urllib.error
 import urllib.request
 from typing import Any
 
 from ingestbench.cli.tls import add_tls_flags, tls_from_args
 from ingestbench.records.config import ConfigError, resolve, target_options
-from ingestbench.records.tls import client_context
+from ingestbench.records.tls import INSECURE_NOTE, client_context
 from ingestbench.targets.base import HttpRequest, TargetError
 from ingestbench.targets.contract import Provisioner
 from ingestbench.targets.registry import make_target
@@ -34,7 +35,7 @@ def register(sub: Any) -> None:
     p.add_argument("--url", default=None, help="target base URL (env INGESTBENCH_URL)")
     p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>)")
-    add_tls_flags(p)
+    add_tls_flags(p, scenario=False)
     p.set_defaults(func=run)
 
 
@@ -57,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
                          environ=os.environ)
     if not isinstance(target, Provisioner):
         raise ConfigError(f"target: {kind!r} has nothing to set up")
-    context = client_context(tls_from_args(args, os.environ))
+    tls = tls_from_args(args, os.environ)
+    if not tls.verify:
+        print(f"ingestbench: note: {INSECURE_NOTE}", file=sys.stderr)
+    context = client_context(tls)
     conversation = target.setup()
     try:
         step = next(conversation)

@@ -19,14 +19,16 @@ from ingestbench.records.tls import TlsPlan, tls_settings
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
-def add_tls_flags(p: argparse.ArgumentParser) -> None:
+def add_tls_flags(p: argparse.ArgumentParser, *, scenario: bool = True) -> None:
+    """``--ca-file`` and ``--insecure``; ``scenario``: the command reads a scenario (its help names the keys)."""
+    ca_key, verify_key = ("; scenario [target] ca_file", "; scenario [target] tls_verify = false") if scenario \
+        else ("", "")
     p.add_argument("--ca-file", default=None, metavar="PATH",
                    help="trust the CA certificates in this PEM file as well as the system's (added to the default "
-                   "trust, not instead of it) for every https connection (env INGESTBENCH_CA_FILE; scenario "
-                   "[target] ca_file)")
+                   f"trust, not instead of it) for every https connection (env INGESTBENCH_CA_FILE{ca_key})")
     p.add_argument("--insecure", action="store_true", default=None,
-                   help="do not verify certificates or host names (env INGESTBENCH_INSECURE=1; scenario [target] "
-                   "tls_verify = false): anyone on the path can read the write key; the results say so")
+                   help=f"do not verify certificates or host names (env INGESTBENCH_INSECURE=1{verify_key}): "
+                   "anyone on the path can read the write key; said on stderr and in a run's results")
 
 
 def _flag(raw: str) -> bool:

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from ingestbench.checks.http import client_session
 from ingestbench.checks.judge import RunVerdict
 from ingestbench.checks.metrics import ProbeMetrics
 from ingestbench.checks.probe import Probe, ProbeReport, ProbeSettings
@@ -37,7 +37,7 @@ from ingestbench.records.plan import ProbePlan
 from ingestbench.records.run_record import ProbeRecord, ProbeSummary
 from ingestbench.records.samples import read_sample_columns
 from ingestbench.records.timeline import RatePoint, TimelineTail, of_points, read_timeline, write_timeline
-from ingestbench.records.tls import INSECURE_NOTE, client_context
+from ingestbench.records.tls import INSECURE_NOTE
 from ingestbench.results.judging import judge_files, slo_for
 from ingestbench.results.rundir import PROBE_JSON, RATES, SLO_COPY, RunFiles, probe_run
 from ingestbench.targets.roles import Roles
@@ -78,9 +78,7 @@ async def run_probe(plan: ProbePlan, slo: Slo, roles: Roles) -> tuple[ProbeRecor
     if not plan.tls.verify:
         log.warning("%s", INSECURE_NOTE)
     try:
-        # every https request of the probe (canaries, reader, profiles, Prometheus) verified as the plan says
-        connector = aiohttp.TCPConnector(ssl=client_context(plan.tls))
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with client_session(plan.tls) as session:
             with SamplesWriter(out / SAMPLES_FILE) as recorder:
                 rate_query = None
                 if plan.rate_query and plan.prometheus_url:
