@@ -98,6 +98,7 @@ def test_an_untrusted_certificate_stops_the_run_before_any_request(tmp_path, sce
     assert write_key not in output and not [c for c in cmdlines if write_key in c]
 
 
+@pytest.mark.slow
 def test_the_certificates_ca_file_makes_the_same_run_work(tmp_path, scenario, self_signed):
     code, run_dir, output, cmdlines, collector, write_key = tls_run(
         tmp_path, scenario, self_signed, "--ca-file", str(self_signed.cert))
@@ -116,6 +117,7 @@ def test_the_certificates_ca_file_makes_the_same_run_work(tmp_path, scenario, se
     assert_secret_nowhere(write_key, run_dir, output, cmdlines)
 
 
+@pytest.mark.slow
 def test_insecure_works_and_says_verification_was_off(tmp_path, scenario, self_signed):
     code, run_dir, output, cmdlines, collector, write_key = tls_run(tmp_path, scenario, self_signed, "--insecure")
     assert code == 0, output[-3000:]
@@ -125,7 +127,8 @@ def test_insecure_works_and_says_verification_was_off(tmp_path, scenario, self_s
     assert doc["settings"]["tls"] == {"verify": False, "ca_file": None}
     off = "TLS verification is off"
     assert [n for n in doc["notes"] if n.startswith(off)]
-    assert off in (run_dir / "report.md").read_text() and off in output
+    assert off in (run_dir / "report.md").read_text() and off in (run_dir / "report.html").read_text()
+    assert off in output
     assert_plan_only(cmdlines, run_dir / "plan.json")
     assert_secret_nowhere(write_key, run_dir, output, cmdlines)
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from tests.loadgen.locust_run import run_locust, serve, write_scenario
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
 def test_standalone_generator_verifies_unless_told_otherwise(tmp_path, self_signed):
