@@ -24,7 +24,7 @@ from typing import Any
 from rich.console import Console
 
 from ingestbench.checks.slo import load_slo
-from ingestbench.cli.tls import add_tls_flags, tls_from_args
+from ingestbench.cli.tls import add_tls_flags, tls_of
 from ingestbench.orchestrate.net import tls_problem
 from ingestbench.orchestrate.probe_process import footer, run_probe
 from ingestbench.records.config import READER_ENV_PREFIX, ConfigError, check_number, positive, resolve, target_options
@@ -88,7 +88,7 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
         time_scale=resolve("time-scale", args.time_scale, 1.0, pos_f),
         target_options=target_options(args.target_opt, environ=os.environ),
         reader=reader_plan(args, os.environ),
-        tls=tls_from_args(args, os.environ),
+        tls=tls_of(args),
         duration_s=resolve("duration", args.duration, None, pos_f),
         declared_rate_eps=resolve("declared-rate-eps", args.declared_rate_eps, None, float),
         rate_timeline=resolve("rate-timeline", args.rate_timeline, None, str),

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from ingestbench.cli.tls import add_tls_flags, tls_from_args
+from ingestbench.cli.tls import add_tls_flags, tls_of
 from ingestbench.records.config import ConfigError, resolve, target_options
 from ingestbench.records.tls import INSECURE_NOTE, client_context
 from ingestbench.targets.base import HttpRequest, TargetError
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                          environ=os.environ)
     if not isinstance(target, Provisioner):
         raise ConfigError(f"target: {kind!r} has nothing to set up")
-    tls = tls_from_args(args, os.environ)
+    tls = tls_of(args)
     if not tls.verify:
         print(f"ingestbench: note: {INSECURE_NOTE}", file=sys.stderr)
     context = client_context(tls)

@@ -7,7 +7,8 @@ measure: no reader means no TTA (the run is invalid if its SLO needs one, and sa
 means no transactional tier (skipped, with the reason), a reader's query-rate limit means coarser TTAs. The
 load must also fit the writer's documented limits (events per request, bytes per event and per request):
 checked on a sample of the load's own events, not discovered at the target. How https is trusted
-(``--ca-file``, ``--insecure``, :mod:`ingestbench.cli.tls`) is resolved here too, once for writer and reader.
+(``--ca-file``, ``--insecure``: :func:`~ingestbench.records.tls.resolve_tls`) is resolved here too, once for
+writer and reader.
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ingestbench.cli.probe import reader_plan
-from ingestbench.cli.tls import tls_from_args
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.records.config import ConfigError, resolve, target_options
 from ingestbench.records.load import LoadConfig
 from ingestbench.records.plan import TargetPlan
-from ingestbench.records.tls import INSECURE_NOTE
+from ingestbench.records.tls import INSECURE_NOTE, resolve_tls
 from ingestbench.targets.contract import Writer
 from ingestbench.targets.registry import spec_of
 from ingestbench.targets.roles import Roles, make_roles
@@ -52,7 +52,7 @@ def resolve_targets(args: argparse.Namespace, table: Mapping[str, Any], environ:
     if url is None and kind != "pipeline":
         raise ConfigError(f"--url is required for target {kind!r} (only the pipeline is embedded)")
     options = target_options(args.target_opt, environ=environ, scenario=writer_table)
-    tls = tls_from_args(args, environ, table, base)
+    tls = resolve_tls(args.ca_file, args.insecure, environ=environ, table=table, base=base)
     reader = reader_plan(args, environ, table.get("reader"))
     target = TargetPlan(kind=kind, url=url, options=options, reader=replace(reader, tls=tls) if reader else None,
                         tls=tls)

@@ -13,12 +13,12 @@ all build their context with :func:`client_context`, so they agree::
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingestbench.records.config import ConfigError
+from ingestbench.records.config import ConfigError, resolve
 
 INSECURE_NOTE = ("TLS verification is off (--insecure or [target] tls_verify = false): certificates and host names "
                  "of https targets are not checked, so anyone on the path can read the write key and alter results")
@@ -87,3 +87,32 @@ def tls_settings(*, ca_file: str | None, verify: bool | None, what: str = "ca-fi
     except ConfigError as exc:
         raise ConfigError(str(exc).replace("ca-file:", f"{what}:", 1)) from None
     return tls
+
+
+def _yes(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected 1/0, true/false, yes/no")
+
+
+def resolve_tls(ca_file: str | None, insecure: bool | None, *, environ: Mapping[str, str],
+                table: Mapping[str, Any] | None = None, base: Path | None = None) -> TlsPlan:
+    """``--ca-file``/``--insecure`` (None: not given) > ``INGESTBENCH_CA_FILE``/``INGESTBENCH_INSECURE`` > the
+    scenario's ``[target]`` keys ``ca_file`` (relative to ``base``, the scenario's directory) and
+    ``tls_verify`` > verified against the system CAs. A missing or unreadable CA file exits 2 naming it."""
+    table = table or {}
+    off = resolve("insecure", True if insecure else None, None, _yes, environ=environ)
+    verify = (not off) if off is not None else table.get("tls_verify")
+    given = ca_file if ca_file is not None else environ.get("INGESTBENCH_CA_FILE")
+    what = "--ca-file" if ca_file is not None else "INGESTBENCH_CA_FILE"
+    path: str | None = given
+    relative_to: Path | None = None
+    if given == "":
+        raise ConfigError(f"{what}: empty path")
+    if given is None:
+        what, path, relative_to = "target.ca_file", table.get("ca_file"), base
+    return tls_settings(ca_file=path, verify=verify if isinstance(verify, bool) else None, what=what,
+                        base=relative_to)
