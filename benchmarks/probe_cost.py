@@ -29,11 +29,11 @@ from typing import Any
 import aiohttp
 
 from ingestbench.checks.probe import Probe, ProbeSettings
-from ingestbench.checks.slo import load_slo
 from ingestbench.checks.tiering import Tiering
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.orchestrate.children import stop_process
 from ingestbench.records.observation import ANALYTICAL, AVAILABLE, Observation
+from ingestbench.records.slo_file import load_slo
 from ingestbench.targets.registry import make_target
 
 POLL_JITTER = ProbeSettings().poll_jitter  # each gap between polls is the interval +-50 % by default

@@ -30,7 +30,7 @@ def test_the_wheel_installs_one_import_name_and_its_data(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"ingestbench"}, sorted(top)
-    for data in ("ingestbench/scenarios/quick.toml", "ingestbench/checks/slo_default.toml",
+    for data in ("ingestbench/scenarios/quick.toml", "ingestbench/records/slo_default.toml",
                  "ingestbench/loadgen/locustfile.py", "ingestbench/pipeline/app.py"):
         assert data in names, data
 

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingestbench.checks.placement import Judged, RateSource, collapse, place_all
-from ingestbench.checks.slo import Slo
 from ingestbench.checks.tier_verdict import judge_tier
 from ingestbench.records.exit_codes import ExitCode
 from ingestbench.records.observation import ERRORED, UNDECIDED, Observation
 from ingestbench.records.samples import OUTCOME_CODE, SampleColumns
+from ingestbench.records.slo import Slo
 from ingestbench.records.timeline import StepRow
 from ingestbench.records.verdicts import FAIL, INSUFFICIENT, INVALID, PASS, UNJUDGED, TierVerdict
 

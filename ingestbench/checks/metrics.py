@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from ingestbench.checks.slo import Slo
 from ingestbench.records.exposition import bucket_label, clean_bound
 from ingestbench.records.observation import AVAILABLE, ERRORED, LATE, LOST, PATHS, Observation
+from ingestbench.records.slo import Slo
 
 BASE_TTA_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180,
                       300)
@@ -37,7 +37,7 @@ NO_TIER = "none"
 def tta_buckets(slo: Slo | None) -> tuple[float, ...]:
     """The base buckets plus every tier's scaled target as a bound.
 
-    >>> from ingestbench.checks.slo import load_slo
+    >>> from ingestbench.records.slo_file import load_slo
     >>> b = tta_buckets(load_slo(time_scale=0.1))
     >>> 0.3 in b and 3.0 in b and 0.1 in b, b[0], b[-1]
     (True, 0.01, 300.0)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingestbench.checks.slo import Slo
 from ingestbench.checks.tiering import WINDOW_CODE, Tiering
 from ingestbench.records.observation import AVAILABLE, LATE, OUTCOMES, PATHS, UNDECIDED
 from ingestbench.records.samples import OUTCOME_CODE, SampleColumns
+from ingestbench.records.slo import Slo
 from ingestbench.records.timeline import RatePoint
 from ingestbench.records.verdicts import STEADY, WINDOWS, JudgedRow
 

@@ -16,10 +16,10 @@ import numpy as np
 
 from ingestbench.checks.placement import Judged
 from ingestbench.checks.quantiles import quantile, quantile_ci_ranks, upper_bound_min_n
-from ingestbench.checks.slo import Slo, Tier
 from ingestbench.checks.tiering import WINDOW_CODE
 from ingestbench.records.observation import AVAILABLE, ERRORED, LATE, LOST, OUTCOMES, UNDECIDED
 from ingestbench.records.samples import OUTCOME_CODE
+from ingestbench.records.slo import Slo, Tier
 from ingestbench.records.verdicts import FAIL, INSUFFICIENT, PASS, STEADY, UNJUDGED, WINDOWS, TierVerdict
 
 REPORTED_QUANTILES = (50, 90, 95, 99)

@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingestbench.checks.slo import Slo
 from ingestbench.records.observation import ANALYTICAL, PATHS
 from ingestbench.records.samples import BLOCK
+from ingestbench.records.slo import Slo
 from ingestbench.records.timeline import RatePoint
 from ingestbench.records.verdicts import OUTSIDE, STALL, STEADY, TRANSITION, WARMUP, WINDOWS
 

@@ -18,10 +18,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ingestbench.pipeline.app import PipelineApp, PipelineConfig
+from ingestbench.records import defaults
 from ingestbench.records.config import ConfigError, check_number, positive, resolve
-from ingestbench.records.plan import PipelinePlan, read_plan
+from ingestbench.records.plan import read_plan
 
-DEFAULTS = PipelinePlan()  # the one place the flush defaults live
 WRITE_KEY_ENV = "INGESTBENCH_WRITE_KEY"  # the Bearer key writes and queries must carry; unset accepts any
 
 log = logging.getLogger("ingestbench.pipeline")
@@ -68,16 +68,16 @@ def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig, str | N
     flags > environment > defaults."""
     if args.plan is not None:
         return _from_plan(args)
-    host = resolve("host", args.host, "127.0.0.1", str)
-    port = resolve("port", args.port, 8080, int)
+    host = resolve("host", args.host, defaults.PIPELINE_HOST, str)
+    port = resolve("port", args.port, defaults.PIPELINE_PORT, int)
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be 0..65535, got {port}")
     data = resolve("data", args.data, None, str) or tempfile.mkdtemp(prefix="ingestbench-pipeline-")
     checks = {
-        "flush-rows": (args.flush_rows, DEFAULTS.flush_rows, positive(int)),
-        "flush-max-wait": (args.flush_max_wait, DEFAULTS.flush_max_wait_s, positive(float)),
-        "max-body-bytes": (args.max_body_bytes, 5 * 1024 * 1024, positive(int)),
-        "max-batch": (args.max_batch, 1000, positive(int)),
+        "flush-rows": (args.flush_rows, defaults.FLUSH_ROWS, positive(int)),
+        "flush-max-wait": (args.flush_max_wait, defaults.FLUSH_MAX_WAIT_S, positive(float)),
+        "max-body-bytes": (args.max_body_bytes, defaults.MAX_BODY_BYTES, positive(int)),
+        "max-batch": (args.max_batch, defaults.MAX_BATCH_EVENTS, positive(int)),
     }
     values = {}
     for key, (flag, default, conv) in checks.items():

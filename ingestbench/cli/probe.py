@@ -18,18 +18,19 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
 
-from ingestbench.checks.slo import load_slo
 from ingestbench.cli.tls import add_tls_flags, tls_of
 from ingestbench.orchestrate.net import tls_problem
 from ingestbench.orchestrate.probe_process import footer, run_probe
-from ingestbench.records.config import READER_ENV_PREFIX, ConfigError, check_number, positive, resolve, target_options
+from ingestbench.orchestrate.targeting import TargetFlags, reader_plan
+from ingestbench.records import defaults
+from ingestbench.records.config import ConfigError, check_number, positive, resolve, target_options
 from ingestbench.records.load import LARGEST, LARGEST_TIME_SCALE
 from ingestbench.records.plan import ProbePlan, TargetPlan, read_plan
+from ingestbench.records.slo_file import load_slo
 from ingestbench.results.table import print_verdicts
 from ingestbench.targets.roles import make_roles
 
@@ -81,13 +82,18 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
     url = resolve("url", args.url, None, str)
     if not url:
         raise ConfigError("url: required (--url or INGESTBENCH_URL)")
+    slo_path = resolve("slo", args.slo, None, str)
+    time_scale = resolve("time-scale", args.time_scale, defaults.TIME_SCALE, pos_f)
+    check_number("time-scale:", time_scale, maximum=LARGEST_TIME_SCALE)
+    lost_after_s = resolve("lost-after", args.lost_after, None, pos_f)
     plan = ProbePlan(
         target=resolve("target", args.target, "pipeline", str),
         url=url,
-        slo_path=resolve("slo", args.slo, None, str),
-        time_scale=resolve("time-scale", args.time_scale, 1.0, pos_f),
+        slo_path=slo_path,
+        slo=load_slo(slo_path, time_scale=time_scale).with_loss_horizon(lost_after_s),
+        time_scale=time_scale,
         target_options=target_options(args.target_opt, environ=os.environ),
-        reader=reader_plan(args, os.environ),
+        reader=reader_plan(TargetFlags.of(args), os.environ),
         tls=tls_of(args),
         duration_s=resolve("duration", args.duration, None, pos_f),
         declared_rate_eps=resolve("declared-rate-eps", args.declared_rate_eps, None, float),
@@ -96,22 +102,21 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
         prometheus_url=resolve("prometheus-url", args.prometheus_url, None, str),
         out=resolve("out", args.out, None, str) or f"results/probe-{time.strftime('%Y%m%d-%H%M%S')}",
         metrics_port=resolve("metrics-port", args.metrics_port, None, int),
-        metrics_host=resolve("metrics-host", args.metrics_host, "127.0.0.1", str),
+        metrics_host=resolve("metrics-host", args.metrics_host, defaults.METRICS_HOST, str),
         run_id=resolve("run-id", args.run_id, None, str) or None,
-        interval_s=resolve("interval", args.interval, 1.0, pos_f),
-        poll_interval_s=resolve("poll-interval", args.poll_interval, 0.25, pos_f),
-        lost_after_s=resolve("lost-after", args.lost_after, None, pos_f),
+        interval_s=resolve("interval", args.interval, defaults.CANARY_INTERVAL_S, pos_f),
+        poll_interval_s=resolve("poll-interval", args.poll_interval, defaults.POLL_INTERVAL_S, pos_f),
+        lost_after_s=lost_after_s,
         drain_s=resolve("drain", args.drain, None, float),
-        batch_size=resolve("batch-size", args.batch_size, 1, positive(int)),
+        batch_size=resolve("batch-size", args.batch_size, defaults.CANARY_BATCH_SIZE, positive(int)),
         expected_tiers=tuple(args.expect_tier or ()),
-        timeout_s=resolve("timeout", args.timeout, 5.0, pos_f),
+        timeout_s=resolve("timeout", args.timeout, defaults.REQUEST_TIMEOUT_S, pos_f),
         seed=resolve("seed", args.seed, None, int),
         transactional=not args.no_transactional,
     )
-    for key in ("duration_s", "interval_s", "poll_interval_s", "lost_after_s", "timeout_s", "time_scale"):
+    for key in ("duration_s", "interval_s", "poll_interval_s", "lost_after_s", "timeout_s"):
         if getattr(plan, key) is not None:
-            check_number(key.removesuffix("_s").replace("_", "-") + ":", getattr(plan, key),
-                         maximum=LARGEST_TIME_SCALE if key == "time_scale" else LARGEST)
+            check_number(key.removesuffix("_s").replace("_", "-") + ":", getattr(plan, key), maximum=LARGEST)
     for key in ("drain_s", "declared_rate_eps"):
         if getattr(plan, key) is not None:
             check_number(key.removesuffix("_s").replace("_", "-") + ":", getattr(plan, key), allow_minimum=True,
@@ -130,7 +135,7 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
 
 
 def add_reader_flags(p: argparse.ArgumentParser, *, default: str, url_default: str | None = None) -> None:
-    """``--reader``, ``--reader-url`` and ``--reader-opt`` (read by :func:`reader_plan`); ``default`` says where
+    """``--reader``, ``--reader-url`` and ``--reader-opt`` (read by ``reader_plan``); ``default`` says where
     the reader comes from without them."""
     p.add_argument("--reader", default=None, help=f"look canaries up through this other target kind (write "
                    f"here, read there; {default})")
@@ -138,24 +143,6 @@ def add_reader_flags(p: argparse.ArgumentParser, *, default: str, url_default: s
                    help="the reader's base URL" + (f" ({url_default})" if url_default else ""))
     p.add_argument("--reader-opt", action="append", default=None, metavar="KEY=VALUE",
                    help="an option of the reader (repeatable; env INGESTBENCH_READER_OPT_<KEY>)")
-
-
-def reader_plan(args: argparse.Namespace, environ: Mapping[str, str],
-                table: Mapping[str, Any] | None = None) -> TargetPlan | None:
-    """A separate reader from ``--reader``/``--reader-url``/``--reader-opt`` (> env > the scenario's
-    ``[target] reader`` table); None when there is none."""
-    table = table or {}
-    kind = resolve("reader", args.reader, table.get("kind"), str, environ=environ)
-    if kind is None:
-        if args.reader_url or args.reader_opt:
-            raise ConfigError("reader: --reader-url and --reader-opt need --reader KIND")
-        return None
-    url = resolve("reader-url", args.reader_url, table.get("url"), str, environ=environ)
-    if not url:
-        raise ConfigError(f"reader-url: required for reader {kind!r}")
-    options = target_options(args.reader_opt, environ=environ, scenario=table, prefix=READER_ENV_PREFIX,
-                             flag="reader-opt")
-    return TargetPlan(kind=kind, url=url, options=options)
 
 
 def _plan(args: argparse.Namespace) -> ProbePlan:
@@ -170,7 +157,7 @@ def _plan(args: argparse.Namespace) -> ProbePlan:
 
 def run(args: argparse.Namespace) -> int:
     plan = _plan(args)
-    slo = load_slo(plan.slo_path, time_scale=plan.time_scale).with_loss_horizon(plan.lost_after_s)
+    slo = plan.slo
     unknown = [t for t in plan.expected_tiers if t not in {tier.name for tier in slo.tiers}]
     if unknown:
         raise ConfigError(f"expect-tier: no tier {unknown[0]!r} in the SLO")
@@ -179,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:  # before the first canary: no write key goes to a server whose certificate is not trusted
         print(f"ingestbench: {problem}; nothing was sent (--ca-file to trust its CA, or --insecure)", file=sys.stderr)
         return 3
-    record, report = asyncio.run(run_probe(plan, slo, roles))
+    record, report = asyncio.run(run_probe(plan, roles))
     console = Console() if sys.stdout.isatty() else Console(width=200)
     print_verdicts(console, record, footer=footer(plan, report))
     return record.exit_code

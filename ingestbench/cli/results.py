@@ -17,13 +17,11 @@ from typing import Any
 
 from ingestbench.records.config import ConfigError
 from ingestbench.records.exit_codes import ExitCode
-from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.numbers import fmt
-from ingestbench.records.run_record import INCOMPLETE
 from ingestbench.results.compare import compare_runs
-from ingestbench.results.judging import judge_files, slo_for, with_verdict, write_judged
-from ingestbench.results.reports import write_reports
-from ingestbench.results.rundir import RUN_JSON, RunFiles
+from ingestbench.results.finish import finish
+from ingestbench.results.judging import judge_files, slo_for
+from ingestbench.results.rundir import RunFiles
 
 
 def register(sub: Any) -> None:
@@ -53,16 +51,11 @@ def _load(run_dir: str, *, with_ids: bool = False, samples: bool = True) -> RunF
 
 
 def report(args: argparse.Namespace) -> int:
-    files = _load(args.run_dir, with_ids=True)
-    verdict = judge_files(files, slo_for(files, None))  # a killed run says so among its invalid reasons
-    run = with_verdict(files.run, verdict, files)
-    if not run.ended:
-        run = run.with_(status=INCOMPLETE)  # still judged as one that did not finish
-    files.run = run
-    write_json_atomic(files.path / RUN_JSON, run.to_dict())
-    write_judged(files, verdict)
-    written = write_reports(files)
-    print(f"wrote {', '.join(str(files.path / w) for w in written)}")
+    try:
+        done = finish(Path(args.run_dir))
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"wrote {', '.join(str(done.path / w) for w in done.written)}")
     return int(ExitCode.OK)
 
 

@@ -5,8 +5,8 @@
     ingestbench run --scenario my.toml --check             # validate scenario, SLO and options; start nothing
     ingestbench scenarios                                  # list the built-in scenarios
 
-Precedence: CLI flag > environment ``INGESTBENCH_*`` > scenario file > default, resolved here once into a
-:class:`~ingestbench.records.plan.Plan` that every child of the run reads from ``plan.json``.
+Precedence: CLI flag > environment ``INGESTBENCH_*`` > scenario file > default, resolved once into a plan
+that every child of the run reads from ``plan.json``.
 Exit codes: 0 all tiers pass · 1 an SLO failed · 2 usage/config error · 3 run invalid.
 """
 
@@ -14,23 +14,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ingestbench.checks.judge import expected_tiers
-from ingestbench.checks.slo import DEFAULT_SLO_PATH, load_slo
 from ingestbench.cli.probe import add_reader_flags
-from ingestbench.cli.targeting import check_fits, resolve_targets
 from ingestbench.cli.tls import add_tls_flags
+from ingestbench.orchestrate.resolve import RunFlags, resolve_run
 from ingestbench.orchestrate.run import Run, RunOptions
-from ingestbench.records.config import ConfigError, check_number, positive, resolve
-from ingestbench.records.load import LARGEST_TIME_SCALE
-from ingestbench.records.observation import ANALYTICAL
-from ingestbench.records.plan import PipelinePlan, Plan, ProbePlan
-from ingestbench.records.scenario import load_scenario, scenarios_dirs, with_load_seed
+from ingestbench.orchestrate.targeting import TargetFlags
+from ingestbench.records.config import ConfigError, resolve
+from ingestbench.records.plan import Plan
+from ingestbench.records.scenario import load_scenario, scenarios_dirs
 
 
 def register(sub: Any) -> None:
@@ -78,55 +72,9 @@ def list_scenarios(_args: argparse.Namespace) -> int:
     return 0
 
 
-def plan_from_args(args: argparse.Namespace) -> tuple[Plan, str]:
-    """The resolved plan and the scenario text to keep with the results (its seed set to the one used)."""
-    scenario = load_scenario(resolve("scenario", args.scenario, "quick", str))
-    ts = resolve("time-scale", args.time_scale, scenario.time_scale, positive(float))
-    check_number("--time-scale", ts, maximum=LARGEST_TIME_SCALE)
-    # bad kinds, options or CA file: exit 2 now
-    targeting = resolve_targets(args, scenario.target_table, os.environ, scenario.path.parent)
-    target, roles = targeting.target, targeting.roles
-    kind, url, options = target.kind, target.url, target.options
-    slo_path = resolve("slo", args.slo, None, str) or scenario.slo_path or str(DEFAULT_SLO_PATH)
-    if not Path(slo_path).is_file():
-        raise ConfigError(f"--slo: file {slo_path} does not exist")
-    slo = load_slo(slo_path, time_scale=ts)  # validate now: exit 2 with the key named
-    processes = resolve("processes", args.processes, 1, positive(int))
-    if processes < 1:
-        raise ConfigError(f"--processes must be >= 1, got {processes}")
-    seed = resolve("seed", args.seed, None, int)
-    text = scenario.path.read_text(encoding="utf-8")
-    load = scenario.load
-    if seed is not None:
-        text, load = with_load_seed(text, seed), replace(load, seed=seed)
-    pipe, probe = scenario.pipeline, scenario.probe
-    canary_batch = 1 if probe.single_event else load.batch_size
-    check_fits(roles.writer, load, canary_batch_size=canary_batch)
-    notes = list(targeting.notes)
-    transactional = probe.transactional
-    if transactional and roles.profiles is None:
-        transactional = False
-        notes.append(roles.no_profiles_reason())
-    rates = [s.rate_eps for s in load.steps]
-    expected = tuple(expected_tiers(slo, rates, transactional=transactional))
-    analytical = [t.name for t in slo.tiers if t.path == ANALYTICAL and t.name in expected]
-    unmeasured = (roles.no_reader_reason(),) if roles.reader is None and analytical else ()
-    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}-{secrets.token_hex(2)}"
-    plan = Plan(
-        run_id=run_id, scenario_name=scenario.name, scenario_path=str(scenario.path),
-        description=scenario.description, time_scale=ts, load=load.scaled(ts),
-        target=target, slo_path=slo_path, processes=processes, expected_tiers=expected, notes=tuple(notes),
-        unmeasured=unmeasured,
-        pipeline=PipelinePlan(flush_rows=max(1, round(pipe.flush_rows * ts)),
-                              flush_max_wait_s=pipe.flush_max_wait_s * ts) if url is None else None,
-        probe=ProbePlan(target=kind, url=url or "", slo_path=slo_path, time_scale=ts, target_options=options,
-                        reader=target.reader, tls=target.tls,
-                        interval_s=probe.interval_s * ts, poll_interval_s=probe.poll_interval_s * ts,
-                        batch_size=canary_batch, transactional=transactional,
-                        drain_s=None if probe.drain_s is None else probe.drain_s * ts,
-                        expected_tiers=expected, seed=None if seed is None else seed + 1, run_id=run_id),
-    )
-    return plan, text
+def flags_of(args: argparse.Namespace) -> RunFlags:
+    return RunFlags(scenario=args.scenario, targets=TargetFlags.of(args), slo=args.slo, time_scale=args.time_scale,
+                    processes=args.processes, seed=args.seed)
 
 
 def print_plan(plan: Plan) -> None:
@@ -147,21 +95,16 @@ def print_plan(plan: Plan) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    plan, text = plan_from_args(args)
+    resolved = resolve_run(flags_of(args), os.environ)
+    plan = resolved.plan
     if args.check:
         print_plan(plan)
         return 0
     sd = resolve("metrics-sd", args.metrics_sd, None, str)
     options = RunOptions(out_root=Path(resolve("out", args.out, "results", str)), progress=not args.no_progress,
                          metrics_sd=Path(sd) if sd else None)
-    runner = Run(plan, options, scenario_text=text)
-    code = runner.execute()
-    report = runner.dir / "report.md"
-    if report.exists():  # the tables only: the full report is in the file
-        print(report.read_text().split("## Canaries")[0].rstrip())
-    print(f"\nresults: {runner.dir} (report.md, report.html, junit.xml, run.json, samples.jsonl, rates.jsonl); "
-          f"exit code {code}")
-    return code
-
-
-
+    done = Run(plan, options, scenario_text=resolved.scenario_text).execute()
+    print(done.summary.rstrip())  # the tables: the full report is in report.md
+    print(f"\nresults: {done.path} (report.md, report.html, junit.xml, run.json, samples.jsonl, rates.jsonl); "
+          f"exit code {int(done.exit_code)}")
+    return int(done.exit_code)

@@ -2,7 +2,7 @@
 
 What, when and how are kept apart: :mod:`ingestbench.loadgen.events` (the events),
 :mod:`ingestbench.loadgen.schedule` and :mod:`ingestbench.loadgen.pacer` (when to send),
-:mod:`ingestbench.loadgen.meter`, :mod:`ingestbench.loadgen.merger` and :mod:`ingestbench.loadgen.verdict` (what
+:mod:`ingestbench.loadgen.meter`, :mod:`ingestbench.loadgen.merger` and :mod:`ingestbench.loadgen.step_check` (what
 happened, and whether the asked-for rate was really delivered). Those modules never import Locust or gevent, so the
 asyncio probes in ``checks`` can use them. Only :mod:`ingestbench.loadgen.users`, :mod:`ingestbench.loadgen.worker`,
 :mod:`ingestbench.loadgen.master` and :mod:`ingestbench.loadgen.locustfile` run under Locust.

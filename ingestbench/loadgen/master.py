@@ -12,7 +12,7 @@ which the others take over, and stays in the timeline until its last report. A w
 a word (killed, crashed) is split away from the current time on: what it had not sent by then is lost.
 
 When the schedule (plus a short tail for the last reports) is over, :meth:`MasterSide.tick` returns None so
-Locust stops; :meth:`MasterSide.finish` writes the step verdicts and, if any step is invalid, logs it loudly
+Locust stops; :meth:`MasterSide.finish` writes the step checks and, if any step is invalid, logs it loudly
 and sets the process exit code to 3.
 """
 
@@ -27,9 +27,9 @@ from typing import Any
 import gevent
 
 from ingestbench.loadgen.merger import RateMerger, TimelineSink
-from ingestbench.loadgen.pacer import NONE, request_at
+from ingestbench.loadgen.shares import NONE, request_at
 from ingestbench.loadgen.sizing import grow_on_lag, saturated, users_needed
-from ingestbench.loadgen.verdict import StepVerdict
+from ingestbench.loadgen.step_check import StepCheck
 from ingestbench.loadgen.worker import plan_message, schedule_for
 from ingestbench.records.exit_codes import ExitCode
 from ingestbench.records.load import LoadConfig
@@ -65,7 +65,7 @@ class MasterSide:
         self.wall = wall
         self.on_start = on_start  # (t0_unix_s, duration_s) of each schedule started
         self.timeline: RateMerger | None = None
-        self.verdicts: list[StepVerdict] | None = None
+        self.step_checks: list[StepCheck] | None = None
         self.t0_unix_s = 0.0
         self.users = 0
         self._changed_at_s = -math.inf  # schedule offset of the last change of the user count
@@ -128,8 +128,8 @@ class MasterSide:
 
     def reset(self) -> None:
         """Forget a finished run so the next start (web UI: press start again) runs the schedule anew."""
-        if self.verdicts is not None:
-            self.timeline, self.verdicts, self.users, self._shares = None, None, 0, []
+        if self.step_checks is not None:
+            self.timeline, self.step_checks, self.users, self._shares = None, None, 0, []
             self._history, self._leaving, self._timeline_ids = [], set(), None
             self._changed_at_s = -math.inf
             self._sizing_latency_s = None
@@ -138,14 +138,14 @@ class MasterSide:
         """A worker's plan handler is now registered: send its plan again if it already has a share (the
         first one may have arrived before the handler and been dropped); otherwise it may now join."""
         self._hello.add(worker_id)
-        if self.timeline is None or self.verdicts is not None or worker_id not in self._shares:
+        if self.timeline is None or self.step_checks is not None or worker_id not in self._shares:
             return  # no run yet, or not yet a share: the next re-shard sends the plan
         self.send_plan(worker_id, self._plan(worker_id, join=True))
         log.info("generator %s ready: plan sent again", worker_id)
 
     def on_leave(self, worker_id: str, data: dict[str, Any]) -> None:
         """A worker quits: the others own its requests from its switch request on."""
-        if (self.timeline is None or self.verdicts is not None or data.get("t0_unix_s") != self.t0_unix_s
+        if (self.timeline is None or self.step_checks is not None or data.get("t0_unix_s") != self.t0_unix_s
                 or worker_id not in self._shares):
             return
         self._leaving.add(worker_id)
@@ -159,18 +159,18 @@ class MasterSide:
         if self.timeline is not None:
             self.timeline.add(worker_id, data["bins"], int(data["upto_s"]))
 
-    def finish(self) -> list[StepVerdict]:
-        """Write step verdicts once; log and flag invalid steps (exit code 3)."""
-        if self.verdicts is not None:
-            return self.verdicts
+    def finish(self) -> list[StepCheck]:
+        """Write step checks once; log and flag invalid steps (exit code 3)."""
+        if self.step_checks is not None:
+            return self.step_checks
         if self._loop is not None:
             self._loop.kill(block=False)
         if self.timeline is None:
-            self.verdicts = []
-            return self.verdicts
-        self.verdicts = self.timeline.finish(self.wall() - self.t0_unix_s)
-        bad = [v for v in self.verdicts if not v.valid]
-        for v in self.verdicts:
+            self.step_checks = []
+            return self.step_checks
+        self.step_checks = self.timeline.finish(self.wall() - self.t0_unix_s)
+        bad = [v for v in self.step_checks if not v.valid]
+        for v in self.step_checks:
             if v.valid:
                 log.info("step %d valid: %s", v.step, v.reason)
             else:
@@ -178,9 +178,9 @@ class MasterSide:
                           v.step, v.target_eps, v.achieved_eps, v.reason)
         if bad:
             log.error("RUN INVALID: %d of %d step(s) did not deliver the asked-for rate; exit code %d",
-                      len(bad), len(self.verdicts), int(ExitCode.INVALID))
+                      len(bad), len(self.step_checks), int(ExitCode.INVALID))
             self.set_exit_code(int(ExitCode.INVALID))
-        return self.verdicts
+        return self.step_checks
 
     # --- internals ------------------------------------------------------------------------------
     def _reshard(self, *, first: bool = False) -> None:

@@ -20,11 +20,11 @@ JSON lines format (``--rates-out PATH``; one object per line, flushed after each
   any generator process used in the second (null if not measured): near 1.0, the generator itself is the
   bottleneck. ``host_cpu`` is the busy share of the busiest generator's whole machine: near 1.0, that
   machine (and a target running on it) has no CPU to spare. ``step`` is the step running at ``t_s``;
-  ``valid`` is null while that step is in progress and its verdict (true/false) on the step's last second;
-  that verdict is provisional: the step line, written at the end, judges the step again on complete
+  ``valid`` is null while that step is in progress and its check (true/false) on the step's last second;
+  that check is provisional: the step line, written at the end, judges the step again on complete
   totals, counting requests of the step that started (late) after it ended. ``stalled`` is true when the
   second's lag p99 exceeds the lag bound: the generator fell behind its schedule (a pause of the process, a
-  busy machine); the judge does not take the TTA of canaries sent then (:mod:`ingestbench.loadgen.verdict`).
+  busy machine); the judge does not take the TTA of canaries sent then (:mod:`ingestbench.loadgen.step_check`).
 
 * after the last second, one ``"type": "step"`` line per step::
 
@@ -48,7 +48,8 @@ from hdrh.histogram import HdrHistogram
 
 from ingestbench.loadgen.meter import TAIL_STEP, new_lag_histogram
 from ingestbench.loadgen.schedule import RateSchedule
-from ingestbench.loadgen.verdict import StepVerdict, allowed_stall_s, judge_step
+from ingestbench.loadgen.step_check import StepCheck, allowed_stall_s, check_step
+from ingestbench.records.load import LoadConfig
 from ingestbench.records.timeline import SecondRow, StepRow
 
 REPORT_GRACE_S = 3.0
@@ -106,11 +107,12 @@ class _Totals:
 
 
 class RateMerger:
-    """Merges generator reports into per-second rows and per-step verdicts; see the module docstring."""
+    """Merges generator reports into per-second rows and per-step validity checks; see the module docstring."""
 
     def __init__(self, schedule: RateSchedule, *, t0_unix_s: float, sinks: Sequence[TimelineSink] = (),
-                 lag_bound_s: float = 0.05, min_achieved_ratio: float = 0.97, max_stall_share: float = 0.25,
-                 max_behind_s: float = 1.0):
+                 lag_bound_s: float = LoadConfig.lag_bound_s,
+                 min_achieved_ratio: float = LoadConfig.min_achieved_ratio,
+                 max_stall_share: float = LoadConfig.max_stall_share, max_behind_s: float = LoadConfig.max_behind_s):
         self.schedule = schedule
         self.t0_unix_s = t0_unix_s
         self.sinks = list(sinks)
@@ -121,7 +123,7 @@ class RateMerger:
         self.pause_s = lag_bound_s / 2  # a process that stood still this long was paused
         self.seconds = math.ceil(schedule.duration_s - 1e-9)
         self.next_second = 0
-        self.verdicts: dict[int, StepVerdict] = {}
+        self.checks: dict[int, StepCheck] = {}
         self.recent_latency_s: float | None = None
         self._latencies: list[float] = []
         self.recent_lag_p99_s: float | None = None
@@ -156,8 +158,8 @@ class RateMerger:
         ):
             self._write_second(self.next_second)
 
-    def finish(self, now_offset_s: float) -> list[StepVerdict]:
-        """Write the remaining seconds and one line per step; returns the verdicts (idempotent)."""
+    def finish(self, now_offset_s: float) -> list[StepCheck]:
+        """Write the remaining seconds and one line per step; returns the step checks (idempotent)."""
         if not self._finished:
             self._finished = True
             self._stopped_at_s = now_offset_s
@@ -170,10 +172,10 @@ class RateMerger:
                 # judged again on complete totals: a step's last requests may start (late) after it ended
                 self._judge(i, completed=now_offset_s >= self.schedule.step_bounds(i)[1] - 1e-6)
                 start_s, end_s = self.schedule.step_bounds(i)
-                row = StepRow(start_s=start_s, end_s=end_s, **asdict(self.verdicts[i])).to_dict()
+                row = StepRow(start_s=start_s, end_s=end_s, **asdict(self.checks[i])).to_dict()
                 for sink in self.sinks:
                     sink.step(row)
-        return [self.verdicts[i] for i in range(len(self.schedule.segments))]
+        return [self.checks[i] for i in range(len(self.schedule.segments))]
 
     def _write_second(self, s: int) -> None:
         total = _Totals()
@@ -197,9 +199,9 @@ class RateMerger:
         self.recent_host_cpu = total.host_cpu
         for i in range(len(self.schedule.segments)):
             end_s = self.schedule.step_bounds(i)[1]
-            if i not in self.verdicts and math.ceil(end_s - 1e-9) <= s + 1:
+            if i not in self.checks and math.ceil(end_s - 1e-9) <= s + 1:
                 self._judge(i, completed=self._stopped_at_s is None or self._stopped_at_s >= end_s - 1e-6)
-        verdict = self.verdicts.get(step) if step is not None else None
+        check = self.checks.get(step) if step is not None else None
         row = SecondRow(
             t_s=s, unix_s=round(self.t0_unix_s + s + 1, 3),
             target_eps=round(self.schedule.events_until(s + 1.0) - self.schedule.events_until(float(s)), 3),
@@ -208,7 +210,7 @@ class RateMerger:
             lag_p99_s=total.lag_s(99.0),
             latency_mean_s=round(total.lat_sum_s / total.lat_n, 6) if total.lat_n else None,
             inflight_peak=total.busy, generator_cpu=total.cpu, host_cpu=total.host_cpu, step=step,
-            valid=None if verdict is None else verdict.valid, stalled=stalled, paused_s=round(total.paused_s, 4),
+            valid=None if check is None else check.valid, stalled=stalled, paused_s=round(total.paused_s, 4),
         ).to_dict()
         self.next_second = s + 1
         for sink in self.sinks:
@@ -222,7 +224,7 @@ class RateMerger:
         start_s, end_s = self.schedule.step_bounds(i)
         t = self._steps[i]
         duration_s = end_s - start_s
-        self.verdicts[i] = judge_step(
+        self.checks[i] = check_step(
             step=i, target_eps=self.schedule.segments[i].events / duration_s, achieved_eps=t.ok / duration_s,
             lag_p50_s=t.lag_s(50.0), lag_p99_s=t.lag_s(99.0), unpaused_lag_p99_s=t.lag_s(99.0, unpaused=True),
             sent_events=t.sent, failed_by_kind=t.failed,

@@ -5,16 +5,7 @@ due: ``t0 + schedule.time_of_event(j * batch_size)``. With ``count`` generator p
 owns the requests with ``j % count == index``, so the shares interleave and always add up to the whole
 schedule.
 
-**Shares over time.** When generators join or leave, the split changes at a *switch request*: requests
-before it keep the old split, requests from it on take the new one. A pacer holds its own view of that
-history as ``shares``, ``[(from_seq, index, count), ...]`` (``index`` :data:`NONE`: none of the requests from
-there on; a joiner's history starts with it), and every generator gets the same switch request from the
-master (:func:`request_at` of a time a little ahead, so that the change reaches everybody before it takes
-effect; :meth:`Pacer.set_shares`). If a change arrives late, requests the generator now owns that are
-already behind its position are handed out first (*backfill*: late, so they are sent with their lag or
-dropped and counted, never lost), and a slot a user holds that a change gave to another generator is not
-sent (:meth:`Pacer.claim`). A user that is stopped while holding a slot gives it back (:meth:`Pacer.give_back`),
-so when Locust moves users between generators their slots are sent by another user instead of vanishing.
+**Shares over time** (generators joining and leaving mid-run) are :mod:`ingestbench.loadgen.shares`.
 
 Users ask for the next slot, sleep until it is due, and report when they actually started; the difference is
 the **schedule lag**. Users do not wake at each slot's own instant: they send at ``send_s``, the slot's time
@@ -42,16 +33,25 @@ The pacer does no I/O and never sleeps; times are seconds on whatever monotonic 
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from ingestbench.loadgen.schedule import RateSchedule
+from ingestbench.loadgen.shares import (
+    NONE,
+    Share,
+    first_difference,
+    next_owned,
+    normalized_shares,
+    owned_ranges,
+    owns,
+    request_at,
+    switched,
+)
 
 STEP_EDGE_S = 0.002
-NONE = -1  # a share index: none of the requests
 
 
 class Slot(NamedTuple):
@@ -73,59 +73,6 @@ class Dropped(NamedTuple):
 
     requests: int
     events: int
-
-
-Share = tuple[int, int, int]  # (from_seq, index, count): requests from from_seq on with j % count == index
-
-
-def request_at(schedule: RateSchedule, batch_size: int, offset_s: float) -> int:
-    """The first request due at or after ``offset_s`` into the schedule: where a change of shares that should
-    take effect at that time switches."""
-    if offset_s <= 0:
-        return 0
-    return math.ceil(schedule.events_until(offset_s) / batch_size - 1e-9)
-
-
-def normalized_shares(shares: Iterable[Sequence[int]]) -> list[Share]:
-    """``shares`` checked (first from request 0, increasing, a valid share each) with ``NONE`` written one way."""
-    out: list[Share] = []
-    for raw in shares:
-        from_seq, index, count = (int(x) for x in raw)
-        if index == NONE:
-            count = 1
-        elif count < 1 or not 0 <= index < count:
-            raise ValueError(f"bad share: index {index} of {count}")
-        if out and from_seq <= out[-1][0]:
-            raise ValueError(f"shares must start at increasing requests, got {from_seq} after {out[-1][0]}")
-        if not out and from_seq != 0:
-            raise ValueError("the first share must start at request 0")
-        out.append((from_seq, index, count))
-    if not out:
-        raise ValueError("no shares")
-    return out
-
-
-def switched(shares: Sequence[Share], from_seq: int, index: int, count: int) -> list[Share]:
-    """``shares`` with ``(index, count)`` from request ``from_seq`` on (later switches replaced)."""
-    return normalized_shares([*(s for s in shares if s[0] < from_seq), (max(0, from_seq), index, count)])
-
-
-def _params_at(shares: Sequence[Share], seq: int) -> tuple[int, int]:
-    k = bisect.bisect_right(shares, (seq, math.inf, math.inf)) - 1
-    return shares[k][1], shares[k][2]
-
-
-def _owns(shares: Sequence[Share], seq: int) -> bool:
-    index, count = _params_at(shares, seq)
-    return index != NONE and seq % count == index
-
-
-def _first_difference(old: Sequence[Share], new: Sequence[Share]) -> int | None:
-    """The first request whose owner rule differs between two histories (None: the same)."""
-    for b in sorted({s[0] for s in old} | {s[0] for s in new}):
-        if _params_at(old, b) != _params_at(new, b):
-            return b
-    return None
 
 
 class Pacer:
@@ -195,14 +142,14 @@ class Pacer:
         new = normalized_shares(shares)
         old = self.shares
         self._install(new)
-        lo = _first_difference(old, new)
+        lo = first_difference(old, new)
         if self.t0_s is None or lo is None or lo >= self._next_seq:
             return None
         cut = 0 if now_s is None else self.request_at(now_s - self.max_behind_s - self.t0_s)
         requests = events = 0
-        for r in self._owned_ranges(lo, min(self._next_seq, self.total_requests)):
+        for r in owned_ranges(self.shares, lo, min(self._next_seq, self.total_requests)):
             for j in r:
-                if _owns(old, j) or j in self._out or j in self._extra_set:
+                if owns(old, j) or j in self._out or j in self._extra_set:
                     continue  # handed out (or dropped) already, or still held by a user who now sends it
                 if j < cut:
                     requests += 1
@@ -215,7 +162,7 @@ class Pacer:
     def owns(self, seq: int) -> bool:
         if len(self._froms) == 1:
             return self.index != NONE and seq % self.count == self.index
-        return _owns(self.shares, seq)
+        return owns(self.shares, seq)
 
     def claim(self, seq: int) -> bool:
         """A user is about to send ``seq``: False if a change of shares gave it to another generator since."""
@@ -278,7 +225,7 @@ class Pacer:
         late = self._next_owned(max(seq, math.ceil(n / self.batch_size - 1e-9)))
         if late < self.total_requests and self._due(late) < floor_s:  # rounding at the edge
             late = self._next_owned(late + 1)
-        requests = sum(len(r) for r in self._owned_ranges(seq, min(late, self.total_requests)))
+        requests = sum(len(r) for r in owned_ranges(self.shares, seq, min(late, self.total_requests)))
         events = requests * self.batch_size
         last = self.total_requests - 1
         if requests and late > last >= seq and self.owns(last):
@@ -301,32 +248,11 @@ class Pacer:
 
     def _next_owned(self, seq: int) -> int:
         """The first request of ours at or after ``seq`` (``total_requests`` if none)."""
-        froms = self._froms
-        if len(froms) == 1:
+        if len(self._froms) == 1:  # the common case, once per request: no history to walk
             if self.index == NONE:
                 return self.total_requests
             return min(seq + (self.index - seq) % self.count, self.total_requests)
-        k = bisect.bisect_right(froms, seq) - 1
-        while k < len(froms):
-            end = froms[k + 1] if k + 1 < len(froms) else self.total_requests
-            _, index, count = self.shares[k]
-            if index != NONE:
-                j = _first_at_or_after(max(seq, froms[k]), index, count)
-                if j < end:
-                    return min(j, self.total_requests)
-            k += 1
-        return self.total_requests
-
-    def _owned_ranges(self, a: int, b: int) -> list[range]:
-        """Our requests in ``[a, b)``, as one arithmetic range per share."""
-        out = []
-        froms = self._froms
-        for k, (start, index, count) in enumerate(self.shares):
-            end = froms[k + 1] if k + 1 < len(froms) else max(b, start)
-            lo, hi = max(a, start), min(b, end)
-            if index != NONE and lo < hi:
-                out.append(range(_first_at_or_after(lo, index, count), hi, count))
-        return out
+        return next_owned(self.shares, seq, self.total_requests)
 
     def _next_extra(self, floor_s: float) -> tuple[Slot | None, Dropped | None]:
         assert self.t0_s is not None
@@ -379,8 +305,3 @@ def _merged(a: Dropped | None, b: Dropped | None) -> Dropped | None:
     if a is None or b is None:
         return a or b
     return Dropped(a.requests + b.requests, a.events + b.events)
-
-
-def _first_at_or_after(seq: int, index: int, count: int) -> int:
-    """Smallest ``j >= seq`` with ``j % count == index``."""
-    return seq + (index - seq) % count

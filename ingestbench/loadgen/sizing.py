@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from ingestbench.loadgen.verdict import CPU_BOUND
+from ingestbench.loadgen.step_check import CPU_BOUND
 
 ASSUMED_LATENCY_S = 0.02  # before the first response has been measured
 

@@ -30,9 +30,10 @@ import gevent
 from ingestbench.loadgen.encoded import EncodedEvents
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.loadgen.meter import Meter, host_cpu_times
-from ingestbench.loadgen.pacer import NONE, Dropped, Pacer, normalized_shares, switched
+from ingestbench.loadgen.pacer import Dropped, Pacer
 from ingestbench.loadgen.registry import TargetRegistry
 from ingestbench.loadgen.schedule import RateSchedule, Segment
+from ingestbench.loadgen.shares import NONE, normalized_shares, switched
 from ingestbench.records.load import LoadConfig
 from ingestbench.targets.contract import Writer
 

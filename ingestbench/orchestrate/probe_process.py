@@ -26,7 +26,6 @@ from ingestbench.checks.metrics import ProbeMetrics
 from ingestbench.checks.probe import Probe, ProbeReport, ProbeSettings
 from ingestbench.checks.rates import PromRate
 from ingestbench.checks.recorder import SAMPLES_FILE, SamplesWriter
-from ingestbench.checks.slo import DEFAULT_SLO_PATH, Slo
 from ingestbench.checks.tiering import Tiering
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.records.config import ConfigError
@@ -35,7 +34,8 @@ from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import ProbePlan
 from ingestbench.records.run_record import ProbeRecord, ProbeSummary
-from ingestbench.records.samples import read_sample_columns
+from ingestbench.records.samples_cache import read_sample_columns
+from ingestbench.records.slo import DEFAULT_SLO_PATH
 from ingestbench.records.timeline import RatePoint, TimelineTail, of_points, read_timeline, write_timeline
 from ingestbench.records.tls import INSECURE_NOTE
 from ingestbench.results.judging import judge_files, slo_for
@@ -45,10 +45,11 @@ from ingestbench.targets.roles import Roles
 log = logging.getLogger("ingestbench.probe")
 
 
-async def run_probe(plan: ProbePlan, slo: Slo, roles: Roles) -> tuple[ProbeRecord, ProbeReport]:
+async def run_probe(plan: ProbePlan, roles: Roles) -> tuple[ProbeRecord, ProbeReport]:
     """Probe the targets' ``roles`` as ``plan`` says until the duration is over or a signal comes; judge;
     record. With no reader, canaries are only sent and acknowledged and the verdict says TTA was not
     measured; with no profile store the transactional check is skipped (the plan says why)."""
+    slo = plan.slo
     out = Path(plan.out)
     registry = CollectorRegistry()
     metrics = ProbeMetrics(registry, target=plan.target, slo=slo)
@@ -93,7 +94,7 @@ async def run_probe(plan: ProbePlan, slo: Slo, roles: Roles) -> tuple[ProbeRecor
                          recorder.path)
                 report = await probe.run(stop=stop, duration_s=plan.duration_s, abort=abort)
         # judged and recorded while the signal handlers still stand: a late signal cannot cut the record short
-        problems = [roles.no_reader_reason()] if roles.reader is None and needs_reader(plan, slo) else []
+        problems = [roles.no_reader_reason()] if roles.reader is None and needs_reader(plan) else []
         inputs = ProbeRecord(status="judging", reason="", exit_code=3, declared_rate_eps=plan.declared_rate_eps,
                              rate_timeline=plan.rate_timeline, expected_tiers=plan.expected_tiers,
                              time_scale=plan.time_scale, lost_after_s=plan.lost_after_s,
@@ -120,10 +121,10 @@ async def run_probe(plan: ProbePlan, slo: Slo, roles: Roles) -> tuple[ProbeRecor
     return record, report
 
 
-def needs_reader(plan: ProbePlan, slo: Slo) -> bool:
+def needs_reader(plan: ProbePlan) -> bool:
     """Whether the verdict needs canaries looked up: an expected analytical tier (or, with none expected, any
     analytical tier in the SLO)."""
-    analytical = {t.name for t in slo.tiers if t.path == ANALYTICAL}
+    analytical = {t.name for t in plan.slo.tiers if t.path == ANALYTICAL}
     return bool(analytical & set(plan.expected_tiers)) if plan.expected_tiers else bool(analytical)
 
 

@@ -19,10 +19,10 @@ from typing import Any, TextIO
 
 from hdrh.histogram import HdrHistogram
 
-from ingestbench.checks.slo import Slo
 from ingestbench.checks.tiering import Tiering
 from ingestbench.records.jsonl import LineTail
 from ingestbench.records.observation import AVAILABLE, Observation
+from ingestbench.records.slo import Slo
 from ingestbench.records.timeline import TimelineTail
 
 

@@ -44,6 +44,7 @@ from ingestbench.pipeline.validation import (
     validate_profile,
     validate_single,
 )
+from ingestbench.records import defaults
 from ingestbench.records.exposition import render, run_registry
 
 log = logging.getLogger("ingestbench.pipeline")
@@ -55,11 +56,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @dataclass(frozen=True)
 class PipelineConfig:
     data_dir: Path
-    flush_rows: int = 3000
-    flush_max_wait_s: float = 30.0
+    flush_rows: int = defaults.FLUSH_ROWS
+    flush_max_wait_s: float = defaults.FLUSH_MAX_WAIT_S
     write_key: str | None = None
-    max_body_bytes: int = 5 * 1024 * 1024
-    max_batch: int = 1000
+    max_body_bytes: int = defaults.MAX_BODY_BYTES
+    max_batch: int = defaults.MAX_BATCH_EVENTS
     run_id: str | None = None  # a run_id label on every metric: the run that started this pipeline
 
     def __repr__(self) -> str:  # never print the key

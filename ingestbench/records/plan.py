@@ -6,10 +6,15 @@ writes it as ``plan.json`` in the results directory and hands that file to every
 (``--plan``). No child derives a setting again, and no child multiplies by the time scale: every duration
 here is already scaled, as the run will use it.
 
+The plan carries the SLO as the run judges it (its probe part: read once from its file, time-scaled, with any
+loss horizon given on the command line), so no child reads the SLO file again.
+
 A probe started on its own resolves its own :class:`ProbePlan` from its flags: the same type, the same
 meaning.
 
->>> p = ProbePlan(target="pipeline", url="http://127.0.0.1:8080", slo_path=None, time_scale=0.1)
+>>> from ingestbench.records.slo_file import load_slo
+>>> p = ProbePlan(target="pipeline", url="http://127.0.0.1:8080", slo_path=None, slo=load_slo(time_scale=0.1),
+...               time_scale=0.1)
 >>> ProbePlan.from_dict(p.to_dict()) == p
 True
 """
@@ -21,14 +26,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingestbench.records import defaults
 from ingestbench.records.config import ConfigError
 from ingestbench.records.fields import known
 from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.load import LoadConfig, LoadStep
-from ingestbench.records.run_record import check_schema
+from ingestbench.records.slo import Slo
 from ingestbench.records.tls import TlsPlan
 
-PLAN_SCHEMA_VERSION = 2
+PLAN_SCHEMA_VERSION = 3  # 3: the probe part carries the scaled SLO
 
 
 @dataclass(frozen=True)
@@ -58,9 +64,9 @@ class PipelinePlan:
     """The embedded reference pipeline (scaled: flush rows and the flush wait follow the time scale), and where
     the run has it listen and keep its store."""
 
-    flush_rows: int = 3000
-    flush_max_wait_s: float = 30.0
-    host: str = "127.0.0.1"
+    flush_rows: int = defaults.FLUSH_ROWS
+    flush_max_wait_s: float = defaults.FLUSH_MAX_WAIT_S
+    host: str = defaults.PIPELINE_HOST
     port: int = 0  # the run picks a free one before it writes the plan
     data_dir: str | None = None  # None: a new temp dir
     ready_file: str | None = None  # 'host:port' is written here once it listens
@@ -72,18 +78,19 @@ class ProbePlan:
 
     target: str
     url: str
-    slo_path: str | None
-    time_scale: float = 1.0
+    slo_path: str | None  # the file the SLO was read from (None: the packaged default); a copy is in the results
+    slo: Slo  # as judged: time-scaled, with ``lost_after_s`` as every tier's loss horizon when it is given
+    time_scale: float = defaults.TIME_SCALE
     target_options: dict[str, str] = field(default_factory=dict)
     reader: TargetPlan | None = None  # write here, read there (see TargetPlan.reader)
     tls: TlsPlan = field(default_factory=TlsPlan)  # how every https connection of the probe is trusted
-    interval_s: float = 1.0
-    poll_interval_s: float = 0.25
-    batch_size: int = 1
+    interval_s: float = defaults.CANARY_INTERVAL_S
+    poll_interval_s: float = defaults.POLL_INTERVAL_S
+    batch_size: int = defaults.CANARY_BATCH_SIZE
     transactional: bool = True
     drain_s: float | None = None
     lost_after_s: float | None = None
-    timeout_s: float = 5.0
+    timeout_s: float = defaults.REQUEST_TIMEOUT_S
     expected_tiers: tuple[str, ...] = ()
     declared_rate_eps: float | None = None
     rate_timeline: str | None = None
@@ -92,7 +99,7 @@ class ProbePlan:
     duration_s: float | None = None
     seed: int | None = None
     out: str = "results/probe"
-    metrics_host: str = "127.0.0.1"
+    metrics_host: str = defaults.METRICS_HOST
     metrics_port: int | None = None
     run_id: str | None = None  # a label on every metric; a run sets its own, a probe alone takes --run-id
 
@@ -103,6 +110,7 @@ class ProbePlan:
     def from_dict(cls, doc: dict[str, Any]) -> ProbePlan:
         kw = known(cls, doc)
         kw["expected_tiers"] = tuple(kw.get("expected_tiers") or ())
+        kw["slo"] = Slo.from_dict(kw["slo"])
         if isinstance(kw.get("reader"), dict):
             kw["reader"] = TargetPlan.from_dict(kw["reader"])
         kw["tls"] = TlsPlan.from_dict(kw.get("tls"))
@@ -121,13 +129,18 @@ class Plan:
     slo_path: str
     probe: ProbePlan
     pipeline: PipelinePlan | None = None  # None: the target is not the embedded pipeline
-    processes: int = 1
+    processes: int = defaults.PROCESSES
     expected_tiers: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what the run will not measure, or measure more coarsely than asked, and why
     unmeasured: tuple[str, ...] = ()  # what the SLO needs and the targets cannot give: each makes the run invalid
     rates_out: str | None = None  # where the generator writes its rate timeline
     generator_metrics_port: int | None = None  # the generator's /metrics on 127.0.0.1 (None: not served)
     schema_version: int = PLAN_SCHEMA_VERSION
+
+    @property
+    def slo(self) -> Slo:
+        """The SLO every part of the run judges with (scaled), as its probe has it."""
+        return self.probe.slo
 
     @property
     def rates_eps(self) -> list[float]:
@@ -142,7 +155,9 @@ class Plan:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Plan:
-        check_schema(doc, "plan.json")
+        if doc.get("schema_version") != PLAN_SCHEMA_VERSION:  # a plan is read only by the run that wrote it
+            raise ConfigError(f"plan.json: schema_version {doc.get('schema_version')!r} is not "
+                              f"{PLAN_SCHEMA_VERSION}; use the ingestbench that wrote it")
         load = dict(doc["load"])
         load["steps"] = tuple(LoadStep(**s) for s in load["steps"])
         kw = known(cls, doc)

@@ -10,10 +10,7 @@ ids themselves are read only when asked (``with_ids``), for ``judged.jsonl``. An
 code into a table of the distinct error texts (the first ``MAX_ERROR_NAMES``; later new ones share the last
 entry), so a run with a million refused canaries still says what they were refused for and when.
 
-Once a run is judged, its columns are kept beside the file (``samples.columns.npz``, written by ``run`` and
-``report``), stamped with the size and modification time of the ``samples.jsonl`` they came from and with the
-cache's own layout version: judging the run again (``gate``, another SLO) reads them in milliseconds, and a file
-that changed since, or a cache of another version, is parsed again.
+Once a run is judged, its columns are kept beside the file (:mod:`ingestbench.records.samples_cache`).
 
 >>> from ingestbench.records.observation import Observation
 >>> cols = SampleColumns.from_observations([Observation("c1", "analytical", "available", sent_ns=0,
@@ -40,12 +37,8 @@ OUTCOME_CODE = {name: i for i, name in enumerate(OUTCOMES)}
 PATH_CODE = {name: i for i, name in enumerate(PATHS)}
 CHUNK_BYTES = 8 << 20
 BLOCK = 1 << 17  # rows per block of a vectorised computation
-CACHE_NAME = "samples.columns.npz"
-# The cache's layout: bump it whenever a column, its dtype or a code table changes. A cache of another version
-# (an older ingestbench wrote it) is not read: the samples are parsed again, and the cache rewritten.
-CACHE_VERSION = 2
-_ARRAYS = ("id_hash", "path", "outcome", "sent_ns", "sent_unix_ms", "seen_ns", "last_miss_ns", "prior_poll_ns",
-           "duplicates", "error_code")
+ARRAYS = ("id_hash", "path", "outcome", "sent_ns", "sent_unix_ms", "seen_ns", "last_miss_ns", "prior_poll_ns",
+          "duplicates", "error_code")  # the columns, one numpy array each
 MAX_ERROR_NAMES = 64
 OTHER_ERRORS = "other errors"
 NO_ERROR = -1
@@ -93,14 +86,14 @@ class SampleColumns:
     def rows(self, start: int, stop: int) -> SampleColumns:
         """Rows ``start`` to ``stop`` as views (no copy; without the ids)."""
         out = SampleColumns(error_names=self.error_names)
-        for name in _ARRAYS:
+        for name in ARRAYS:
             setattr(out, name, getattr(self, name)[start:stop])
         return out
 
     def take(self, index: np.ndarray) -> SampleColumns:
         """The rows at ``index`` (a boolean mask or positions), as new columns."""
         out = SampleColumns(error_names=self.error_names)
-        for name in _ARRAYS:
+        for name in ARRAYS:
             setattr(out, name, getattr(self, name)[index])
         if self.canary_id is not None:
             out.canary_id = self.canary_id.filter(pl.Series(index)) if np.asarray(index).dtype == bool \
@@ -170,7 +163,7 @@ class SampleColumns:
             remap = np.array([_name_code(names, n) for n in p.error_names] + [NO_ERROR], dtype=np.int16)
             p.error_code = remap[p.error_code] if p.error_names else p.error_code
         out = cls(error_names=tuple(names))
-        for name in _ARRAYS:  # one column at a time, dropping the parts' copy: the peak stays near one copy
+        for name in ARRAYS:  # one column at a time, dropping the parts' copy: the peak stays near one copy
             setattr(out, name, np.concatenate([getattr(p, name) for p in parts]))
             for p in parts:
                 setattr(p, name, _empty(np.int8))
@@ -179,52 +172,9 @@ class SampleColumns:
         return out
 
 
-def read_sample_columns(path: str | Path, *, with_ids: bool = False,
-                        chunk_bytes: int = CHUNK_BYTES) -> SampleColumns:
-    """Every observation of a ``samples.jsonl`` as columns (empty when the file does not exist); from its
-    column cache when that is up to date and the ids are not needed."""
-    path = Path(path)
-    if not with_ids:
-        cached = _read_cache(path)
-        if cached is not None:
-            return cached
-    parts = [_columns(frame, with_ids) for frame in _frames(path, chunk_bytes)]
-    return SampleColumns.concat(parts)
-
-
-def cache_path(samples_path: Path) -> Path:
-    return samples_path.with_name(CACHE_NAME)
-
-
-def write_cache(columns: SampleColumns, samples_path: str | Path) -> None:
-    """Keep ``columns`` beside ``samples_path``, stamped with that file's size and modification time."""
-    samples_path = Path(samples_path)
-    if not samples_path.exists():
-        return
-    stat = samples_path.stat()
-    tmp = samples_path.with_name(f".{CACHE_NAME}.tmp")
-    with tmp.open("wb") as fh:
-        np.savez(fh, **{name: getattr(columns, name) for name in _ARRAYS},
-                 stamp=np.array([stat.st_size, stat.st_mtime_ns], dtype=np.int64),
-                 version=np.array(CACHE_VERSION, dtype=np.int64),
-                 error_names=np.array(columns.error_names or ("",)))
-    tmp.replace(cache_path(samples_path))
-
-
-def _read_cache(samples_path: Path) -> SampleColumns | None:
-    try:
-        stat = samples_path.stat()
-        with np.load(cache_path(samples_path), allow_pickle=False) as npz:
-            if "version" not in npz.files or int(npz["version"]) != CACHE_VERSION:
-                return None  # another layout: parse the samples again
-            if npz["stamp"].tolist() != [stat.st_size, stat.st_mtime_ns]:
-                return None  # the samples changed since: parse them again
-            out = SampleColumns(error_names=tuple(str(n) for n in npz["error_names"]))
-            for name in _ARRAYS:
-                setattr(out, name, npz[name])
-            return out
-    except (OSError, KeyError, ValueError):
-        return None
+def parse_sample_columns(path: Path, *, with_ids: bool = False, chunk_bytes: int = CHUNK_BYTES) -> SampleColumns:
+    """Every observation of a ``samples.jsonl`` as columns, parsed (empty when the file does not exist)."""
+    return SampleColumns.concat([_columns(frame, with_ids) for frame in _frames(path, chunk_bytes)])
 
 
 def _frames(path: Path, chunk_bytes: int) -> Iterator[pl.DataFrame]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingestbench.records import defaults
 from ingestbench.records.config import ConfigError
 from ingestbench.records.load import LARGEST_TIME_SCALE, LoadConfig, check_keys, number, parse_load
 
@@ -37,8 +38,8 @@ class PipelineTable:
     ``flush_rows / flush_max_wait_s`` stays where it is while everything runs faster.
     """
 
-    flush_rows: int = 3000
-    flush_max_wait_s: float = 30.0
+    flush_rows: int = defaults.FLUSH_ROWS
+    flush_max_wait_s: float = defaults.FLUSH_MAX_WAIT_S
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ class ProbeTable:
     unless ``single_event``; the drain after the load lasts until every canary is decided unless ``drain_s``
     caps it (canaries still pending then are undecided, and the run invalid). Loss horizons are the SLO's."""
 
-    interval_s: float = 1.0
-    poll_interval_s: float = 0.25
+    interval_s: float = defaults.CANARY_INTERVAL_S
+    poll_interval_s: float = defaults.POLL_INTERVAL_S
     drain_s: float | None = None
     transactional: bool = True
     single_event: bool = False
@@ -61,7 +62,7 @@ class Scenario:
     load: LoadConfig
     description: str = ""
     target_table: Mapping[str, Any] = field(default_factory=dict)  # [target]: kind, url and the target's options
-    time_scale: float = 1.0
+    time_scale: float = defaults.TIME_SCALE
     slo_path: str | None = None
     pipeline: PipelineTable = field(default_factory=PipelineTable)
     probe: ProbeTable = field(default_factory=ProbeTable)

@@ -14,8 +14,13 @@ when its order-statistic rank does not exist (the interval is unbounded on that 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
+
+import orjson
+import polars as pl
 
 from ingestbench.records.fields import known
 
@@ -105,3 +110,34 @@ class JudgedRow:
             return None
         return cls(cid, path, doc.get("tier"), str(doc.get("window")), doc.get("rate_eps"),
                    str(doc.get("outcome")), doc.get("tta_s"))
+
+
+JUDGED_COLUMNS = tuple(f.name for f in fields(JudgedRow))
+
+
+def write_judged_rows(path: Path, slices: Iterable[Mapping[str, Any]]) -> None:
+    """``judged.jsonl``, atomically, from slices of columns: each slice has exactly :class:`JudgedRow`'s fields,
+    in its order (a line per canary; NaN becomes null), so memory stays flat for any run size."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            for columns in slices:
+                if tuple(columns) != JUDGED_COLUMNS:
+                    raise ValueError(f"judged rows need the columns {JUDGED_COLUMNS}, got {tuple(columns)}")
+                pl.DataFrame(dict(columns)).with_columns(pl.selectors.float().fill_nan(None)).write_ndjson(fh)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_judged_rows(path: Path) -> Iterator[JudgedRow]:
+    """The rows of a ``judged.jsonl`` (a torn last line, from a crash mid-write, is skipped)."""
+    with path.open("rb") as fh:
+        for line in fh:
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            row = JudgedRow.from_dict(doc) if isinstance(doc, dict) else None
+            if row is not None:
+                yield row

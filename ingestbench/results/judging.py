@@ -8,17 +8,20 @@ on a finished run reproduces its verdicts and exit code exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from ingestbench.checks.judge import RateSource, RunVerdict, expected_tiers, judge_run
-from ingestbench.checks.slo import Slo, load_slo
 from ingestbench.records.observation import OUTCOMES, PATHS
 from ingestbench.records.run_record import Gate, RunRecord
-from ingestbench.records.samples import write_cache
-from ingestbench.records.verdicts import WINDOWS
+from ingestbench.records.samples_cache import write_cache
+from ingestbench.records.slo import Slo
+from ingestbench.records.slo_file import load_slo
+from ingestbench.records.verdicts import WINDOWS, write_judged_rows
 from ingestbench.results.rundir import JUDGED, SAMPLES, SLO_COPY, RunFiles
 
 JUDGED_SLICE = 100_000  # canaries per slice of judged.jsonl: memory stays flat for any run size
@@ -80,20 +83,16 @@ def write_judged(files: RunFiles, verdict: RunVerdict) -> None:
     if judged is None or judged.samples.canary_id is None:
         return
     rows, ids = judged.samples, judged.samples.canary_id
-    tmp = files.path / f".{JUDGED}.tmp"
-    with tmp.open("wb") as fh:
+
+    def slices() -> Iterator[dict[str, Any]]:
         for a in range(0, len(judged), JUDGED_SLICE):
             b = min(a + JUDGED_SLICE, len(judged))
-            pl.DataFrame({
-                "canary_id": ids.slice(a, b - a),
-                "path": _names(rows.path[a:b], PATHS),
-                "tier": _names(judged.tier[a:b], judged.tier_names),
-                "window": _names(judged.window[a:b], WINDOWS),
-                "rate_eps": judged.rate_eps[a:b],
-                "outcome": _names(judged.outcome[a:b], OUTCOMES),
-                "tta_s": judged.tta_s[a:b],
-            }).with_columns(pl.selectors.float().fill_nan(None)).write_ndjson(fh)
-    tmp.replace(files.path / JUDGED)
+            yield {"canary_id": ids.slice(a, b - a), "path": _names(rows.path[a:b], PATHS),
+                   "tier": _names(judged.tier[a:b], judged.tier_names),
+                   "window": _names(judged.window[a:b], WINDOWS), "rate_eps": judged.rate_eps[a:b],
+                   "outcome": _names(judged.outcome[a:b], OUTCOMES), "tta_s": judged.tta_s[a:b]}
+
+    write_judged_rows(files.path / JUDGED, slices())
     write_cache(files.samples, files.path / SAMPLES)
 
 

@@ -46,6 +46,12 @@ def verdict_text(files: RunFiles) -> str:
 
 
 def render(files: RunFiles) -> str:
+    """The whole Markdown report: the summary, then the canaries."""
+    return summary(files) + "\n" + canaries(files)
+
+
+def summary(files: RunFiles) -> str:
+    """The result, what ran, and the tables of tiers, steps and what went wrong (what ``run`` prints)."""
     run = files.run
     scenario, target = run.scenario, run.target
     lines = [
@@ -83,9 +89,16 @@ def render(files: RunFiles) -> str:
                   "Seconds after the load started (negative: before it).", "",
                   "| from s | to s | where | what |", "|---|---|---|---|"]
         lines += [f"| {e.start_s:.1f} | {e.end_s:.1f} | {e.source} | {e.what} |" for e in found]
+    return "\n".join(lines) + "\n"
+
+
+def canaries(files: RunFiles) -> str:
+    """What happened to the canaries, and what the probe added to the load."""
+    run = files.run
+    lines = []
     codes = files.judged.outcome if files.judged is not None else files.samples.outcome
     outcomes = Counter({OUTCOMES[c]: int(n) for c, n in enumerate(np.bincount(codes, minlength=len(OUTCOMES))) if n})
-    lines += ["", "## Canaries", "", ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "none"]
+    lines += ["## Canaries", "", ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "none"]
     p = run.probe
     if p.sent is not None:
         lines.append(f"\nSent {p.sent} analytical and {p.transactional_sent} transactional canaries; drained "

@@ -7,7 +7,7 @@
       samples.jsonl   one observation per line, appended as decided (checks.recorder): facts only
       judged.jsonl    every canary with the tier, window and outcome the judge gave it (rewritten by report)
       probe.json   the probe's own record: what it sent, what it could not decide, its verdict
-      rates.jsonl     the load generator's per-second rate timeline and per-step verdicts (records.timeline)
+      rates.jsonl     the load generator's per-second rate timeline and per-step validity checks (records.timeline)
       slo.toml        the SLO file the run was judged against (a copy)
       scenario.toml   the scenario file (a copy)
       plan.json       the resolved plan every child of the run was given
@@ -31,7 +31,8 @@ import orjson
 from ingestbench.checks.judge import Judged
 from ingestbench.records.config import ConfigError
 from ingestbench.records.run_record import FINISHED, RUNNING, ProbeRecord, RunRecord, ScenarioInfo
-from ingestbench.records.samples import SampleColumns, read_sample_columns
+from ingestbench.records.samples import SampleColumns
+from ingestbench.records.samples_cache import read_sample_columns
 from ingestbench.records.timeline import RateTimeline, read_timeline
 
 RUN_JSON = "run.json"

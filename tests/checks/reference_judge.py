@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingestbench.checks.slo import Slo, Tier
 from ingestbench.records.exit_codes import ExitCode
 from ingestbench.records.observation import AVAILABLE, ERRORED, LATE, LOST, UNDECIDED, Observation
+from ingestbench.records.slo import Slo, Tier
 from ingestbench.records.timeline import RatePoint, StepRow
 from ingestbench.records.verdicts import (
     FAIL,

@@ -7,8 +7,8 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from ingestbench.checks.slo import Slo
 from ingestbench.records.observation import ANALYTICAL
+from ingestbench.records.slo import Slo
 from ingestbench.records.timeline import RatePoint
 from ingestbench.records.verdicts import OUTSIDE, STALL, STEADY, TRANSITION, WARMUP
 

@@ -7,10 +7,10 @@ import math
 import pytest
 
 from ingestbench.checks.judge import FAIL, INSUFFICIENT, INVALID, PASS, RateSource, collapse, judge_run
-from ingestbench.checks.slo import load_slo, parse_slo
 from ingestbench.records.exit_codes import ExitCode
 from ingestbench.records.observation import Observation
 from ingestbench.records.samples import OUTCOME_CODE, SampleColumns
+from ingestbench.records.slo_file import load_slo, parse_slo
 from ingestbench.records.timeline import RatePoint, StepRow
 from ingestbench.records.verdicts import TierVerdict
 

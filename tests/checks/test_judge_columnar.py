@@ -13,9 +13,9 @@ import random
 import pytest
 
 from ingestbench.checks.judge import RateSource, judge_run
-from ingestbench.checks.slo import load_slo, parse_slo
 from ingestbench.records.observation import Observation
 from ingestbench.records.samples import SampleColumns
+from ingestbench.records.slo_file import load_slo, parse_slo
 from ingestbench.records.timeline import RatePoint, StepRow
 from tests.checks import reference_judge
 

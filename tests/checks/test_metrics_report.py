@@ -11,10 +11,10 @@ from rich.console import Console
 
 from ingestbench.checks.judge import RateSource, judge_run
 from ingestbench.checks.metrics import ProbeMetrics
-from ingestbench.checks.slo import load_slo
 from ingestbench.records.config import ConfigError
 from ingestbench.records.exposition import OPENMETRICS_ACCEPT, render, run_registry
 from ingestbench.records.observation import Observation
+from ingestbench.records.slo_file import load_slo
 from ingestbench.results.table import print_verdicts
 from ingestbench.targets.contract import ProfileStore, Reader, Writer
 from ingestbench.targets.registry import make_target, names

@@ -14,11 +14,11 @@ import pytest
 from ingestbench.checks.judge import FAIL, PASS, RateSource, judge_run
 from ingestbench.checks.probe import Probe, ProbeReport, ProbeSettings
 from ingestbench.checks.recorder import SamplesWriter
-from ingestbench.checks.slo import load_slo
 from ingestbench.checks.tiering import Tiering
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.records.observation import ANALYTICAL, AVAILABLE, ERRORED, LATE, Observation, load_samples
-from ingestbench.records.samples import read_sample_columns
+from ingestbench.records.samples_cache import read_sample_columns
+from ingestbench.records.slo_file import load_slo
 from ingestbench.records.timeline import TimelineTail, read_timeline
 from ingestbench.targets.registry import make_target
 from tests.servers import start_pipeline

@@ -8,8 +8,8 @@ import orjson
 
 from ingestbench.checks.judge import RateSource, judge_run
 from ingestbench.checks.recorder import SamplesWriter
-from ingestbench.checks.slo import load_slo
 from ingestbench.records.observation import Observation, load_samples
+from ingestbench.records.slo_file import load_slo
 
 S = 1_000_000_000
 REQUIRED = {"canary_id", "path", "outcome", "sent_ns", "sent_unix_ms", "acked_ns", "seen_ns", "last_miss_ns",

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestbench.checks.slo import DEFAULT_SLO_PATH, load_slo, parse_slo
 from ingestbench.records.config import ConfigError
+from ingestbench.records.slo import DEFAULT_SLO_PATH
+from ingestbench.records.slo_file import load_slo, parse_slo
 
 
 def test_default_file_is_the_vendor_promise() -> None:

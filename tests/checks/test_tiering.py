@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingestbench.checks.slo import load_slo
 from ingestbench.checks.tiering import RatePoint, Tiering, assign, change_times, window_rate_eps
+from ingestbench.records.slo_file import load_slo
 
 SLO = load_slo(time_scale=0.1)  # warm-up: low 3 s, high 1 s, transactional 1 s
 

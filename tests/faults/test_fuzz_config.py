@@ -279,7 +279,7 @@ RUN_OPTIONS = {
     "--target": st.sampled_from(["pipeline", "PIPELINE", "", "nope", "pipeline ", "http", "clickhouse", "posthog"]),
     "--url": st.sampled_from(["http://127.0.0.1:1", "https://127.0.0.1:1", "ftp://x", "", "127.0.0.1:8080",
                               "http://"]),
-    "--slo": st.sampled_from(["checks/slo_default.toml", "nope.toml", "", "scenarios"]),
+    "--slo": st.sampled_from(["records/slo_default.toml", "nope.toml", "", "scenarios"]),
     "--time-scale": st.sampled_from(["0.1", "1", "0", "-1", "nan", "inf", "-inf", "1e999", "1e-320", "x", "1e308"]),
     "--processes": st.sampled_from(["1", "2", "0", "-3", "1.5", "x", "99999999999999999999"]),
     "--seed": st.sampled_from(["1", "-1", "x", "1.5", str(2**70)]),

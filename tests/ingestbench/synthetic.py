@@ -7,7 +7,7 @@ import random
 import shutil
 from pathlib import Path
 
-from ingestbench.checks.slo import DEFAULT_SLO_PATH
+from ingestbench.records.slo import DEFAULT_SLO_PATH
 
 T0 = 1_795_000_000.0
 

@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingestbench.checks.judge import RateSource, judge_run
-from ingestbench.checks.slo import load_slo
 from ingestbench.cli import main
 from ingestbench.orchestrate.probe_process import judge_probe_dir
 from ingestbench.records.plan import ProbePlan
 from ingestbench.records.run_record import ProbeRecord
-from ingestbench.records.samples import read_sample_columns
+from ingestbench.records.samples_cache import read_sample_columns
+from ingestbench.records.slo_file import load_slo
 from ingestbench.records.timeline import RatePoint, read_timeline
 from ingestbench.results.judging import judge_files, slo_for
 from ingestbench.results.rundir import RunFiles
@@ -96,7 +96,8 @@ def test_gate_gives_the_probes_verdict(tmp_path_factory: pytest.TempPathFactory,
     points = _timeline(elsewhere, steps, rng)
     original = read_timeline(elsewhere)
     _samples(out / "samples.jsonl", sum(d for _, d in steps), rng)
-    plan = ProbePlan(target="pipeline", url="http://127.0.0.1:1", slo_path=None, time_scale=time_scale,
+    slo = load_slo(None, time_scale=time_scale).with_loss_horizon(lost_after_s)
+    plan = ProbePlan(target="pipeline", url="http://127.0.0.1:1", slo_path=None, slo=slo, time_scale=time_scale,
                      lost_after_s=lost_after_s, expected_tiers=expected,
                      declared_rate_eps=declared if source == "declared" else None,
                      rate_timeline=str(elsewhere) if source == "timeline" else None,
@@ -114,7 +115,6 @@ def test_gate_gives_the_probes_verdict(tmp_path_factory: pytest.TempPathFactory,
     # what the probe was asked to judge, straight from its inputs: its verdict is that one
     rates = (RateSource(declared_rate_eps=declared, window_s=0.0) if source == "declared"
              else RateSource(points=original.points if source == "timeline" else tuple(points), window_s=0.0))
-    slo = load_slo(None, time_scale=time_scale).with_loss_horizon(lost_after_s)
     asked = judge_run(read_sample_columns(out / "samples.jsonl"), slo=slo,
                       rates=replace(rates, window_s=slo.rate_window_s),
                       steps=original.steps if source == "timeline" else (),

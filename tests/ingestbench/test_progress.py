@@ -3,8 +3,8 @@
 import io
 import json
 
-from ingestbench.checks.slo import load_slo
 from ingestbench.orchestrate.progress import Progress
+from ingestbench.records.slo_file import load_slo
 
 T0 = 1_800_000_000.0
 

@@ -3,12 +3,14 @@ network: targets are only made, never contacted)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from ingestbench.cli import build_parser
-from ingestbench.cli.run import plan_from_args
+from ingestbench.cli.run import flags_of
+from ingestbench.orchestrate.resolve import resolve_run
 from ingestbench.records.config import ConfigError
 from ingestbench.records.plan import Plan, TargetPlan
 from ingestbench.records.scenario import parse_target
@@ -26,7 +28,7 @@ def plan_for(tmp_path: Path, target: str, *args: str, batch: int = 10, payload: 
     path = tmp_path / "s.toml"
     path.write_text(BASE.format(batch=batch, payload=payload, target=target))
     ns = build_parser().parse_args(["run", "--scenario", str(path), *args])
-    return plan_from_args(ns)[0]
+    return resolve_run(flags_of(ns), os.environ).plan
 
 
 def test_writer_and_reader_tables_become_one_plan_that_round_trips(tmp_path):

@@ -61,7 +61,7 @@ def test_3000_single_events_per_second_with_two_processes(tmp_path):
     """3,000 single events/s against the pipeline needs both cores: two generator processes and the pipeline
     together keep this 2-core machine 95-100 % busy. The steady state (10 s after a 9 s warm-up in which
     the user pool grows from cold and catches up) is within ±2 %. Timing is not: on a machine this full,
-    schedule lag p99 goes past its 50 ms bound (at least in the start-up transient), and the step verdict
+    schedule lag p99 goes past its 50 ms bound (at least in the start-up transient), and the step check
     must say so and name the saturated machine rather than call the step valid."""
     rate, warmup_s, steady_s = 3000, 9, 10
     scenario = write_scenario(tmp_path / "s.toml", [(rate, warmup_s + steady_s + 1)], lag_bound_s=0.05)

@@ -7,7 +7,7 @@ from ingestbench.loadgen.meter import LAG_MAX_US, Meter, lag_histogram, new_lag_
 from ingestbench.loadgen.metrics import LoadgenMetrics
 from ingestbench.loadgen.rates_out import RatesWriter
 from ingestbench.loadgen.schedule import RateSchedule
-from ingestbench.loadgen.verdict import judge_step
+from ingestbench.loadgen.step_check import check_step
 from tests.loadgen.locust_run import read_rates
 
 
@@ -157,8 +157,8 @@ def test_missing_worker_times_out_and_stopped_run_is_incomplete():
 
 
 def test_verdict_overshoot_and_valid_reason():
-    assert not judge_step(step=0, target_eps=900, achieved_eps=1050, lag_p50_s=0, lag_p99_s=0).valid
-    v = judge_step(step=0, target_eps=900, achieved_eps=899, lag_p50_s=0.0001, lag_p99_s=0.001)
+    assert not check_step(step=0, target_eps=900, achieved_eps=1050, lag_p50_s=0, lag_p99_s=0).valid
+    v = check_step(step=0, target_eps=900, achieved_eps=899, lag_p50_s=0.0001, lag_p99_s=0.001)
     assert v.valid and "899.0 of 900.0" in v.reason
 
 
@@ -233,9 +233,9 @@ def test_generator_cpu_is_attributed_to_seconds_and_merged_as_the_busiest_proces
 
 
 def test_invalid_step_names_a_cpu_bound_generator():
-    v = judge_step(step=2, target_eps=3000, achieved_eps=2500, lag_p50_s=0.4, lag_p99_s=1.0, generator_cpu=0.98)
+    v = check_step(step=2, target_eps=3000, achieved_eps=2500, lag_p50_s=0.4, lag_p99_s=1.0, generator_cpu=0.98)
     assert not v.valid and "generator CPU-bound: a process used 98% of a core" in v.reason
-    calm = judge_step(step=2, target_eps=3000, achieved_eps=2500, lag_p50_s=0.4, lag_p99_s=1.0, generator_cpu=0.5)
+    calm = check_step(step=2, target_eps=3000, achieved_eps=2500, lag_p50_s=0.4, lag_p99_s=1.0, generator_cpu=0.5)
     assert "CPU-bound" not in calm.reason
 
 

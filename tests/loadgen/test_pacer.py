@@ -2,8 +2,9 @@ from collections import Counter
 
 import pytest
 
-from ingestbench.loadgen.pacer import NONE, Pacer, normalized_shares, request_at, switched
+from ingestbench.loadgen.pacer import Pacer
 from ingestbench.loadgen.schedule import RateSchedule
+from ingestbench.loadgen.shares import NONE, normalized_shares, request_at, switched
 
 
 def drain(p, now):

@@ -6,8 +6,8 @@ import orjson
 import pytest
 
 from ingestbench.loadgen.master import JOIN_LEAD_S, TAIL_S, MasterSide
-from ingestbench.loadgen.pacer import request_at
 from ingestbench.loadgen.registry import TargetRegistry
+from ingestbench.loadgen.shares import request_at
 from ingestbench.loadgen.worker import LEAVE_MESSAGE, STATS_MESSAGE, WorkerSide, plan_message
 from ingestbench.records.scenario import load_scenario
 
@@ -94,7 +94,7 @@ def test_master_plans_sizes_and_stops(scenario):
         "w-a": [[0, 0, 2], [at, 0, 3]], "w-b": [[0, 1, 2], [at, 1, 3]], "w-c": [[0, -1, 1], [at, 2, 3]]}
     clock.advance(1.0 + 4.0 + TAIL_S + 0.1)
     assert master.tick() is None  # schedule over: Locust stops
-    assert master.verdicts is not None and not any(v.valid for v in master.verdicts)  # nothing was sent
+    assert master.step_checks is not None and not any(v.valid for v in master.step_checks)  # nothing was sent
     assert codes == [3]
     assert master.tick() is not None  # a new run (web UI) starts afresh
     assert Path(scenario.path).name == "sc.toml"

@@ -8,15 +8,8 @@ import numpy as np
 import orjson
 
 from ingestbench.records.observation import AVAILABLE, ERRORED, Observation
-from ingestbench.records.samples import (
-    CACHE_NAME,
-    CACHE_VERSION,
-    MAX_ERROR_NAMES,
-    OTHER_ERRORS,
-    SampleColumns,
-    read_sample_columns,
-    write_cache,
-)
+from ingestbench.records.samples import MAX_ERROR_NAMES, OTHER_ERRORS, SampleColumns
+from ingestbench.records.samples_cache import CACHE_NAME, CACHE_VERSION, read_sample_columns, write_cache
 
 
 def _obs(i: int, error: str | None) -> Observation:

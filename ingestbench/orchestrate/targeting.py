@@ -1,4 +1,5 @@
-"""Which targets a run talks to, and what they let it measure: resolved once, for ``ingestbench run``.
+"""Which targets a run talks to, and what they let it measure: resolved once, for ``ingestbench run`` (and the
+probe's reader, for ``ingestbench probe``).
 
 ``[target]`` names one target, or a writer and a reader (write here, read there); ``--target``/``--url``/
 ``--target-opt`` set the writer, ``--reader``/``--reader-url``/``--reader-opt`` the reader. The targets are
@@ -13,15 +14,13 @@ writer and reader.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ingestbench.cli.probe import reader_plan
 from ingestbench.loadgen.events import EventFactory
-from ingestbench.records.config import ConfigError, resolve, target_options
+from ingestbench.records.config import READER_ENV_PREFIX, ConfigError, resolve, target_options
 from ingestbench.records.load import LoadConfig
 from ingestbench.records.plan import TargetPlan
 from ingestbench.records.tls import INSECURE_NOTE, resolve_tls
@@ -33,6 +32,25 @@ SAMPLE_REQUESTS = 20  # requests of the load's own events checked against the wr
 
 
 @dataclass(frozen=True)
+class TargetFlags:
+    """What the command line said of the targets (None: not given; the environment or the scenario decides)."""
+
+    target: str | None = None
+    url: str | None = None
+    target_opt: list[str] | None = None
+    reader: str | None = None
+    reader_url: str | None = None
+    reader_opt: list[str] | None = None
+    ca_file: str | None = None  # --ca-file
+    insecure: bool | None = None  # --insecure
+
+    @classmethod
+    def of(cls, args: Any) -> TargetFlags:
+        """From parsed arguments that have these names (``run``'s and ``probe``'s)."""
+        return cls(**{name: getattr(args, name, None) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
 class Targeting:
     """The resolved targets and what the run will and will not measure through them."""
 
@@ -41,7 +59,7 @@ class Targeting:
     notes: tuple[str, ...]
 
 
-def resolve_targets(args: argparse.Namespace, table: Mapping[str, Any], environ: Mapping[str, str],
+def resolve_targets(args: TargetFlags, table: Mapping[str, Any], environ: Mapping[str, str],
                     base: Path | None = None) -> Targeting:
     """The writer (and a separate reader) by precedence: flag > environment > scenario ``[target]`` (``base``:
     the scenario's directory, for a relative ``ca_file``)."""
@@ -58,6 +76,24 @@ def resolve_targets(args: argparse.Namespace, table: Mapping[str, Any], environ:
                         tls=tls)
     roles = make_roles(target, environ)
     return Targeting(target, roles, tuple(notes_for(roles)) + (() if tls.verify else (INSECURE_NOTE,)))
+
+
+def reader_plan(args: TargetFlags, environ: Mapping[str, str],
+                table: Mapping[str, Any] | None = None) -> TargetPlan | None:
+    """A separate reader from ``--reader``/``--reader-url``/``--reader-opt`` (> env > the scenario's
+    ``[target] reader`` table); None when there is none."""
+    table = table or {}
+    kind = resolve("reader", args.reader, table.get("kind"), str, environ=environ)
+    if kind is None:
+        if args.reader_url or args.reader_opt:
+            raise ConfigError("reader: --reader-url and --reader-opt need --reader KIND")
+        return None
+    url = resolve("reader-url", args.reader_url, table.get("url"), str, environ=environ)
+    if not url:
+        raise ConfigError(f"reader-url: required for reader {kind!r}")
+    options = target_options(args.reader_opt, environ=environ, scenario=table, prefix=READER_ENV_PREFIX,
+                             flag="reader-opt")
+    return TargetPlan(kind=kind, url=url, options=options)
 
 
 def notes_for(roles: Roles) -> list[str]:

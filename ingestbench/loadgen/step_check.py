@@ -1,4 +1,4 @@
-"""Step verdicts: was the asked-for rate really delivered, on time? A pure function, no I/O.
+"""Step checks: was the asked-for rate really delivered, on time? A pure function, no I/O.
 
 A step is **invalid** when the target acknowledged fewer than ``min_achieved_ratio`` of the events asked
 for (or more than the mirror-image excess), or when the generator fell behind its schedule for longer than a
@@ -39,7 +39,7 @@ def allowed_stall_s(duration_s: float, *, share: float, max_behind_s: float) -> 
 
 
 @dataclass(frozen=True)
-class StepVerdict:
+class StepCheck:
     step: int
     target_eps: float
     achieved_eps: float
@@ -56,7 +56,7 @@ class StepVerdict:
     allowed_stalled_s: float | None = None
 
 
-def judge_step(
+def check_step(
     *,
     step: int,
     target_eps: float,
@@ -74,7 +74,7 @@ def judge_step(
     completed: bool = True,
     generator_cpu: float | None = None,
     host_cpu: float | None = None,
-) -> StepVerdict:
+) -> StepCheck:
     """Judge one step from its totals; the reason is one sentence naming the numbers."""
     failed = dict(failed_by_kind or {})
     failed_events = sum(failed.values())
@@ -112,6 +112,6 @@ def judge_step(
         p99 = "n/a" if lag_p99_s is None else f"{lag_p99_s:.4f} s"
         reason = f"achieved {achieved_eps:.1f} of {target_eps:.1f} events/s ({ratio:.1%}), lag p99 {p99}"
         reason += tail
-    return StepVerdict(step, target_eps, achieved_eps, lag_p50_s, lag_p99_s, sent_events, failed_events,
+    return StepCheck(step, target_eps, achieved_eps, lag_p50_s, lag_p99_s, sent_events, failed_events,
                        dropped_events, generator_cpu, host_cpu, not problems, reason, stalled_s,
                        None if math.isinf(allowed_stalled_s) else allowed_stalled_s)

@@ -1,0 +1,98 @@
+"""One resolution of a run: flags, environment and scenario file in; a validated, time-scaled plan out.
+
+Precedence is flag > environment ``INGESTBENCH_*`` > scenario file > default (the defaults are in
+:mod:`ingestbench.records.defaults`, the ``[load]`` table's in its record type). Everything a child of the
+run needs is decided here or, for what only the running run can know (ports, the results directory), when it
+settles the plan before the first child starts; no child derives a setting again. A bad value exits 2 naming
+it, before anything starts.
+
+    resolved = resolve_run(RunFlags(scenario="quick"), os.environ)
+    resolved.plan.slo.target_s(resolved.plan.slo.tier("high"))  # 0.3: quick runs at time scale 0.1
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ingestbench.checks.judge import expected_tiers
+from ingestbench.orchestrate.targeting import TargetFlags, check_fits, resolve_targets
+from ingestbench.records import defaults
+from ingestbench.records.config import ConfigError, check_number, positive, resolve
+from ingestbench.records.load import LARGEST_TIME_SCALE
+from ingestbench.records.observation import ANALYTICAL
+from ingestbench.records.plan import PipelinePlan, Plan, ProbePlan
+from ingestbench.records.scenario import load_scenario, with_load_seed
+from ingestbench.records.slo import DEFAULT_SLO_PATH
+from ingestbench.records.slo_file import load_slo
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """What the command line said of a run (None: not given)."""
+
+    scenario: str | None = None
+    targets: TargetFlags = field(default_factory=TargetFlags)
+    slo: str | None = None
+    time_scale: float | None = None
+    processes: int | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    plan: Plan
+    scenario_text: str  # the scenario file to keep with the results, its seed set to the one used
+
+
+def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
+    """The plan of a run, with every setting decided and every duration scaled."""
+    scenario = load_scenario(resolve("scenario", flags.scenario, defaults.SCENARIO, str, environ=environ))
+    ts = resolve("time-scale", flags.time_scale, scenario.time_scale, positive(float), environ=environ)
+    check_number("--time-scale", ts, maximum=LARGEST_TIME_SCALE)
+    # bad kinds, options or CA file: exit 2
+    targeting = resolve_targets(flags.targets, scenario.target_table, environ, scenario.path.parent)
+    target, roles = targeting.target, targeting.roles
+    slo_path = (resolve("slo", flags.slo, None, str, environ=environ) or scenario.slo_path
+                or str(DEFAULT_SLO_PATH))
+    if not Path(slo_path).is_file():
+        raise ConfigError(f"--slo: file {slo_path} does not exist")
+    slo = load_slo(slo_path, time_scale=ts)  # exit 2 with the key named
+    processes = resolve("processes", flags.processes, defaults.PROCESSES, positive(int), environ=environ)
+    if processes < 1:
+        raise ConfigError(f"--processes must be >= 1, got {processes}")
+    seed = resolve("seed", flags.seed, None, int, environ=environ)
+    text = scenario.path.read_text(encoding="utf-8")
+    load = scenario.load
+    if seed is not None:
+        text, load = with_load_seed(text, seed), replace(load, seed=seed)
+    pipe, probe = scenario.pipeline, scenario.probe
+    canary_batch = 1 if probe.single_event else load.batch_size
+    check_fits(roles.writer, load, canary_batch_size=canary_batch)
+    notes = list(targeting.notes)
+    transactional = probe.transactional
+    if transactional and roles.profiles is None:
+        transactional = False
+        notes.append(roles.no_profiles_reason())
+    expected = tuple(expected_tiers(slo, [s.rate_eps for s in load.steps], transactional=transactional))
+    analytical = [t.name for t in slo.tiers if t.path == ANALYTICAL and t.name in expected]
+    unmeasured = (roles.no_reader_reason(),) if roles.reader is None and analytical else ()
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}-{secrets.token_hex(2)}"
+    plan = Plan(
+        run_id=run_id, scenario_name=scenario.name, scenario_path=str(scenario.path),
+        description=scenario.description, time_scale=ts, load=load.scaled(ts),
+        target=target, slo_path=slo_path, processes=processes, expected_tiers=expected, notes=tuple(notes),
+        unmeasured=unmeasured,
+        pipeline=PipelinePlan(flush_rows=max(1, round(pipe.flush_rows * ts)),
+                              flush_max_wait_s=pipe.flush_max_wait_s * ts) if target.url is None else None,
+        probe=ProbePlan(target=target.kind, url=target.url or "", slo_path=slo_path, slo=slo, time_scale=ts,
+                        target_options=target.options, reader=target.reader, tls=target.tls,
+                        interval_s=probe.interval_s * ts, poll_interval_s=probe.poll_interval_s * ts,
+                        batch_size=canary_batch, transactional=transactional,
+                        drain_s=None if probe.drain_s is None else probe.drain_s * ts,
+                        expected_tiers=expected, seed=None if seed is None else seed + 1, run_id=run_id),
+    )
+    return Resolved(plan, text)
