@@ -8,11 +8,14 @@ Subclasses add their routes in :meth:`routes`; the server starts on ``__enter__`
 
     with Echo() as srv:
         srv.url  # http://127.0.0.1:<port>
+
+Set ``ssl_context`` (a server context) before entering to serve HTTPS instead (``srv.url`` is then https).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Coroutine
 from types import TracebackType
@@ -26,6 +29,7 @@ from ingestbench.orchestrate.net import free_port
 class LoopbackApp:
     def __init__(self) -> None:
         self.port = free_port()
+        self.ssl_context: ssl.SSLContext | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -34,7 +38,7 @@ class LoopbackApp:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
@@ -69,7 +73,7 @@ class LoopbackApp:
         self.routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
+        await web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self.ssl_context).start()
         await self.on_start()
         self._ready.set()
         await self._stop.wait()

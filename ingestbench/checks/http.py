@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import aiohttp
 
+from ingestbench.records.tls import TlsPlan, client_context
 from ingestbench.targets.base import HttpRequest
+
+
+def client_session(tls: TlsPlan) -> aiohttp.ClientSession:
+    """The probe's session: every https request (canaries, reader, profiles, Prometheus) trusts servers as
+    ``tls`` says (verified by default)."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_context(tls)))
 
 
 async def execute(

@@ -11,14 +11,16 @@ rates), ``--target NAME`` (``INGESTBENCH_TARGET``, default the scenario's, else 
 KEY=VALUE`` (repeatable; ``INGESTBENCH_TARGET_<KEY>``), ``--metrics-port`` (``INGESTBENCH_LOADGEN_METRICS_PORT``;
 Prometheus, 0 = off; the web UI also serves ``/ingestbench/metrics``) on ``--metrics-host``
 (``INGESTBENCH_LOADGEN_METRICS_HOST``, default 127.0.0.1) and ``--run-id`` (``INGESTBENCH_RUN_ID``: a ``run_id``
-label on every metric). ``--plan PATH`` is how ``ingestbench run`` starts it: a run's ``plan.json`` says
-everything, and the options above are then not allowed. A target's secrets come from the environment
-variables it names (the pipeline's write key: ``INGESTBENCH_WRITE_KEY``), never from options. Locust reads
-``--help`` before it loads this file, so ``locust --help`` does not list these options.
-
-The user count comes from the shape (Little's law from the rate and measured latency), so ``-u``/``-r`` are
-ignored. When the schedule ends the test stops by itself; the exit code is 3 if any step was invalid. In the
-web UI, pressing start again runs the schedule again; its lines are appended to the same rates file.
+label on every metric), ``--ca-file PATH`` (``INGESTBENCH_CA_FILE``, else the scenario's ``[target] ca_file``:
+CA certificates trusted besides the system's) and ``--insecure`` (``INGESTBENCH_INSECURE``, else ``[target]
+tls_verify = false``: https without verifying certificates or host names; verified by default). ``--plan PATH``
+is how ``ingestbench run`` starts it: a run's ``plan.json`` says everything, and the options above are then not
+allowed. A target's secrets come from the environment variables it names (the pipeline's write key:
+``INGESTBENCH_WRITE_KEY``), never from options. Locust reads ``--help`` before it loads this file, so ``locust
+--help`` does not list these options. The user count comes from the shape (Little's law from the rate and
+measured latency), so ``-u``/``-r`` are ignored. When the schedule ends the test stops by itself; the exit code
+is 3 if any step was invalid. In the web UI, pressing start again runs the schedule again; its lines are appended
+to the same rates file.
 """
 
 from __future__ import annotations
@@ -36,11 +38,13 @@ from ingestbench.orchestrate.resolve import RunFlags, resolve_run
 from ingestbench.orchestrate.targeting import TargetFlags
 from ingestbench.records.config import ConfigError
 from ingestbench.records.plan import Plan, read_plan
+from ingestbench.records.tls import TlsPlan, resolve_tls
 
 __all__ = ["IngestUser", "ScheduleShape"]
 
 # the options a run's plan decides: with --plan, none of them may be given
-_PLANNED = ("scenario", "rates_out", "time_scale", "target", "target_opt", "metrics_port", "run_id")
+_PLANNED = ("scenario", "rates_out", "time_scale", "target", "target_opt", "metrics_port", "run_id", "ca_file",
+            "insecure")
 
 
 def _options(parser: Any) -> None:
@@ -64,6 +68,10 @@ def _options(parser: Any) -> None:
                        help="address for --metrics-port (default 127.0.0.1)")
     group.add_argument("--run-id", default=None, env_var="INGESTBENCH_RUN_ID",
                        help="a run_id label on every metric (default none)")
+    group.add_argument("--ca-file", default=None, env_var="INGESTBENCH_CA_FILE",
+                       help="trust the CA certificates in this PEM file besides the system's (https targets)")
+    group.add_argument("--insecure", action="store_true", default=None, env_var="INGESTBENCH_INSECURE",
+                       help="https without verifying certificates or host names: the write key is exposed")
 
 
 def plan_of(opts: Any, host: str | None, *, coordinates: bool) -> Plan | None:
@@ -80,10 +88,16 @@ def plan_of(opts: Any, host: str | None, *, coordinates: bool) -> Plan | None:
         return None
     flags = RunFlags(scenario=opts.scenario, time_scale=opts.time_scale,
                      targets=TargetFlags(target=opts.target, url=host or "http://127.0.0.1",
-                                         target_opt=opts.target_opt))
+                                         target_opt=opts.target_opt, ca_file=opts.ca_file, insecure=opts.insecure))
     plan = resolve_run(flags, os.environ).plan
     return replace(plan, run_id=opts.run_id or "", rates_out=opts.rates_out or None,
                    generator_metrics_port=opts.metrics_port or None)
+
+
+def own_tls(opts: Any) -> TlsPlan:
+    """How a worker without a plan trusts https targets: its own ``--ca-file``/``--insecure`` (its master's
+    scenario is on another machine); verified against the system CAs by default."""
+    return resolve_tls(opts.ca_file, opts.insecure, environ=os.environ)
 
 
 def _init(environment: Any, **_kwargs: Any) -> None:
@@ -92,7 +106,7 @@ def _init(environment: Any, **_kwargs: Any) -> None:
         return
     coordinates = isinstance(runner, LocalRunner | MasterRunner)
     attach(environment, lambda: plan_of(opts, environment.host, coordinates=coordinates),
-           metrics_host=opts.metrics_host)
+           own_tls=lambda: own_tls(opts), metrics_host=opts.metrics_host)
 
 
 # Registered here rather than with decorators: Locust's event hooks are untyped, and a decorator would make the

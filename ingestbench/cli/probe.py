@@ -5,7 +5,8 @@ Prometheus ``/metrics`` when ``--metrics-port`` is given. When ``--duration`` is
 stops writing and drains until every canary is seen or past its loss horizon (a second signal skips the
 drain: what is still pending is undecided, and the result invalid), then judges with the same judge as
 ``ingestbench run`` and prints the verdict table. Exit code: 0 pass, 1 an SLO failed, 2 bad usage or config,
-3 invalid (too few samples, e.g. because the target was unreachable; undecided canaries).
+3 invalid (too few samples, e.g. because the target was unreachable; undecided canaries; an https certificate
+that does not verify, found by a TLS handshake before the first canary).
 
     ingestbench probe --url http://127.0.0.1:8080 --declared-rate-eps 10 --duration 120 --metrics-port 9465
 """
@@ -21,6 +22,8 @@ from typing import Any
 
 from rich.console import Console
 
+from ingestbench.cli.tls import add_tls_flags, tls_of
+from ingestbench.orchestrate.net import tls_problem
 from ingestbench.orchestrate.probe_process import footer, run_probe
 from ingestbench.orchestrate.targeting import TargetFlags, reader_plan
 from ingestbench.records import defaults
@@ -41,6 +44,7 @@ def register(sub: Any) -> None:
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>); secrets come from the "
                    "environment variables the target names, never from options")
     add_reader_flags(p, default="env INGESTBENCH_READER", url_default="env INGESTBENCH_READER_URL")
+    add_tls_flags(p, scenario=False)
     p.add_argument("--duration", type=float, default=None, help="seconds to probe (default: until SIGINT)")
     p.add_argument("--declared-rate-eps", type=float, default=None,
                    help="ingest rate the target is known to run at, for tiering")
@@ -90,6 +94,7 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
         time_scale=time_scale,
         target_options=target_options(args.target_opt, environ=os.environ),
         reader=reader_plan(TargetFlags.of(args), os.environ),
+        tls=tls_of(args),
         duration_s=resolve("duration", args.duration, None, pos_f),
         declared_rate_eps=resolve("declared-rate-eps", args.declared_rate_eps, None, float),
         rate_timeline=resolve("rate-timeline", args.rate_timeline, None, str),
@@ -157,6 +162,10 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ConfigError(f"expect-tier: no tier {unknown[0]!r} in the SLO")
     roles = make_roles(TargetPlan(plan.target, plan.url, plan.target_options, reader=plan.reader), os.environ)
+    problem = tls_problem(plan.url, plan.tls, plan.reader.url if plan.reader else None)
+    if problem:  # before the first canary: no write key goes to a server whose certificate is not trusted
+        print(f"ingestbench: {problem}; nothing was sent (--ca-file to trust its CA, or --insecure)", file=sys.stderr)
+        return 3
     record, report = asyncio.run(run_probe(plan, roles))
     console = Console() if sys.stdout.isatty() else Console(width=200)
     print_verdicts(console, record, footer=footer(plan, report))

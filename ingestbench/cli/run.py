@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestbench.cli.probe import add_reader_flags
+from ingestbench.cli.tls import add_tls_flags
 from ingestbench.orchestrate.resolve import RunFlags, resolve_run
 from ingestbench.orchestrate.run import Run, RunOptions
 from ingestbench.orchestrate.targeting import TargetFlags
@@ -36,6 +37,7 @@ def register(sub: Any) -> None:
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>; the scenario's [target]); "
                    "secrets come from the environment variables the target names")
     add_reader_flags(p, default="default: the scenario's [target] reader, else the target itself")
+    add_tls_flags(p)
     p.add_argument("--slo", default=None, help="SLO file (default: the scenario's, else the vendor promise)")
     p.add_argument("--time-scale", type=float, default=None, help="scale durations (default: the scenario's)")
     p.add_argument("--processes", type=int, default=None, help="Locust processes (default 1)")
@@ -85,7 +87,8 @@ def print_plan(plan: Plan) -> None:
           f"{plan.load_duration_s:g} s of load at time scale {plan.time_scale:g}, {plan.processes} generator "
           f"process(es)")
     print(f"target {target}{reader}; SLO {plan.slo_path}; judged tiers: {', '.join(plan.expected_tiers) or 'none'}; "
-          f"a canary every {probe.interval_s:g} s, polled every {probe.poll_interval_s:g} s")
+          f"a canary every {probe.interval_s:g} s, polled every {probe.poll_interval_s:g} s; "
+          f"{plan.target.tls.describe()}")
     for line in (*plan.notes, *plan.unmeasured):
         print(f"note: {line}")
     print("ok: nothing started (--check)")

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
+import sys
 import urllib.error
 import urllib.request
 from typing import Any
 
+from ingestbench.cli.tls import add_tls_flags, tls_of
 from ingestbench.records.config import ConfigError, resolve, target_options
+from ingestbench.records.tls import INSECURE_NOTE, client_context
 from ingestbench.targets.base import HttpRequest, TargetError
 from ingestbench.targets.contract import Provisioner
 from ingestbench.targets.registry import make_target
@@ -31,14 +35,15 @@ def register(sub: Any) -> None:
     p.add_argument("--url", default=None, help="target base URL (env INGESTBENCH_URL)")
     p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>)")
+    add_tls_flags(p, scenario=False)
     p.set_defaults(func=run)
 
 
-def execute(req: HttpRequest) -> tuple[int, bytes]:
+def execute(req: HttpRequest, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
     """Run one request; an HTTP error status is an answer like any other, not an exception."""
     request = urllib.request.Request(req.url, data=req.body, headers=dict(req.headers), method=req.method)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S, context=context) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -53,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
                          environ=os.environ)
     if not isinstance(target, Provisioner):
         raise ConfigError(f"target: {kind!r} has nothing to set up")
+    tls = tls_of(args)
+    if not tls.verify:
+        print(f"ingestbench: note: {INSECURE_NOTE}", file=sys.stderr)
+    context = client_context(tls)
     conversation = target.setup()
     try:
         step = next(conversation)
@@ -60,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             if step.show:
                 print(f"-- {step.purpose}\n{step.show};")
             try:
-                answer = execute(step.request)
+                answer = execute(step.request, context)
             except OSError as exc:
                 raise ConfigError(f"url: {step.purpose}: cannot reach {url} ({exc})") from None
             step = conversation.send(answer)

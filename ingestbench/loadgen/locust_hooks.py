@@ -30,6 +30,7 @@ from ingestbench.records.config import ConfigError
 from ingestbench.records.exposition import render, run_registry
 from ingestbench.records.plan import Plan
 from ingestbench.records.process import die_with_parent
+from ingestbench.records.tls import INSECURE_NOTE, TlsPlan
 
 log = logging.getLogger("ingestbench.loadgen")
 
@@ -51,12 +52,17 @@ class ScheduleShape(LoadTestShape):
         return None if self.master is None else self.master.tick()
 
 
-def attach(environment: Any, plan_of: Callable[[], Plan | None], *, metrics_host: str) -> None:
+def attach(environment: Any, plan_of: Callable[[], Plan | None], *, own_tls: Callable[[], TlsPlan],
+           metrics_host: str) -> None:
     """Set up this Locust process for the plan ``plan_of`` returns (called once; None: a worker that takes its
-    load from its master). A bad plan or option exits 2 with one line."""
+    load from its master, and trusts https targets as ``own_tls`` says). A bad plan or option exits 2 with one
+    line."""
     runner = environment.runner
     try:
         plan = plan_of()
+        tls = environment.ingestbench_tls = plan.target.tls if plan is not None else own_tls()
+        if not tls.verify:
+            log.warning("ingestbench: %s", INSECURE_NOTE)
         if plan is not None and plan.target.url:
             environment.host = plan.target.url
             for user_class in environment.user_classes:

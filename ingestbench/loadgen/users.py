@@ -48,7 +48,7 @@ class IngestUser(User):
         self.side: WorkerSide = self.environment.ingestbench_worker
         self.stats: BulkStats = self.environment.ingestbench_stats
         self.conn = HttpConnection(self.host or "http://127.0.0.1", connect_timeout_s=self.connection_timeout,
-                                   timeout_s=self.network_timeout)
+                                   timeout_s=self.network_timeout, tls=self.environment.ingestbench_tls)
 
     def on_stop(self) -> None:
         self.conn.close()

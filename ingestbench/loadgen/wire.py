@@ -19,6 +19,7 @@ other failure is the caller's to count::
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
@@ -27,7 +28,10 @@ from urllib.parse import urlsplit
 from gevent import socket as gsocket
 from gevent import ssl as gssl
 
+from ingestbench.records.tls import TlsPlan, client_context
+
 STALE_AFTER_S = 1.0
+VERIFIED = TlsPlan()  # certificates and host names checked against the system CAs
 RECV_BYTES = 65536
 _NO_BODY = frozenset((204, 304))
 
@@ -89,21 +93,19 @@ class LazyHeaders(Mapping[str, str]):
 class HttpConnection:
     """One keep-alive connection to ``base_url`` (``http`` or ``https``; a path in it prefixes every request).
 
-    HTTPS does not verify the server's certificate, like Locust's own ``FastHttpUser`` default: a load test
-    often aims at a staging host with a self-signed certificate.
+    HTTPS verifies the server's certificate and host name (against the system CAs, plus ``tls.ca_file``)
+    before the first byte of a request is written, so a write key in the headers only ever goes to a server
+    that proved who it is; ``TlsPlan(verify=False)`` (``--insecure``) turns that off.
     """
 
-    def __init__(self, base_url: str, *, connect_timeout_s: float = 5.0, timeout_s: float = 10.0):
+    def __init__(self, base_url: str, *, connect_timeout_s: float = 5.0, timeout_s: float = 10.0,
+                 tls: TlsPlan = VERIFIED):
         url = urlsplit(base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.host = url.hostname
         self.port = url.port or (443 if url.scheme == "https" else 80)
-        self._tls: Any = None
-        if url.scheme == "https":
-            self._tls = gssl.create_default_context()
-            self._tls.check_hostname = False
-            self._tls.verify_mode = gssl.CERT_NONE
+        self._tls: Any = _context(tls) if url.scheme == "https" else None
         self._host_header = url.netloc.rpartition("@")[2]
         self._prefix = url.path.rstrip("/")
         self.connect_timeout_s = connect_timeout_s
@@ -252,6 +254,12 @@ class HttpConnection:
             if not chunk:
                 return b"".join(parts)
             parts.append(chunk)
+
+
+@functools.lru_cache(maxsize=4)
+def _context(tls: TlsPlan) -> Any:
+    """One gevent TLS context per setting, shared by every connection (loading the trust store is not free)."""
+    return client_context(tls, gssl.create_default_context)
 
 
 def _header(lower_block: bytes, name: bytes) -> bytes:

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from ingestbench.checks.http import client_session
 from ingestbench.checks.judge import RunVerdict
 from ingestbench.checks.metrics import ProbeMetrics
 from ingestbench.checks.probe import Probe, ProbeReport, ProbeSettings
@@ -37,6 +37,7 @@ from ingestbench.records.run_record import ProbeRecord, ProbeSummary
 from ingestbench.records.samples_cache import read_sample_columns
 from ingestbench.records.slo import DEFAULT_SLO_PATH
 from ingestbench.records.timeline import RatePoint, TimelineTail, of_points, read_timeline, write_timeline
+from ingestbench.records.tls import INSECURE_NOTE
 from ingestbench.results.judging import judge_files, slo_for
 from ingestbench.results.rundir import PROBE_JSON, RATES, SLO_COPY, RunFiles, probe_run
 from ingestbench.targets.roles import Roles
@@ -75,8 +76,10 @@ async def run_probe(plan: ProbePlan, roles: Roles) -> tuple[ProbeRecord, ProbeRe
                              transactional=plan.transactional, timeout_s=plan.timeout_s, drain_s=plan.drain_s,
                              batch_size=plan.batch_size)
     tiering = Tiering(slo, declared_rate_eps=plan.declared_rate_eps, window_s=slo.rate_window_s)
+    if not plan.tls.verify:
+        log.warning("%s", INSECURE_NOTE)
     try:
-        async with aiohttp.ClientSession() as session:
+        async with client_session(plan.tls) as session:
             with SamplesWriter(out / SAMPLES_FILE) as recorder:
                 rate_query = None
                 if plan.rate_query and plan.prometheus_url:

@@ -53,7 +53,8 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
     scenario = load_scenario(resolve("scenario", flags.scenario, defaults.SCENARIO, str, environ=environ))
     ts = resolve("time-scale", flags.time_scale, scenario.time_scale, positive(float), environ=environ)
     check_number("--time-scale", ts, maximum=LARGEST_TIME_SCALE)
-    targeting = resolve_targets(flags.targets, scenario.target_table, environ)  # bad kinds or options: exit 2
+    # bad kinds, options or CA file: exit 2
+    targeting = resolve_targets(flags.targets, scenario.target_table, environ, scenario.path.parent)
     target, roles = targeting.target, targeting.roles
     slo_path = (resolve("slo", flags.slo, None, str, environ=environ) or scenario.slo_path
                 or str(DEFAULT_SLO_PATH))
@@ -88,7 +89,7 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
         pipeline=PipelinePlan(flush_rows=max(1, round(pipe.flush_rows * ts)),
                               flush_max_wait_s=pipe.flush_max_wait_s * ts) if target.url is None else None,
         probe=ProbePlan(target=target.kind, url=target.url or "", slo_path=slo_path, slo=slo, time_scale=ts,
-                        target_options=target.options, reader=target.reader,
+                        target_options=target.options, reader=target.reader, tls=target.tls,
                         interval_s=probe.interval_s * ts, poll_interval_s=probe.poll_interval_s * ts,
                         batch_size=canary_batch, transactional=transactional,
                         drain_s=None if probe.drain_s is None else probe.drain_s * ts,

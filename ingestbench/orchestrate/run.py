@@ -120,6 +120,7 @@ class Run:
                               pipeline=asdict(plan.pipeline) if plan.pipeline is not None else None),
             settings={"processes": plan.processes, "target_options": plan.target.options,
                       "reader": asdict(plan.target.reader) if plan.target.reader else None,
+                      "tls": asdict(plan.target.tls),
                       "transactional": plan.probe.transactional, "interval_s": plan.probe.interval_s,
                       "poll_interval_s": plan.probe.poll_interval_s, "drain_s": plan.probe.drain_s,
                       "seed": plan.load.seed, "out_root": str(self.options.out_root)},

@@ -18,7 +18,7 @@ from pathlib import Path
 from ingestbench import cli
 from ingestbench.orchestrate.children import Child
 from ingestbench.orchestrate.discovery import MetricsDiscovery
-from ingestbench.orchestrate.net import free_port, reachable
+from ingestbench.orchestrate.net import free_port, reachable, tls_problem
 from ingestbench.orchestrate.progress import Progress
 from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
 from ingestbench.records.plan import Plan
@@ -64,6 +64,11 @@ class Supervisor:
         reader = self.plan.target.reader
         if reader is not None and not reachable(reader.url or ""):
             self.problems.append(f"reader {reader.kind} at {reader.url} is unreachable")
+            return
+        problem = tls_problem(url, self.plan.target.tls, reader.url if reader else None)
+        if problem:  # checked before any child sends a request: no write key goes to a server not trusted
+            print(f"ingestbench: {problem}; stopping before any request is sent", file=sys.stderr)
+            self.problems.append(f"{problem}: nothing was sent (trust its CA with --ca-file, or --insecure)")
             return
         probe = Child("probe", [py, "-m", "ingestbench", "probe", "--plan", self.plan_file],
                       self.dir / "logs" / "probe.log", ok_exit_codes=(0, 1, 3))

@@ -7,19 +7,23 @@ made here, once, so a bad kind or option exits 2 before anything starts, and the
 measure: no reader means no TTA (the run is invalid if its SLO needs one, and says why), no profile store
 means no transactional tier (skipped, with the reason), a reader's query-rate limit means coarser TTAs. The
 load must also fit the writer's documented limits (events per request, bytes per event and per request):
-checked on a sample of the load's own events, not discovered at the target.
+checked on a sample of the load's own events, not discovered at the target. How https is trusted
+(``--ca-file``, ``--insecure``: :func:`~ingestbench.records.tls.resolve_tls`) is resolved here too, once for
+writer and reader.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.records.config import READER_ENV_PREFIX, ConfigError, resolve, target_options
 from ingestbench.records.load import LoadConfig
 from ingestbench.records.plan import TargetPlan
+from ingestbench.records.tls import INSECURE_NOTE, resolve_tls
 from ingestbench.targets.contract import Writer
 from ingestbench.targets.registry import spec_of
 from ingestbench.targets.roles import Roles, make_roles
@@ -37,6 +41,8 @@ class TargetFlags:
     reader: str | None = None
     reader_url: str | None = None
     reader_opt: list[str] | None = None
+    ca_file: str | None = None  # --ca-file
+    insecure: bool | None = None  # --insecure
 
     @classmethod
     def of(cls, args: Any) -> TargetFlags:
@@ -53,8 +59,10 @@ class Targeting:
     notes: tuple[str, ...]
 
 
-def resolve_targets(args: TargetFlags, table: Mapping[str, Any], environ: Mapping[str, str]) -> Targeting:
-    """The writer (and a separate reader) by precedence: flag > environment > scenario ``[target]``."""
+def resolve_targets(args: TargetFlags, table: Mapping[str, Any], environ: Mapping[str, str],
+                    base: Path | None = None) -> Targeting:
+    """The writer (and a separate reader) by precedence: flag > environment > scenario ``[target]`` (``base``:
+    the scenario's directory, for a relative ``ca_file``)."""
     writer_table = table.get("writer", table)
     kind = resolve("target", args.target, str(writer_table.get("kind", "pipeline")), str, environ=environ)
     spec_of(kind, flag="--target")  # an unknown kind, named before anything else is asked of it
@@ -62,10 +70,12 @@ def resolve_targets(args: TargetFlags, table: Mapping[str, Any], environ: Mappin
     if url is None and kind != "pipeline":
         raise ConfigError(f"--url is required for target {kind!r} (only the pipeline is embedded)")
     options = target_options(args.target_opt, environ=environ, scenario=writer_table)
-    target = TargetPlan(kind=kind, url=url, options=options,
-                        reader=reader_plan(args, environ, table.get("reader")))
+    tls = resolve_tls(args.ca_file, args.insecure, environ=environ, table=table, base=base)
+    reader = reader_plan(args, environ, table.get("reader"))
+    target = TargetPlan(kind=kind, url=url, options=options, reader=replace(reader, tls=tls) if reader else None,
+                        tls=tls)
     roles = make_roles(target, environ)
-    return Targeting(target, roles, tuple(notes_for(roles)))
+    return Targeting(target, roles, tuple(notes_for(roles)) + (() if tls.verify else (INSECURE_NOTE,)))
 
 
 def reader_plan(args: TargetFlags, environ: Mapping[str, str],

@@ -66,14 +66,15 @@ def positive(kind: Callable[[str], T]) -> Callable[[str], T]:
 
 TARGET_ENV_PREFIX = "INGESTBENCH_TARGET_"
 READER_ENV_PREFIX = "INGESTBENCH_READER_OPT_"  # the options of a separate reader (write here, read there)
-_NOT_OPTIONS = ("kind", "url", "writer", "reader")
+_NOT_OPTIONS = ("kind", "url", "writer", "reader", "ca_file", "tls_verify")  # TLS: the run's, not a target's
 
 
 def target_options(flags: list[str] | None, *, environ: Mapping[str, str],
                    scenario: Mapping[str, object] | None = None, prefix: str = TARGET_ENV_PREFIX,
                    flag: str = "target-opt") -> dict[str, str]:
     """A target's options by precedence: ``--target-opt KEY=VALUE`` > ``INGESTBENCH_TARGET_<KEY>`` > the
-    scenario's ``[target]`` table (minus ``kind``, ``url`` and the ``writer``/``reader`` tables). Values are
+    scenario's ``[target]`` table (minus ``kind``, ``url``, the ``writer``/``reader`` tables and the run's TLS
+    keys ``ca_file``/``tls_verify``). Values are
     strings; the target validates them. A separate reader's come from ``--reader-opt`` and
     ``INGESTBENCH_READER_OPT_<KEY>`` (``prefix`` and ``flag``).
 

@@ -32,6 +32,7 @@ from ingestbench.records.fields import known
 from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.load import LoadConfig, LoadStep
 from ingestbench.records.slo import Slo
+from ingestbench.records.tls import TlsPlan
 
 PLAN_SCHEMA_VERSION = 3  # 3: the probe part carries the scaled SLO
 
@@ -48,12 +49,14 @@ class TargetPlan:
     # write here, read there: canaries are looked up through this other target (its own kind, URL and options)
     # while the load and the canaries go to the one above; None: the target above reads too, if it can
     reader: TargetPlan | None = None
+    tls: TlsPlan = field(default_factory=TlsPlan)  # how https is trusted: one setting for writer and reader
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> TargetPlan:
         reader = doc.get("reader")
         return cls(kind=doc.get("kind", "pipeline"), url=doc.get("url"), options=dict(doc.get("options") or {}),
-                   reader=cls.from_dict(reader) if isinstance(reader, dict) else None)
+                   reader=cls.from_dict(reader) if isinstance(reader, dict) else None,
+                   tls=TlsPlan.from_dict(doc.get("tls")))
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class ProbePlan:
     time_scale: float = defaults.TIME_SCALE
     target_options: dict[str, str] = field(default_factory=dict)
     reader: TargetPlan | None = None  # write here, read there (see TargetPlan.reader)
+    tls: TlsPlan = field(default_factory=TlsPlan)  # how every https connection of the probe is trusted
     interval_s: float = defaults.CANARY_INTERVAL_S
     poll_interval_s: float = defaults.POLL_INTERVAL_S
     batch_size: int = defaults.CANARY_BATCH_SIZE
@@ -109,6 +113,7 @@ class ProbePlan:
         kw["slo"] = Slo.from_dict(kw["slo"])
         if isinstance(kw.get("reader"), dict):
             kw["reader"] = TargetPlan.from_dict(kw["reader"])
+        kw["tls"] = TlsPlan.from_dict(kw.get("tls"))
         return cls(**kw)
 
 

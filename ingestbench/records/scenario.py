@@ -100,8 +100,14 @@ def parse_target(doc: Mapping[str, Any], *, name: str = "target") -> dict[str, A
 
     Write here, read there: ``writer = {kind = ..., url = ..., ...}`` and ``reader = {...}`` are targets of
     their own (same keys); with ``writer``, ``[target]`` holds nothing else but ``reader``. A ``reader`` needs
-    its ``kind`` and ``url``."""
+    its ``kind`` and ``url``. ``ca_file`` (a string) and ``tls_verify`` (true/false) are the whole run's TLS
+    trust, so they go in ``[target]`` itself, never in a writer or reader table."""
     out = dict(doc)
+    for key, kind, what in (("ca_file", str, "a path"), ("tls_verify", bool, "true or false")):
+        if key in out and name != "target":
+            raise ConfigError(f"{name}.{key}: TLS settings hold for the whole run: put {key} in [target] itself")
+        if key in out and (not isinstance(out[key], kind) or out[key] == ""):
+            raise ConfigError(f"target.{key} must be {what}, got {out[key]!r}")
     if "kind" in out and (not isinstance(out["kind"], str) or not out["kind"]):
         raise ConfigError(f"{name}.kind must be a target name such as \"pipeline\", got {out['kind']!r}")
     if "url" in out and (not isinstance(out["url"], str) or not out["url"].startswith(("http://", "https://"))):
@@ -113,8 +119,8 @@ def parse_target(doc: Mapping[str, Any], *, name: str = "target") -> dict[str, A
             out[key] = parse_target(value, name=f"target.{key}")
         elif not isinstance(value, str | int | float | bool):
             raise ConfigError(f"{name}.{key} must be a string, number or true/false, got {value!r}")
-    if name == "target" and "writer" in out and set(out) - {"writer", "reader"}:
-        extra = sorted(set(out) - {"writer", "reader"})[0]
+    if name == "target" and "writer" in out and set(out) - {"writer", "reader", "ca_file", "tls_verify"}:
+        extra = sorted(set(out) - {"writer", "reader", "ca_file", "tls_verify"})[0]
         raise ConfigError(f"target.{extra}: with target.writer, put the writer's keys in it")
     if name == "target.reader" and not {"kind", "url"} <= set(out):
         raise ConfigError("target.reader needs its kind and url")

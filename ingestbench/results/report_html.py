@@ -162,6 +162,7 @@ def render(files: RunFiles) -> str:
         for s in run.steps
     )
     invalid = "".join(f"<li class='invalid'>{escape(r)}</li>" for r in run.invalid_reasons)
+    invalid += "".join(f"<li>note: {escape(n)}</li>" for n in run.notes)
     scenario, target = run.scenario, run.target
     hist = "".join(_tta_histograms(files, tiers))
     return f"""<!doctype html>

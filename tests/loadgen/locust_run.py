@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -97,8 +98,9 @@ async def _no_content(request: web.Request) -> web.Response:
 
 
 @contextlib.contextmanager
-def serve(handler: Handler = _no_content) -> Iterator[str]:
-    """An aiohttp server on a free loopback port in a thread of this process; yields its URL."""
+def serve(handler: Handler = _no_content, ssl_context: ssl.SSLContext | None = None) -> Iterator[str]:
+    """An aiohttp server on a free loopback port in a thread of this process (HTTPS with ``ssl_context``);
+    yields its URL."""
     port = free_port()
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -109,7 +111,7 @@ def serve(handler: Handler = _no_content) -> Iterator[str]:
     def run() -> None:
         asyncio.set_event_loop(loop)
         loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context).start())
         started.set()
         loop.run_forever()
         loop.run_until_complete(runner.cleanup())
@@ -118,7 +120,7 @@ def serve(handler: Handler = _no_content) -> Iterator[str]:
     thread.start()
     started.wait(10)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)

@@ -1,10 +1,7 @@
 """The generator's lean HTTP/1.1 client against real servers on loopback: framing, keep-alive, failures."""
 
-import asyncio
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 
@@ -13,6 +10,7 @@ from aiohttp import web
 
 from ingestbench.loadgen.wire import ConnectionClosed, HttpConnection, LazyHeaders
 from ingestbench.orchestrate.net import free_port
+from ingestbench.records.tls import TlsPlan
 from tests.loadgen.locust_run import serve
 
 pytestmark = pytest.mark.server
@@ -128,38 +126,30 @@ def test_refused_and_garbage_are_errors():
         HttpConnection("ftp://example")
 
 
-def test_https_without_certificate_verification(tmp_path):
-    """Like Locust's FastHttpUser default: a staging host's self-signed certificate is accepted."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", _echo)
-    runner = web.AppRunner(app, access_log=None)
+def test_https_verifies_the_certificate_before_a_byte_of_the_request_is_sent(self_signed):
+    """A self-signed certificate is refused by default (the request, and the key in its headers, never leave);
+    trusted with its CA file it works; a host name it does not name is refused even then; ``verify=False``
+    (``--insecure``) accepts anything."""
+    seen: list[str] = []
 
-    def run():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port, ssl_context=ctx).start())
-        started.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
+    async def recording(request: web.Request) -> web.StreamResponse:
+        seen.append(request.headers.get("Authorization", ""))
+        return await _echo(request)
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert started.wait(10)
-    try:
-        conn = HttpConnection(f"https://127.0.0.1:{port}")
-        assert conn.request("POST", "/no-content", JSON, b"{}", now_s=0.0).status == 204
-        assert conn.request("POST", "/chunked", JSON, b"", now_s=0.1).body.startswith(b"abcdef")
-        conn.close()
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+    key = {"Authorization": "Basic secret-write-key", **JSON}
+    with serve(recording, ssl_context=self_signed.server_context()) as url:
+        with pytest.raises(ssl.SSLCertVerificationError, match="self-signed certificate"):
+            HttpConnection(url).request("POST", "/no-content", key, b"{}", now_s=0.0)
+        localhost = url.replace("127.0.0.1", "localhost")
+        with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
+            HttpConnection(localhost, tls=TlsPlan(ca_file=str(self_signed.cert))).request(
+                "POST", "/no-content", key, b"{}", now_s=0.0)
+        assert seen == []  # refused in the handshake: not one request arrived
+        trusted = HttpConnection(url, tls=TlsPlan(ca_file=str(self_signed.cert)))
+        assert trusted.request("POST", "/no-content", key, b"{}", now_s=0.0).status == 204
+        assert trusted.request("POST", "/chunked", key, b"", now_s=0.1).body.startswith(b"abcdef")
+        trusted.close()
+        insecure = HttpConnection(localhost, tls=TlsPlan(verify=False))
+        assert insecure.request("POST", "/no-content", key, b"{}", now_s=0.0).status == 204
+        insecure.close()
+    assert seen == ["Basic secret-write-key"] * 3
