@@ -15,7 +15,6 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from ingestbench import cli
 from ingestbench.orchestrate.children import Child
 from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.net import free_port, reachable, tls_problem
@@ -23,7 +22,8 @@ from ingestbench.orchestrate.progress import Progress
 from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
 from ingestbench.records.plan import Plan
 
-LOCUSTFILE = Path(cli.__file__).resolve().parent / "locustfile.py"  # Locust runs it in its own processes
+# Locust runs it in its own processes (a path, not an import: the entry point is in the layer above)
+LOCUSTFILE = Path(__file__).resolve().parents[1] / "cli" / "locustfile.py"
 POLL_S = 0.25
 READY_WITHIN_S = 30.0
 
