@@ -50,7 +50,8 @@ class PipelineTarget(UserFluxWire):
     limits = Limits(max_query_ids=MAX_QUERY_IDS, max_body_bytes=5 * 1024 * 1024, max_batch_events=1000)
 
     def __init__(self, base_url: str, *, write_key: str | None = None, location_enrichment: bool = False):
-        super().__init__(base_url, write_key=write_key, location_enrichment=location_enrichment)
+        # the reference pipeline ignores the flag: sent only when asked for, to see that it is ignored
+        super().__init__(base_url, write_key=write_key, location_enrichment=location_enrichment or None)
 
     # --- analytical read-back -----------------------------------------------------------------
     def query_canaries(self, canary_ids: Iterable[str]) -> HttpRequest:

@@ -2,7 +2,9 @@
 
 Writer: ``POST {url}/batch/`` with ``{"api_key": <project key>, "batch": [{"event", "distinct_id",
 "timestamp" (ISO 8601), "properties"}]}``. A 200 means *received*, not ingested (an event without a name or
-distinct id is dropped silently), which is why TTA needs the reader.
+distinct id is dropped silently), which is why TTA needs the reader. Properties carry ``$geoip_disable: true``,
+as PostHog's server-side SDKs send by default: a GeoIP look-up of the generator's address would be work the
+real traffic does not cause, and properties it does not have.
 
 Reader: ``POST {app_url}/api/projects/{project_id}/query/`` with ``Authorization: Bearer <personal key>`` and
 ``{"query": {"kind": "HogQLQuery", "query": "select properties.canary_id from events where
@@ -93,7 +95,7 @@ class PostHogWriter:
         distinct_id = event.get("userId") or event.get("anonymousId")
         return orjson.dumps({"event": event.get("name"), "distinct_id": distinct_id,
                              "timestamp": iso_ms(int(event.get("timestamp") or 0)),
-                             "properties": event.get("properties") or {}})
+                             "properties": {**(event.get("properties") or {}), "$geoip_disable": True}})
 
     def format_time(self, unix_ms: int) -> bytes:
         return iso_ms(unix_ms).encode()

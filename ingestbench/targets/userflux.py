@@ -52,7 +52,7 @@ DEFAULTS = {
     "canary_key": "canary_id",
 }
 OPTIONS = {
-    "location_enrichment": "send ?locationEnrichment=true (true/false, default false)",
+    "location_enrichment": "?locationEnrichment=true|false on every write, as the SDKs (default false)",
     "metrics_url": f"base URL of the Metrics API (default {DEFAULTS['metrics_url']})",
     "token_field": "the token's field in the auth answer (default token; not documented)",
     "events_table": "the events table in Metrics SQL (default eventsTable)",

@@ -86,7 +86,8 @@ def test_userflux_token_then_base64_sql_with_a_fresh_nonce_each_time():
     t = make_target("userflux", "http://i", options={"metrics_url": "http://m"}, environ=env)
     assert isinstance(t, Reader) and isinstance(t, TokenAuth)
     ingest = t.ingest([EVENT, EVENT])
-    assert (ingest.path, ingest.headers["Authorization"]) == ("/event/ingest/batch", f"Bearer {SECRET}")
+    assert (ingest.path, ingest.headers["Authorization"]) == ("/event/ingest/batch?locationEnrichment=false",
+                                                              f"Bearer {SECRET}")  # always, as the SDKs
     auth = t.token_request()
     assert auth.url == "http://m/metrics/auth/token"
     assert orjson.loads(auth.body) == {"clientSecret": "cs", "environmentApiKey": SECRET}
