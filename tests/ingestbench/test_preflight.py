@@ -1,0 +1,64 @@
+"""``run --check`` and ``probe --check`` refuse a run certain to fail for a missing secret, naming the variable;
+with the secrets set they pass (no connection is made: the URLs point nowhere)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ingestbench.targets.registry import specs
+from ingestbench.targets.spec import WRITER
+from tests.runs import ROOT
+
+NOWHERE = "http://127.0.0.1:9"
+# every kind whose writer cannot work without a secret: (kind, that secret, options a run needs)
+NEEDED = sorted((kind, s.env) for kind, spec in specs().items() for s in spec.secrets if WRITER in s.needed_by)
+
+
+def _env(kind: str, drop: str | None) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("INGESTBENCH_")}
+    secrets = {s.env: f"dummy-{i}" for i, s in enumerate(specs()[kind].secrets)}
+    return {**base, **{k: v for k, v in secrets.items() if k != drop}}
+
+
+def _ib(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ingestbench", *argv], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=60)
+
+
+def test_every_kind_with_a_writer_secret_is_covered() -> None:
+    assert {"posthog", "segment", "userflux"} <= {k for k, _ in NEEDED}
+
+
+@pytest.mark.parametrize("kind, secret", NEEDED)
+def test_run_check_names_a_missing_writer_secret(kind: str, secret: str) -> None:
+    argv = ("run", "--scenario", "quick", "--target", kind, "--url", NOWHERE, "--check")
+    missing = _ib(*argv, env=_env(kind, drop=secret))
+    assert missing.returncode == 2, missing.stdout + missing.stderr
+    lines = missing.stderr.strip().splitlines()
+    assert len(lines) == 1 and secret in lines[0] and "not set" in lines[0], lines
+    ok = _ib(*argv, env=_env(kind, drop=None))
+    assert ok.returncode == 0, ok.stderr
+    assert "ok: nothing started (--check)" in ok.stdout and secret not in ok.stdout + ok.stderr
+
+
+@pytest.mark.parametrize("kind, secret", NEEDED)
+def test_probe_check_names_a_missing_writer_secret(kind: str, secret: str) -> None:
+    argv = ("probe", "--target", kind, "--url", NOWHERE, "--declared-rate-eps", "10", "--no-transactional",
+            "--check")
+    missing = _ib(*argv, env=_env(kind, drop=secret))
+    assert missing.returncode == 2 and secret in missing.stderr, missing.stdout + missing.stderr
+    ok = _ib(*argv, env=_env(kind, drop=None))
+    assert ok.returncode == 0 and "ok: nothing started" in ok.stdout, ok.stderr
+
+
+def test_a_separate_readers_secret_is_checked_too() -> None:
+    env = {**_env("segment", drop=None), "INGESTBENCH_POSTHOG_PROJECT_KEY": "k"}
+    argv = ("run", "--scenario", "quick", "--target", "segment", "--url", NOWHERE, "--reader", "posthog",
+            "--reader-url", NOWHERE, "--reader-opt", "project_id=1", "--check")
+    missing = _ib(*argv, env=env)
+    assert missing.returncode == 2 and "INGESTBENCH_POSTHOG_PERSONAL_KEY" in missing.stderr, missing.stderr
+    assert _ib(*argv, env={**env, "INGESTBENCH_POSTHOG_PERSONAL_KEY": "p"}).returncode == 0
