@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
+from ingestbench.cli.connect import connect_and_print
 from ingestbench.cli.help import command, internal, kinds, seconds
 from ingestbench.cli.tls import add_tls_flags, tls_of
 from ingestbench.orchestrate.net import tls_problem
@@ -80,6 +81,9 @@ def register(sub: Any) -> None:
                    "random ids; the events they ride with always come from seed 0)")
     p.add_argument("--check", action="store_true", help="validate every option, the SLO, the target's options "
                    "and secrets, print what would run, and start nothing (exit 0, or 2 naming what is wrong)")
+    p.add_argument("--connect", action="store_true", help="--check, then without any load: write one canary "
+                   "(and one profile) with the target's keys and read it back, with timings; a rejected key exits 2, "
+                   "an unreachable target or a canary not visible in time 3")
     internal(p, "--plan")
     p.set_defaults(func=run)
 
@@ -156,7 +160,8 @@ def add_reader_flags(p: argparse.ArgumentParser, *, default: str, url_default: s
 def _plan(args: argparse.Namespace) -> ProbePlan:
     if args.plan is None:
         return plan_from_args(args)
-    given = [k for k, v in vars(args).items() if k not in ("plan", "func", "command", "log_level", "check")
+    given = [k for k, v in vars(args).items() if k not in ("plan", "func", "command", "log_level", "check",
+                                                           "connect")
              and v not in (None, False)]
     if given:
         raise ConfigError(f"plan: --{given[0].replace('_', '-')} cannot be combined with --plan (the plan has it)")
@@ -171,12 +176,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"expect-tier: no tier {unknown[0]!r} in the SLO")
     roles = make_roles(TargetPlan(plan.target, plan.url, plan.target_options, reader=plan.reader), os.environ)
     check_secrets(roles, os.environ, reads=needs_reader(plan), profiles=plan.transactional)
-    if getattr(args, "check", False):
+    if args.check or args.connect:
         reader = f", reading through {plan.reader.kind} at {plan.reader.url}" if plan.reader else ""
         print(f"probe {plan.target} at {plan.url}{reader}; a canary every {plan.interval_s:g} s, polled every "
               f"{plan.poll_interval_s:g} s; SLO {plan.slo_path or 'the vendor promise'} at time scale "
               f"{plan.time_scale:g}; results in {plan.out}\nok: nothing started (--check)")
-        return 0
+        if not args.connect:
+            return 0
+        target = TargetPlan(plan.target, plan.url, plan.target_options, reader=plan.reader)
+        return connect_and_print(target, plan.tls, plan.slo, poll_s=plan.poll_interval_s, timeout_s=plan.timeout_s)
     problem = tls_problem(plan.url, plan.tls, plan.reader.url if plan.reader else None)
     if problem:  # before the first canary: no write key goes to a server whose certificate is not trusted
         print(f"ingestbench: {problem}; nothing was sent (--ca-file to trust its CA, or --insecure)", file=sys.stderr)

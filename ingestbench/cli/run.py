@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ingestbench.cli.connect import connect_and_print
 from ingestbench.cli.help import EXIT_CODES_PLAIN, command, kinds
 from ingestbench.cli.probe import add_reader_flags
 from ingestbench.cli.tls import add_tls_flags
@@ -61,6 +62,9 @@ def register(sub: Any) -> None:
     p.add_argument("--check", action="store_true", help="validate the scenario, its SLO, the targets, their "
                    "options and secrets, print what would run, and start nothing (exit 0, or 2 naming what is "
                    "wrong)")
+    p.add_argument("--connect", action="store_true", help="--check, then without any load: write one canary "
+                   "(and one profile) to the target with its keys and read it back, with timings; a rejected key "
+                   "exits 2, an unreachable target or a canary not visible in time 3")
     p.set_defaults(func=run)
     s = command(sub, "scenarios", summary="list the built-in scenarios", exits=EXIT_CODES_PLAIN,
                 description="List the scenarios that come with ingestbench, with their rates and length; any "
@@ -112,9 +116,12 @@ def print_plan(plan: Plan) -> None:
 def run(args: argparse.Namespace) -> int:
     resolved = resolve_run(flags_of(args), os.environ)
     plan = resolved.plan
-    if args.check:
+    if args.check or args.connect:
         print_plan(plan)
-        return 0
+        if not args.connect:
+            return 0
+        return connect_and_print(plan.target, plan.target.tls, plan.slo, poll_s=plan.probe.poll_interval_s,
+                                 timeout_s=plan.probe.timeout_s)
     sd = resolve("metrics-sd", args.metrics_sd, None, str)
     options = RunOptions(out_root=Path(resolve("out", args.out, "results", str)), progress=not args.no_progress,
                          metrics_sd=Path(sd) if sd else None)

@@ -12,6 +12,7 @@ import pytest
 from ingestbench.targets.registry import specs
 from ingestbench.targets.spec import WRITER
 from tests.runs import ROOT
+from tests.servers import start_pipeline
 
 NOWHERE = "http://127.0.0.1:9"
 # every kind whose writer cannot work without a secret: (kind, that secret, options a run needs)
@@ -62,3 +63,25 @@ def test_a_separate_readers_secret_is_checked_too() -> None:
     missing = _ib(*argv, env=env)
     assert missing.returncode == 2 and "INGESTBENCH_POSTHOG_PERSONAL_KEY" in missing.stderr, missing.stderr
     assert _ib(*argv, env={**env, "INGESTBENCH_POSTHOG_PERSONAL_KEY": "p"}).returncode == 0
+
+
+def test_connect_writes_one_canary_and_a_profile_and_reads_them_back(tmp_path) -> None:
+    with start_pipeline(tmp_path, flush_rows=100, flush_max_wait_s=0.3, env={"INGESTBENCH_WRITE_KEY": "right"}) as p:
+        base = [*("run", "--scenario", "quick", "--url", p.url, "--connect")]
+        ok = _ib(*base, env={**_env("pipeline", drop=None), "INGESTBENCH_WRITE_KEY": "right"})
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        lines = [line for line in ok.stdout.splitlines() if line.startswith("connect: ok")]
+        assert [line.split(":")[2].split(" in ")[0].strip() for line in lines] == [
+            "write", "read back", "profile write", "profile read"], ok.stdout
+        visible_s = float(lines[1].split(" in ")[1].split(" s")[0])
+        assert 0 < visible_s < 30  # the pipeline flushed it within its 0.3 s wait (plus polls)
+        wrong = _ib(*base, env={**_env("pipeline", drop=None), "INGESTBENCH_WRITE_KEY": "wrong"})
+        host = p.url.removeprefix("http://")
+        assert wrong.returncode == 2 and f"write key rejected by {host}: 401" in wrong.stdout, wrong.stdout
+    gone = _ib(*base, env=_env("pipeline", drop=None))  # the pipeline has stopped: nothing listens there
+    assert gone.returncode == 3 and f"{host} cannot be reached" in gone.stdout, gone.stdout
+
+
+def test_connect_needs_a_url() -> None:
+    done = _ib("run", "--scenario", "quick", "--connect", env=_env("pipeline", drop=None))
+    assert done.returncode == 2 and "give --url" in done.stdout
