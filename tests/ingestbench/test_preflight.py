@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
+from ingestbench.orchestrate.resolve import RunFlags, resolve_run
+from ingestbench.orchestrate.run import probe_load_warning
 from ingestbench.targets.registry import specs
 from ingestbench.targets.spec import WRITER
 from tests.runs import ROOT
@@ -85,3 +88,19 @@ def test_connect_writes_one_canary_and_a_profile_and_reads_them_back(tmp_path) -
 def test_connect_needs_a_url() -> None:
     done = _ib("run", "--scenario", "quick", "--connect", env=_env("pipeline", drop=None))
     assert done.returncode == 2 and "give --url" in done.stdout
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "ingestbench" / "scenarios").glob("*.toml")))
+def test_a_built_in_scenario_resolves_without_a_warning(name: str) -> None:
+    plan = resolve_run(RunFlags(scenario=name), environ={}).plan
+    assert probe_load_warning(plan) is None
+    assert plan.notes == () and plan.unmeasured == ()
+
+
+def test_the_canary_load_warning_advises_only_what_changes_it() -> None:
+    plan = resolve_run(RunFlags(scenario="quick"), environ={}).plan
+    single = replace(plan, probe=replace(plan.probe, interval_s=0.05))
+    assert "longer [probe] interval_s" in (probe_load_warning(single) or "")
+    assert "single_event" not in (probe_load_warning(single) or "")
+    batched = replace(single, probe=replace(single.probe, batch_size=10))
+    assert "single_event = true" in (probe_load_warning(batched) or "")
