@@ -173,7 +173,7 @@ def test_ctrl_c_stops_everything_and_writes_results(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 3, output[-3000:]
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
     doc = json.loads((run_dir / "run.json").read_text())
     assert doc["status"] == "interrupted" and doc["exit_code"] == 3
     assert any("interrupted" in r for r in doc["invalid_reasons"])
