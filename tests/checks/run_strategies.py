@@ -48,6 +48,11 @@ class Run:
         return max(seconds) if seconds else T0 + 10.0
 
 
+def one_in(draw: st.DrawFn, n: int) -> bool:
+    """True once in ``n`` draws (Hypothesis favours the first of a list, so the usual case comes first)."""
+    return draw(st.sampled_from([False] * (n - 1) + [True]))
+
+
 @st.composite
 def promises(draw: st.DrawFn) -> dict[str, Any]:
     def budgets() -> dict[str, Any]:
@@ -63,7 +68,7 @@ def promises(draw: st.DrawFn) -> dict[str, Any]:
     def tier(name: str, path: str, **band: float) -> dict[str, Any]:
         return {"name": name, "path": path, **band, "target_s": draw(st.sampled_from([1, 2, 3, 5, 30])),
                 "percentile": draw(st.sampled_from([50, 90, 95, 99])),
-                "min_samples": draw(st.sampled_from([1, 2, 3, 5, 20])), **budgets()}
+                "min_samples": draw(st.sampled_from([1, 1, 2, 3, 5, 20])), **budgets()}
 
     edge = draw(st.sampled_from([500, 1000]))
     tiers = [tier("low", "analytical", below_eps=edge)]
@@ -86,26 +91,31 @@ def rate_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
         rate = draw(st.sampled_from([0, 200, 450, 500, 950, 1000, 1500, 2000, 2500]))
         for _ in range(draw(st.integers(1, 12))):
             t += draw(st.sampled_from([1, 1, 1, 1, 1, 1, 1, 2, 4]))  # a gap now and then
-            stalled = draw(st.integers(0, 9)) == 0
+            stalled = one_in(draw, 10)
             rows.append({"type": "second", "t_s": t, "unix_s": T0 + t,
                          "achieved_eps": float(rate + draw(st.sampled_from([0, 0, 50, -50]))),
                          "target_eps": float(rate) if with_target else None, "stalled": stalled,
                          "lag_p99_s": draw(st.sampled_from([0.1, 0.9, 2.5])) if stalled else 0.001})
         rows.append({"type": "step", "step": step, "target_eps": rate, "achieved_eps": rate,
-                     "valid": draw(st.integers(0, 7)) > 0})
+                     "valid": not one_in(draw, 20)})
     return rows
 
 
+OUTCOME_MIX = (["available"], ["available"] * 20 + ["lost", "late", "errored"],
+               ["available"] * 6 + ["lost", "late", "errored", "undecided"])
+
+
 def sample(draw: st.DrawFn, i: int, end: float, *, outcome: str | None = None, path: str | None = None,
-           tta_twentieths: int | None = None) -> list[dict[str, Any]]:
-    """One canary's records (a lost one may be seen late; any may be written twice, or as undecided first)."""
+           tta_twentieths: int | None = None, mix: int = 2, tta_cap: int = 1300) -> list[dict[str, Any]]:
+    """One canary's records (a lost one may be seen late; any may be written twice, or as undecided first).
+    ``mix``: how rough the outcomes are (0: every canary seen); ``tta_cap``: the slowest TTA, in twentieths."""
     at_tenths = draw(st.integers(-30, int((end - T0) * 10) + 30))
     sent_ns = (at_tenths + 100) * (S // 10)
     common = {"canary_id": f"c{i}", "path": path or draw(st.sampled_from(["analytical"] * 4 + ["transactional"])),
               "sent_ns": sent_ns, "sent_unix_ms": round(T0 * 1000) + at_tenths * 100,
               "duplicates": draw(st.sampled_from([0, 0, 0, 1]))}
-    kind = outcome or draw(st.sampled_from(["available"] * 6 + ["lost", "late", "errored", "undecided"]))
-    k = tta_twentieths if tta_twentieths is not None else draw(st.integers(0, 1300))
+    kind = outcome or draw(st.sampled_from(OUTCOME_MIX[mix]))
+    k = tta_twentieths if tta_twentieths is not None else draw(st.integers(0, tta_cap))
     seen = sent_ns + k * (S // 20)
     miss = draw(st.sampled_from([None, 1, 3, 30]))
     records: list[dict[str, Any]]
@@ -121,9 +131,9 @@ def sample(draw: st.DrawFn, i: int, end: float, *, outcome: str | None = None, p
         records = [{**common, "outcome": "errored", "error": "server_error: HTTP 503"}]
     else:
         records = [{**common, "outcome": "undecided"}]
-    if kind != "undecided" and draw(st.integers(0, 15)) == 0:
+    if kind != "undecided" and mix == 2 and one_in(draw, 16):
         records.insert(0, {**common, "outcome": "undecided"})  # written when a probe stopped, decided later
-    if draw(st.integers(0, 15)) == 0:
+    if one_in(draw, 16):
         records.append(records[-1])  # the same line twice
     return records
 
@@ -134,10 +144,15 @@ def runs(draw: st.DrawFn, *, max_samples: int = 40) -> Run:
     rows = draw(rate_rows())
     declared = draw(st.sampled_from([None] * 4 + [200.0, 1000.0, 2500.0]))
     end = max([r["unix_s"] for r in rows if r["type"] == "second"], default=T0 + 10.0)
-    samples = [r for i in range(draw(st.integers(0, max_samples))) for r in sample(draw, i, end)]
+    clean = draw(st.booleans())  # a run meant to pass: every canary seen fast, nothing else wrong
+    if clean:
+        rows = [{**r, "valid": True} if r["type"] == "step" else r for r in rows]
+    mix = 0 if clean else draw(st.sampled_from([0, 1, 1, 2]))
+    cap = draw(st.sampled_from([2, 6] if clean else [2, 6, 20, 60, 200, 600, 1300]))
+    samples = [r for i in range(draw(st.integers(0, max_samples))) for r in sample(draw, i, end, mix=mix, tta_cap=cap)]
     names = [t["name"] for t in doc["tier"]]
-    expected = draw(st.lists(st.sampled_from(names), unique=True, max_size=2))
-    problems = ["the probe exited with -9"] if draw(st.integers(0, 19)) == 0 else []
+    expected = draw(st.lists(st.sampled_from(names), unique=True, max_size=2)) if not clean else []
+    problems = ["the probe exited with -9"] if not clean and one_in(draw, 30) else []
     return Run(doc, draw(st.sampled_from([0.1, 1.0])), rows, samples, declared, expected, problems)
 
 
