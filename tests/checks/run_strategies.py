@@ -9,10 +9,11 @@ the rows themselves.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from ingestbench.checks.judge import RateSource
@@ -23,8 +24,10 @@ from ingestbench.records.timeline import SecondRow, StepRow
 
 S = 1_000_000_000
 T0 = 1_800_000_000.0
-# deterministic: the same examples on every run, nothing written to a database
-PROPERTY = settings(max_examples=120, deadline=None, derandomize=True, database=None,
+# deterministic: the same examples on every run, nothing written to a database. The mutation check
+# (tests/mutation_check.py) only needs to know that an example fails, not the smallest one: it skips shrinking.
+_PHASES = tuple(p for p in Phase if p != Phase.shrink or not os.environ.get("INGESTBENCH_NO_SHRINK"))
+PROPERTY = settings(max_examples=120, deadline=None, derandomize=True, database=None, phases=_PHASES,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
@@ -106,10 +109,15 @@ OUTCOME_MIX = (["available"], ["available"] * 20 + ["lost", "late", "errored"],
 
 
 def sample(draw: st.DrawFn, i: int, end: float, *, outcome: str | None = None, path: str | None = None,
-           tta_twentieths: int | None = None, mix: int = 2, tta_cap: int = 1300) -> list[dict[str, Any]]:
+           tta_twentieths: int | None = None, mix: int = 2, tta_cap: int = 1300,
+           like: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One canary's records (a lost one may be seen late; any may be written twice, or as undecided first).
-    ``mix``: how rough the outcomes are (0: every canary seen); ``tta_cap``: the slowest TTA, in twentieths."""
-    at_tenths = draw(st.integers(-30, int((end - T0) * 10) + 30))
+    ``mix``: how rough the outcomes are (0: every canary seen); ``tta_cap``: the slowest TTA, in twentieths;
+    ``like``: a record whose path and send time the canary shares (so it lands in the same tier and window)."""
+    if like is not None:
+        at_tenths, path = (like["sent_unix_ms"] - round(T0 * 1000)) // 100, like["path"]
+    else:
+        at_tenths = draw(st.integers(-30, int((end - T0) * 10) + 30))
     sent_ns = (at_tenths + 100) * (S // 10)
     common = {"canary_id": f"c{i}", "path": path or draw(st.sampled_from(["analytical"] * 4 + ["transactional"])),
               "sent_ns": sent_ns, "sent_unix_ms": round(T0 * 1000) + at_tenths * 100,
@@ -139,21 +147,28 @@ def sample(draw: st.DrawFn, i: int, end: float, *, outcome: str | None = None, p
 
 
 @st.composite
-def runs(draw: st.DrawFn, *, max_samples: int = 40) -> Run:
+def runs(draw: st.DrawFn, *, max_samples: int = 40, near_target: bool = False) -> Run:
+    """A run. ``near_target``: one meant to pass, its TTAs spread up to twice the fastest target of the
+    promise, so that a tier can pass with slower canaries above its percentile."""
     doc = draw(promises())
+    scale = draw(st.sampled_from([0.1, 0.1, 1.0]))
     rows = draw(rate_rows())
-    declared = draw(st.sampled_from([None] * 4 + [200.0, 1000.0, 2500.0]))
+    declared = draw(st.sampled_from([None, None, None, 200.0, 1000.0, 2500.0]))
     end = max([r["unix_s"] for r in rows if r["type"] == "second"], default=T0 + 10.0)
-    clean = draw(st.booleans())  # a run meant to pass: every canary seen fast, nothing else wrong
+    clean = near_target or draw(st.booleans())  # meant to pass: every canary seen, nothing else wrong
     if clean:
         rows = [{**r, "valid": True} if r["type"] == "step" else r for r in rows]
     mix = 0 if clean else draw(st.sampled_from([0, 1, 1, 2]))
-    cap = draw(st.sampled_from([2, 6] if clean else [2, 6, 20, 60, 200, 600, 1300]))
-    samples = [r for i in range(draw(st.integers(0, max_samples))) for r in sample(draw, i, end, mix=mix, tta_cap=cap)]
+    if near_target:
+        cap = max(2, round(2 * min(t["target_s"] for t in doc["tier"]) * scale * 20))
+    else:
+        cap = draw(st.sampled_from([2, 6] if clean else [2, 6, 20, 60, 200, 600, 1300]))
+    count = draw(st.integers(5 if clean else 0, max_samples))
+    samples = [r for i in range(count) for r in sample(draw, i, end, mix=mix, tta_cap=cap)]
     names = [t["name"] for t in doc["tier"]]
     expected = draw(st.lists(st.sampled_from(names), unique=True, max_size=2)) if not clean else []
     problems = ["the probe exited with -9"] if not clean and one_in(draw, 30) else []
-    return Run(doc, draw(st.sampled_from([0.1, 1.0])), rows, samples, declared, expected, problems)
+    return Run(doc, scale, rows, samples, declared, expected, problems)
 
 
 def product_inputs(run: Run, samples: list[dict[str, Any]] | None = None,

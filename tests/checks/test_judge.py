@@ -218,3 +218,20 @@ def test_duplicates_are_summed() -> None:
     v = only(judge_run([canary(i, 10.0 + i, 0.1, duplicates=1 if i < 3 else 0) for i in range(25)], slo=SLO,
                        rates=HIGH_ONLY))
     assert v.duplicates == 3
+
+
+def test_a_percentile_at_its_target_passes_and_a_lower_bound_at_it_proves_nothing() -> None:
+    """Edges, with durations that are exact in binary (time scale 1, target 3 s): a p95 of exactly 3 s is
+    within the target; a fail whose interval's lower end is exactly 3 s is not conclusive."""
+    slo = load_slo()
+    at_target = [canary(i, 20.0 + 0.5 * i, 3.0) for i in range(100)]
+    v = only(judge_run(at_target, slo=slo, rates=HIGH_ONLY))
+    assert (v.judged_s, v.target_s, v.status, v.conclusive) == (3.0, 3.0, PASS, True)
+    # ranks (90, 100): x(90..94) = 3 s, x(95..100) = 4 s; the p95 (x(95)) exceeds the target
+    ttas = [1.0] * 89 + [3.0] * 5 + [4.0] * 6
+    over = only(judge_run([canary(i, 20.0 + 0.5 * i, x) for i, x in enumerate(ttas)], slo=slo, rates=HIGH_ONLY))
+    assert (over.judged_s, over.ci_low_s, over.status, over.conclusive) == (4.0, 3.0, FAIL, False)
+    assert over.reason.endswith("not conclusive at 95% confidence.")
+    ttas = [1.0] * 89 + [3.5] * 5 + [4.0] * 6  # x(90) = 3.5 s: the whole interval is over the target
+    clear = only(judge_run([canary(i, 20.0 + 0.5 * i, x) for i, x in enumerate(ttas)], slo=slo, rates=HIGH_ONLY))
+    assert (clear.ci_low_s, clear.status, clear.conclusive) == (3.5, FAIL, True)
