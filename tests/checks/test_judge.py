@@ -163,16 +163,19 @@ def test_late_supersedes_lost_and_counts_as_lost() -> None:
     ("undecided", ExitCode.INVALID, INVALID),
     ("expected tier missing", ExitCode.INVALID, INVALID),
     ("nothing", ExitCode.INVALID, INVALID),
+    ("pass+unjudged", ExitCode.OK, PASS),  # a tier the run did not set out to test, without a steady canary
+    ("unjudged only", ExitCode.INVALID, INVALID),
 ])
 def test_exit_code_precedence(case: str, code: ExitCode, status: str) -> None:
     two = timeline((2000.0, 100), (500.0, 100))  # high, then low from T0+100
     high_ok, high_bad = steady(30), steady(30, tta_s=9.0)
     low_short = [canary(500 + i, 150.0 + i, 1.0) for i in range(3)]
+    after_the_load = [canary(600 + i, 205.0 + i, 1.0) for i in range(2)]  # low tier, outside window
     kwargs: dict = {"slo": SLO, "rates": two}
     obs = {"pass": high_ok, "fail": high_bad, "insufficient": high_ok + low_short,
            "fail+insufficient": high_bad + low_short, "fail+problem": high_bad, "fail+invalid step": high_bad,
            "undecided": [*high_ok, canary(900, 40.0, None, "undecided")], "expected tier missing": high_ok,
-           "nothing": []}[case]
+           "nothing": [], "pass+unjudged": high_ok + after_the_load, "unjudged only": after_the_load}[case]
     if case == "fail+problem":
         kwargs["problems"] = ["the probe exited with -9 during the run"]
     if case == "fail+invalid step":
@@ -188,6 +191,8 @@ def test_exit_code_precedence(case: str, code: ExitCode, status: str) -> None:
         assert "1 canaries were never decided" in result.invalid_reasons[0]
     if case == "expected tier missing":
         assert only(result, "low").reason == "no canary was judged in this tier."
+    if case in ("pass+unjudged", "unjudged only"):
+        assert only(result, "low").status == "unjudged"
 
 
 def test_not_conclusive_wording() -> None:
