@@ -15,11 +15,12 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from ingestbench.checks.slo import Slo, parse_slo
 
 from ingestbench.checks.judge import RateSource
 from ingestbench.records.observation import Observation
 from ingestbench.records.samples import SampleColumns
+from ingestbench.records.slo import Slo
+from ingestbench.records.slo_file import parse_slo
 from ingestbench.records.timeline import SecondRow, StepRow
 
 S = 1_000_000_000

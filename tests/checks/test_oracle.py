@@ -24,8 +24,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 ORACLE = sorted(HERE.glob("reference_*.py"))
 PRODUCT = [ROOT / "ingestbench/checks" / f"{m}.py" for m in
-           ("judge", "placement", "tiering", "tier_verdict", "quantiles", "slo", "comparator")] + \
-          [ROOT / "ingestbench/records" / f"{m}.py" for m in ("verdicts", "samples", "timeline", "observation")]
+           ("judge", "placement", "tiering", "rate_tiering", "tier_verdict", "quantiles", "comparator")] + \
+          [ROOT / "ingestbench/records" / f"{m}.py" for m in ("verdicts", "samples", "samples_cache", "timeline",
+                                                                "observation", "slo", "slo_file")]
 OWN = {f"tests.checks.{p.stem}" for p in ORACLE}
 
 
