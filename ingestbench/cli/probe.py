@@ -19,7 +19,7 @@ from ingestbench.orchestrate.net import tls_problem
 from ingestbench.orchestrate.probe_process import footer, needs_reader, run_probe
 from ingestbench.orchestrate.targeting import TargetFlags, check_secrets, reader_plan
 from ingestbench.records import defaults
-from ingestbench.records.config import ConfigError, check_number, positive, resolve, target_options
+from ingestbench.records.config import ConfigError, check_number, parse_tags, positive, resolve, target_options
 from ingestbench.records.load import LARGEST, LARGEST_TIME_SCALE
 from ingestbench.records.plan import ProbePlan, TargetPlan, read_plan
 from ingestbench.records.slo_file import load_slo
@@ -65,6 +65,8 @@ def register(sub: Any) -> None:
     p.add_argument("--metrics-host", default=None, help="address for /metrics (default 127.0.0.1)")
     p.add_argument("--run-id", default=None, help="a run_id label on every metric, to select this probe on the "
                    "dashboards (default none)")
+    p.add_argument("--tag", action="append", default=None, metavar="KEY=VALUE", help="a label of this probe "
+                   "(repeatable; env INGESTBENCH_TAGS=k=v,k2=v2) on every metric it exports")
     seconds(p, "interval", "time between canaries (default 1)")
     seconds(p, "poll-interval", "time between look-ups of a pending canary (default 0.25)")
     seconds(p, "lost-after", "how long a canary may stay unseen before it is lost, for every tier (default: each "
@@ -116,6 +118,7 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
         metrics_port=resolve("metrics-port", args.metrics_port, None, int),
         metrics_host=resolve("metrics-host", args.metrics_host, defaults.METRICS_HOST, str),
         run_id=resolve("run-id", args.run_id, None, str) or None,
+        tags=parse_tags(args.tag, environ=os.environ),
         interval_s=resolve("interval-s", args.interval_s, defaults.CANARY_INTERVAL_S, pos_f),
         poll_interval_s=resolve("poll-interval-s", args.poll_interval_s, defaults.POLL_INTERVAL_S, pos_f),
         lost_after_s=lost_after_s,
