@@ -68,15 +68,15 @@ class LagBuckets(Collector):
 
 def _last_index_upto(hist: HdrHistogram, value_us: int) -> int:
     """The last index of ``hist``'s counts array whose whole value range is <= ``value_us`` (-1: none)."""
-    index = hist.get_counts_array_index(value_us)
+    index = int(hist.get_counts_array_index(value_us))
     if hist.get_highest_equivalent_value(hist.get_value_from_index(index)) > value_us:
         index -= 1
     return index
 
 
 def _median_value(hist: HdrHistogram, index: int) -> float:
-    low = hist.get_value_from_index(index)
-    return (low + hist.get_highest_equivalent_value(low)) / 2
+    low = int(hist.get_value_from_index(index))
+    return (low + int(hist.get_highest_equivalent_value(low))) / 2
 
 
 class LoadgenMetrics:
