@@ -93,6 +93,7 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
                         interval_s=probe.interval_s * ts, poll_interval_s=probe.poll_interval_s * ts,
                         batch_size=canary_batch, transactional=transactional,
                         drain_s=None if probe.drain_s is None else probe.drain_s * ts,
-                        expected_tiers=expected, seed=None if seed is None else seed + 1, run_id=run_id),
+                        expected_tiers=expected, seed=None if seed is None else seed + 1, run_id=run_id,
+                        scenario=scenario.name),
     )
     return Resolved(plan, text)
