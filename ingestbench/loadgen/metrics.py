@@ -8,6 +8,7 @@
 - ``ingestbench_loadgen_generator_cpu_ratio``, ``ingestbench_loadgen_host_cpu_ratio``: the busiest generator
   process's share of a core, and its machine's busy share (last second)
 - ``ingestbench_loadgen_steps_total{outcome="valid|invalid"}``: load steps judged (each on its last second)
+- ``ingestbench_loadgen_lag_bound_seconds``: the schedule-lag p99 above which a step is invalid
 - ``ingestbench_run_info{run_id, scenario, target}``, ``ingestbench_run_start_time_seconds`` and
   ``ingestbench_run_end_time_seconds``: which run this is, and when its load schedule starts and is due to end
   (Unix seconds), for the dashboards' run selector and annotations
@@ -83,7 +84,7 @@ class LoadgenMetrics:
     """A :class:`ingestbench.loadgen.merger.TimelineSink` updating metrics in the given registry."""
 
     def __init__(self, registry: CollectorRegistry, *, run_id: str | None = None, scenario: str = "",
-                 target: str = ""):
+                 target: str = "", lag_bound_s: float | None = None):
         self.registry = registry
         self.target_eps = Gauge("ingestbench_loadgen_target_eps", "Target events/s (last second)",
                                 registry=registry)
@@ -111,6 +112,9 @@ class LoadgenMetrics:
                                 registry=registry)
         self.end_time = Gauge("ingestbench_run_end_time_seconds", "When the load schedule is due to end (Unix s)",
                               registry=registry)
+        if lag_bound_s is not None:
+            Gauge("ingestbench_loadgen_lag_bound_seconds", "Schedule-lag p99 above which a step is invalid",
+                  registry=registry).set(lag_bound_s)
         self.lag = LagBuckets()
         registry.register(self.lag)
 
