@@ -166,3 +166,20 @@ def test_slo_thresholds_come_from_prometheus_not_constants() -> None:
     lag = panels["Schedule lag p99"]
     assert "thresholds" not in lag["fieldConfig"]["defaults"]
     assert any("ingestbench_loadgen_lag_bound_seconds" in t["expr"] for t in lag["targets"])
+
+
+def _anchor(heading: str) -> str:
+    """The anchor a Markdown renderer (GitHub's) gives a heading."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_alert_has_a_runbook_section_in_the_docs() -> None:
+    docs = (ROOT / "docs" / "alerts.md").read_text()
+    anchors = {_anchor(h) for h in re.findall(r"^##+ (.+)$", docs, flags=re.M)}
+    alerts = [r for path in (PROM / "rules").glob("*.yml") for g in yaml.safe_load(path.read_text())["groups"]
+              for r in g["rules"] if "alert" in r]
+    assert alerts
+    for rule in alerts:
+        url = rule["annotations"].get("runbook_url", "")
+        assert url == f"docs/alerts.md#{rule['alert'].lower()}", (rule["alert"], url)
+        assert url.split("#")[1] in anchors, (rule["alert"], sorted(anchors))
