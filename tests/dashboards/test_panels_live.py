@@ -18,10 +18,7 @@ import json
 import math
 import shutil
 import subprocess
-import sys
 import time
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -36,63 +33,17 @@ from tests.dashboards.exprs import (
     substitute,
     variable_queries,
 )
-from tests.dashboards.prom import Prometheus, need, start_prometheus
+from tests.dashboards.prom import need, start_prometheus
+from tests.dashboards.runs import SCRAPE_S, Live, Server, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[2]
 SWEEP = Path(__file__).with_name("sweep.toml")
-SCRAPE_S = 1
-RATE_INTERVAL = f"{4 * SCRAPE_S}s"  # Grafana's $__rate_interval: 4 scrape intervals
 STEP_S = 1.0
 JOBS = {"ingestbench-pipeline", "ingestbench-generator", "ingestbench-probe"}
 # Alerts no run here can provoke: checked quiet during a run (ProbeAbsent: firing once the probe is gone);
 # promtool's unit tests make each fire.
 NOT_ON_A_RUN = {"IngestbenchTargetDown", "IngestbenchProbeAbsent", "IngestbenchEndpointDown"}
-
-
-@dataclass
-class Live:
-    prom: Prometheus
-    run_id: str
-    run_dir: Path
-    start: float
-    end: float
-    exit_code: int
-    sd_path: Path
-    scrapes: dict[str, str] = field(default_factory=dict)  # job -> one plain-text /metrics body
-
-    @property
-    def values(self) -> dict[str, str]:
-        span = f"{math.ceil(self.end - self.start)}s"
-        return {"run_id": self.run_id, "__range": span, "__rate_interval": RATE_INTERVAL,
-                "__interval": f"{SCRAPE_S}s"}
-
-    @property
-    def log(self) -> str:
-        return (self.run_dir.parent.parent / "run.log").read_text(errors="replace")
-
-
-def _scrape_each_endpoint(sd_path: Path, scrapes: dict[str, str]) -> None:
-    """One plain-text scrape of every endpoint the discovery file lists now (for promtool check metrics)."""
-    try:
-        entries = json.loads(sd_path.read_text())
-    except (OSError, ValueError):
-        return
-    for entry in entries:
-        job = entry["labels"]["job"]
-        if job not in scrapes:
-            try:
-                with urllib.request.urlopen(f"http://{entry['targets'][0]}/metrics", timeout=5) as resp:
-                    scrapes[job] = resp.read().decode()
-            except OSError:  # listed as the child starts: not listening yet, try again on the next round
-                pass
-
-
-@dataclass
-class Server:
-    prom: Prometheus
-    config: Path
-    tmp: Path
 
 
 @pytest.fixture(scope="module")
@@ -108,40 +59,14 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         yield Server(prom, config, tmp)
 
 
-def _run(server: Server, name: str, scenario: str) -> Live:
-    """``ingestbench run`` of ``scenario`` with its discovery file where the Prometheus reads it, to the end."""
-    sd_path = server.config / "sd" / f"{name}.json"
-    start = time.time()
-    work = server.tmp / name
-    work.mkdir()
-    out = work / "out"
-    cmd = [sys.executable, "-m", "ingestbench", "run", "--scenario", scenario, "--out", str(out),
-           "--no-progress", "--metrics-sd", str(sd_path)]
-    with (work / "run.log").open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    scrapes: dict[str, str] = {}
-    try:
-        deadline = time.monotonic() + 240
-        while proc.poll() is None and time.monotonic() < deadline:
-            _scrape_each_endpoint(sd_path, scrapes)
-            time.sleep(0.5)
-        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
-    return Live(server.prom, run_dir.name, run_dir, start, time.time(), code, sd_path, scrapes)
-
-
 @pytest.fixture(scope="module")
 def healthy(server: Server) -> Live:
-    return _run(server, "quick", "quick")
+    return run(server, "quick", "quick")
 
 
 @pytest.fixture(scope="module")
 def live(server: Server, healthy: Live) -> Live:  # after the healthy run: one run at a time on the machine
-    return _run(server, "sweep", str(SWEEP))
+    return run(server, "sweep", str(SWEEP))
 
 
 def test_a_run_scraped_every_second_stays_valid(healthy: Live) -> None:
