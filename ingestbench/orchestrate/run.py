@@ -38,7 +38,7 @@ from ingestbench.records.run_record import (
 )
 from ingestbench.records.slo import Slo, Tier
 from ingestbench.results.finish import Finished, finish
-from ingestbench.results.rundir import PLAN_JSON, RATES, RUN_JSON, SCENARIO_COPY, SLO_COPY, RunFiles
+from ingestbench.results.rundir import PLAN_JSON, RATES, RUN_JSON, SCENARIO_COPY, SLO_COPY, RunFiles, point_latest
 
 
 @dataclass(frozen=True)
@@ -156,18 +156,6 @@ class Run:
                                            load_eps=run.probe.load_eps))
 
         return finish(self.dir, amend=amend)
-
-
-def point_latest(out_root: Path, run_id: str) -> None:
-    """``<out>/latest`` becomes a link to this run's directory (replaced atomically; where links cannot be
-    made, there is none)."""
-    tmp = out_root / f".latest-{run_id}"
-    try:
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(run_id, target_is_directory=True)
-        tmp.replace(out_root / "latest")
-    except OSError:
-        tmp.unlink(missing_ok=True)
 
 
 def probe_load_eps(plan: Plan) -> float:
