@@ -128,15 +128,15 @@ def check_resources(limits: ResourceLimits, resources: Resources | None) -> tupl
     if limits.max_cpu_cores is not None:
         cpu = [(t, t.cpu_cores_mean) for t in targets if t.cpu_cores_mean is not None]
         if not cpu:
-            invalid.append(f"resources: max_cpu_cores = {limits.max_cpu_cores:g} is set but no target's CPU was "
-                           "observed (the embedded pipeline, --observe-pid or --observe-cgroup; at least 2 samples)")
+            invalid.append(f"resources: nothing was observed to hold to max_cpu_cores = {limits.max_cpu_cores:g} "
+                           "(no target's CPU: the embedded pipeline, --observe-pid or --observe-cgroup, 2 samples)")
         failures += [f"{t.name}: CPU {v:g} cores on average is over the limit max_cpu_cores = "
                      f"{limits.max_cpu_cores:g}" for t, v in cpu if v > limits.max_cpu_cores]
     if limits.max_rss_mib is not None:
         mem = [(t, t.rss_mib_max) for t in targets if t.rss_mib_max is not None]
         if not mem:
-            invalid.append(f"resources: max_rss_mib = {limits.max_rss_mib:g} is set but no target's memory was "
-                           "observed (the embedded pipeline, --observe-pid or --observe-cgroup)")
+            invalid.append(f"resources: nothing was observed to hold to max_rss_mib = {limits.max_rss_mib:g} "
+                           "(no target's memory: the embedded pipeline, --observe-pid or --observe-cgroup)")
         failures += [f"{t.name}: {'RSS' if t.memory == RSS else 'cgroup memory.current'} max {v:g} MiB is over "
                      f"the limit max_rss_mib = {limits.max_rss_mib:g}" for t, v in mem if v > limits.max_rss_mib]
     return failures, invalid
