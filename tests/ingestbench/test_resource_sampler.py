@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ingestbench.orchestrate.resolve import RunFlags, resolve_run
 from ingestbench.orchestrate.resources import ResourceSampler, cgroup_dir, descendants, read_pss_bytes, read_stat
 from ingestbench.records.config import ConfigError
 from ingestbench.records.resources import ResourceLimits, Resources, TargetUsage, check_resources
@@ -164,3 +165,13 @@ def test_limits_fail_on_the_measured_value_and_are_invalid_without_one() -> None
     assert not failures and invalid == ["resources: nothing was observed to hold to max_rss_mib = 1 (no target's "
                                         "memory: the embedded pipeline, --observe-pid or --observe-cgroup)"]
     assert check_resources(ResourceLimits(), None) == ([], [])
+
+
+def test_observed_targets_are_resolved_into_the_plan_and_a_missing_pid_is_named() -> None:
+    plan = resolve_run(RunFlags(observe_pids=[os.getpid(), os.getpid()]), {}).plan
+    assert plan.observe_pids == (os.getpid(),)
+    assert resolve_run(RunFlags(), {"INGESTBENCH_OBSERVE_PID": str(os.getpid())}).plan.observe_pids == (os.getpid(),)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=30)
+    with pytest.raises(ConfigError, match=f"--observe-pid: no process {gone.pid} on this machine"):
+        resolve_run(RunFlags(observe_pids=[gone.pid]), {})
