@@ -26,6 +26,7 @@ from ingestbench.records.config import ConfigError
 from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import Plan
+from ingestbench.records.resources import Resources
 from ingestbench.records.run_record import (
     FINISHED,
     INTERRUPTED,
@@ -63,6 +64,7 @@ class Run:
         self._started = time.time()
         self.discovery = MetricsDiscovery(options.metrics_sd, run_id=plan.run_id)
         self.supervisor: Supervisor | None = None
+        self.resources: Resources | None = None
 
     def execute(self) -> Finished:
         try:
@@ -88,6 +90,7 @@ class Run:
         try:
             sup.run()
         finally:
+            self.resources = sup.sampler.stop()  # before the target is stopped: its shutdown is not measured
             signal.signal(signal.SIGINT, previous)
             signal.signal(signal.SIGTERM, term)
             sup.stop_all()
@@ -130,7 +133,9 @@ class Run:
                       "transactional": plan.probe.transactional, "interval_s": plan.probe.interval_s,
                       "poll_interval_s": plan.probe.poll_interval_s, "drain_s": plan.probe.drain_s,
                       "seed": plan.load.seed, "out_root": str(self.options.out_root)},
-            slo={"path": plan.slo_path, "tiers": [_tier_doc(plan.slo, t) for t in plan.slo.tiers]},
+            slo={"path": plan.slo_path, "tiers": [_tier_doc(plan.slo, t) for t in plan.slo.tiers],
+                 "resources": asdict(plan.slo.resources)},
+            resources=self.resources,
             expected_tiers=plan.expected_tiers, notes=plan.notes, tags=plan.tags,
             probe=ProbeSummary(canary_batch_size=plan.probe.batch_size, load_eps=probe_load_eps(plan)),
             versions=versions(), machine=machine_facts(),
