@@ -131,7 +131,7 @@ def test_refused_and_garbage_are_errors():
 def test_https_without_certificate_verification(tmp_path):
     """Like Locust's FastHttpUser default: a staging host's self-signed certificate is accepted."""
     if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed")
+        pytest.skip("openssl is not installed (apt-get install openssl; CI installs it)")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
                     str(cert), "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
