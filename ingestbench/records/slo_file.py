@@ -134,7 +134,7 @@ def _parse_tier(raw: Any, index: int, source: str, defaults: dict[str, Any]) -> 
     budgets = {**defaults, **_budgets(raw, source, f"tier[{index}].")}
     horizon = budgets.get("lost_after")
     if horizon is not None and horizon.seconds is not None and horizon.seconds < target:
-        raise ConfigError(f"{where}.lost_after: {horizon.seconds:g} s is shorter than the tier's target "
+        raise ConfigError(f"{where}.lost_after: {horizon.seconds:g} s is shorter than the tier's target_s "
                           f"({target:g} s)")
     return Tier(name, path, target, pct, min_samples, low, high, **budgets)
 
