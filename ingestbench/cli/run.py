@@ -116,9 +116,10 @@ def print_plan(plan: Plan) -> None:
     print(f"target {target}{reader}; SLO {plan.slo_path}; judged tiers: {', '.join(plan.expected_tiers) or 'none'}; "
           f"a canary every {probe.interval_s:g} s, polled every {probe.poll_interval_s:g} s; "
           f"{plan.target.tls.describe()}")
-    for line in (*plan.notes, *plan.unmeasured):
+    for line in plan.notes:
         print(f"note: {line}")
-    print("ok: nothing started (--check)")
+    if not plan.unmeasured:
+        print("ok: nothing started (--check)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     plan = resolved.plan
     if args.check or args.connect:
         print_plan(plan)
+        if plan.unmeasured:  # a run of this plan is certain to be invalid: say so now, as a setting to fix
+            raise ConfigError(f"the SLO cannot be measured: {plan.unmeasured[0]}")
         if not args.connect:
             return 0
         return connect_and_print(plan.target, plan.target.tls, plan.slo, poll_s=plan.probe.poll_interval_s,

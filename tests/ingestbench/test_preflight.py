@@ -22,6 +22,18 @@ NOWHERE = "http://127.0.0.1:9"
 NEEDED = sorted((kind, s.env) for kind, spec in specs().items() for s in spec.secrets if WRITER in s.needed_by)
 
 
+READ_THERE = ("--reader", "pipeline", "--reader-url", NOWHERE)  # a reader, so that every tier can be measured
+
+
+def test_check_refuses_a_run_whose_slo_cannot_be_measured() -> None:
+    """segment only ingests: without a reader no TTA can be measured, so the run is certain to be invalid."""
+    done = _ib("run", "--scenario", "quick", "--target", "segment", "--url", NOWHERE, "--check",
+               env=_env("segment", drop=None))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the SLO cannot be measured: TTA not measured: target 'segment' has no reader" in done.stderr
+    assert "ok: nothing started" not in done.stdout
+
+
 def _env(kind: str, drop: str | None) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("INGESTBENCH_")}
     secrets = {s.env: f"dummy-{i}" for i, s in enumerate(specs()[kind].secrets)}
@@ -39,7 +51,7 @@ def test_every_kind_with_a_writer_secret_is_covered() -> None:
 
 @pytest.mark.parametrize("kind, secret", NEEDED)
 def test_run_check_names_a_missing_writer_secret(kind: str, secret: str) -> None:
-    argv = ("run", "--scenario", "quick", "--target", kind, "--url", NOWHERE, "--check")
+    argv = ("run", "--scenario", "quick", "--target", kind, "--url", NOWHERE, *READ_THERE, "--check")
     missing = _ib(*argv, env=_env(kind, drop=secret))
     assert missing.returncode == 2, missing.stdout + missing.stderr
     lines = missing.stderr.strip().splitlines()
@@ -51,8 +63,8 @@ def test_run_check_names_a_missing_writer_secret(kind: str, secret: str) -> None
 
 @pytest.mark.parametrize("kind, secret", NEEDED)
 def test_probe_check_names_a_missing_writer_secret(kind: str, secret: str) -> None:
-    argv = ("probe", "--target", kind, "--url", NOWHERE, "--declared-rate-eps", "10", "--no-transactional",
-            "--check")
+    argv = ("probe", "--target", kind, "--url", NOWHERE, *READ_THERE, "--declared-rate-eps", "10",
+            "--no-transactional", "--check")
     missing = _ib(*argv, env=_env(kind, drop=secret))
     assert missing.returncode == 2 and secret in missing.stderr, missing.stdout + missing.stderr
     ok = _ib(*argv, env=_env(kind, drop=None))
