@@ -143,7 +143,7 @@ def check(*args: str) -> subprocess.CompletedProcess[str]:
 def test_scenario_keys_and_bad_ca_files(tmp_path, self_signed):
     (tmp_path / "certs").mkdir()
     (tmp_path / "certs" / "ca.pem").write_bytes(self_signed.cert.read_bytes())
-    target = '[target]\nkind = "segment"\nurl = "https://127.0.0.1:1"\n'
+    target = '[target]\nreader = {kind = "pipeline", url = "https://127.0.0.1:1"}\nkind = "segment"\nurl = "https://127.0.0.1:1"\n'
     good = tmp_path / "good.toml"
     good.write_text(SCENARIO + target + 'ca_file = "certs/ca.pem"\n')  # relative to the scenario file
     ok = check("--scenario", str(good))
