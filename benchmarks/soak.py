@@ -110,7 +110,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
                 if name is not None and kib is not None:
                     rss.setdefault(f"{name}:{pid}", []).append((t, kib))
             if run_dir is None:
-                dirs = [p for p in out.iterdir() if p.is_dir()] if out.is_dir() else []
+                dirs = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()] if out.is_dir() else []
                 run_dir = dirs[0] if dirs else None
             if run_dir is not None:
                 parse = t - last_parse >= 60

@@ -20,7 +20,8 @@ def ib_run(out: Path, *args: str, timeout: float = 150, env: dict[str, str] | No
     proc = subprocess.run([sys.executable, "-m", "ingestbench", "run", "--out", str(out), "--no-progress", *args],
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
     elapsed = time.monotonic() - started
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
+    assert (out / "latest").resolve() == run_dir.resolve()  # <out>/latest points at the run
     return proc.returncode, run_dir, elapsed, proc.stdout + proc.stderr
 
 
@@ -43,7 +44,7 @@ def ib_run_watched(out: Path, *args: str, env: dict[str, str], timeout: float = 
     finally:
         if proc.poll() is None:
             proc.kill()
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
     return proc.returncode, run_dir, time.monotonic() - started, output, sorted(cmdlines)
 
 

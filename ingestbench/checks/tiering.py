@@ -91,15 +91,14 @@ class RateArrays:
 
 
 def _stalls(ordered: Sequence[RatePoint], span_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """The stalls of sorted points as disjoint ``[from, to)`` intervals, in order."""
+    """The stalls of points as disjoint ``[from, to)`` intervals, in order. A stall reaches back by its lag, so
+    a later second's reach can begin before an earlier one's: the reaches are merged in the order they begin."""
     merged: list[list[float]] = []
-    for p in ordered:
-        if p.behind_s > 0:
-            start, end = p.unix_s - span_s - p.behind_s, p.unix_s
-            if merged and start <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
+    for start, end in sorted((p.unix_s - span_s - p.behind_s, p.unix_s) for p in ordered if p.behind_s > 0):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
     return np.array([m[0] for m in merged], dtype=float), np.array([m[1] for m in merged], dtype=float)
 
 

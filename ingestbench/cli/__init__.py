@@ -18,8 +18,12 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ingestbench import __version__
+from ingestbench.cli.help import EXIT_CODES, add_global_options
 from ingestbench.records.config import ConfigError
 from ingestbench.records.exit_codes import ExitCode
+
+DESCRIPTION = """Prove or disprove an analytics system's ingestion promise: drive events at controlled rates, write
+canary events, look them up on the query side, and judge each traffic tier's time to availability against an SLO."""
 
 COMMANDS = {  # subcommand -> the module that registers and runs it
     "pipeline": "ingestbench.cli.pipeline",
@@ -52,9 +56,10 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser for ``command`` (every command when None)."""
-    parser = _Parser(prog="ingestbench", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(prog="ingestbench", description=DESCRIPTION, epilog=f"{EXIT_CODES}\n\n`ingestbench COMMAND "
+                     "--help` tells more of each command.", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"ingestbench {__version__}")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     modules = [COMMANDS[command]] if command in COMMANDS else sorted(set(COMMANDS.values()))
     for name in modules:

@@ -1,4 +1,4 @@
-"""``ingestbench pipeline``: run the reference pipeline (the embedded default target) in the foreground."""
+"""``ingestbench pipeline``: the reference pipeline (the embedded default target) in the foreground."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from ingestbench.cli.help import EXIT_CODES_PLAIN, command, internal, seconds
 from ingestbench.pipeline.app import PipelineApp, PipelineConfig
 from ingestbench.records import defaults
 from ingestbench.records.config import ConfigError, check_number, positive, resolve
@@ -43,23 +44,29 @@ class ClientErrorsInOneLine(logging.Filter):
         return True
 
 
+DESCRIPTION = """Run the reference ingestion pipeline in the foreground: the embedded default target of `ingestbench
+run`, here to be started on its own and pointed at with --url. It accepts events over HTTP, buffers them and
+makes them queryable when a flush rule fires: every --flush-rows events, or when the oldest buffered event has
+waited --flush-max-wait-s (so at low volume events take up to that long to become queryable, at high volume
+much less). With INGESTBENCH_WRITE_KEY set, writes and queries must carry it as a Bearer key. Ctrl-C stops it."""
+
+
 def register(sub: Any) -> None:
-    p = sub.add_parser("pipeline", help="run the reference ingestion pipeline (the default target)",
-                       description=__doc__)
+    p = command(sub, "pipeline", summary="run the reference ingestion pipeline (the default target)",
+                description=DESCRIPTION, exits=EXIT_CODES_PLAIN, examples=(
+                    "ingestbench pipeline --port 8080 --data /var/lib/ingestbench",
+                    "ingestbench pipeline --port 0 --flush-rows 300 --flush-max-wait-s 3"))
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port to bind (default 8080; 0 picks a free one)")
-    p.add_argument("--data", default=None, help="directory of the durable store (default: a new temp dir)")
+    p.add_argument("--data", default=None, metavar="DIR", help="directory of the durable store (default: a new "
+                   "temporary directory)")
     p.add_argument("--flush-rows", type=int, default=None, help="flush when this many events are buffered "
                    "(default 3000)")
-    p.add_argument("--flush-max-wait", type=float, default=None, help="flush when the oldest buffered event "
-                   "has waited this many seconds (default 30)")
+    seconds(p, "flush-max-wait", "flush when the oldest buffered event has waited this long (default 30)")
     p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body (default 5 MiB)")
     p.add_argument("--max-batch", type=int, default=None, help="most events per batch request (default 1000)")
-    p.add_argument("--ready-file", default=None, help="write 'host:port' to this file once listening")
-    p.add_argument("--run-id", default=None, help="a run_id label on every metric (default: the plan's, else "
-                   "none)")
-    p.add_argument("--plan", default=None, help="a run's plan.json: every setting from its pipeline part (a run "
-                   "starts its embedded pipeline this way; the other options are then not allowed)")
+    p.add_argument("--run-id", default=None, help="a run_id label on every metric (default none)")
+    internal(p, "--ready-file", "--plan")
     p.set_defaults(func=run)
 
 
@@ -75,7 +82,7 @@ def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig, str | N
     data = resolve("data", args.data, None, str) or tempfile.mkdtemp(prefix="ingestbench-pipeline-")
     checks = {
         "flush-rows": (args.flush_rows, defaults.FLUSH_ROWS, positive(int)),
-        "flush-max-wait": (args.flush_max_wait, defaults.FLUSH_MAX_WAIT_S, positive(float)),
+        "flush-max-wait-s": (args.flush_max_wait_s, defaults.FLUSH_MAX_WAIT_S, positive(float)),
         "max-body-bytes": (args.max_body_bytes, defaults.MAX_BODY_BYTES, positive(int)),
         "max-batch": (args.max_batch, defaults.MAX_BATCH_EVENTS, positive(int)),
     }
@@ -87,7 +94,7 @@ def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig, str | N
     config = PipelineConfig(
         data_dir=Path(data),
         flush_rows=int(values["flush-rows"]),
-        flush_max_wait_s=float(values["flush-max-wait"]),
+        flush_max_wait_s=float(values["flush-max-wait-s"]),
         write_key=os.environ.get(WRITE_KEY_ENV) or None,  # a secret: from the environment only, never a flag
         max_body_bytes=int(values["max-body-bytes"]),
         max_batch=int(values["max-batch"]),
@@ -106,7 +113,8 @@ def _from_plan(args: argparse.Namespace) -> tuple[str, int, PipelineConfig, str 
         raise ConfigError(f"plan: {args.plan} has no embedded pipeline (its target has a URL)")
     data = p.data_dir or tempfile.mkdtemp(prefix="ingestbench-pipeline-")
     config = PipelineConfig(data_dir=Path(data), flush_rows=p.flush_rows, flush_max_wait_s=p.flush_max_wait_s,
-                            write_key=os.environ.get(WRITE_KEY_ENV) or None, run_id=plan.run_id or None)
+                            write_key=os.environ.get(WRITE_KEY_ENV) or None, run_id=plan.run_id or None,
+                            tags=plan.tags)
     return p.host, p.port, config, p.ready_file
 
 

@@ -1,15 +1,5 @@
-"""``ingestbench probe``: run the TTA probe alone against a target, like Loki's canary.
-
-Writes canaries, polls for them, records ``OUT/samples.jsonl`` as observations are decided, serves
-Prometheus ``/metrics`` when ``--metrics-port`` is given. When ``--duration`` is over or on SIGINT/SIGTERM it
-stops writing and drains until every canary is seen or past its loss horizon (a second signal skips the
-drain: what is still pending is undecided, and the result invalid), then judges with the same judge as
-``ingestbench run`` and prints the verdict table. Exit code: 0 pass, 1 an SLO failed, 2 bad usage or config,
-3 invalid (too few samples, e.g. because the target was unreachable; undecided canaries; an https certificate
-that does not verify, found by a TLS handshake before the first canary).
-
-    ingestbench probe --url http://127.0.0.1:8080 --declared-rate-eps 10 --duration 120 --metrics-port 9465
-"""
+"""``ingestbench probe``: the time-to-availability probe alone against a target (what it does, for a user:
+:data:`DESCRIPTION`)."""
 
 from __future__ import annotations
 
@@ -22,57 +12,81 @@ from typing import Any
 
 from rich.console import Console
 
+from ingestbench.cli.connect import connect_and_print
+from ingestbench.cli.help import command, internal, kinds, seconds
 from ingestbench.cli.tls import add_tls_flags, tls_of
 from ingestbench.orchestrate.net import tls_problem
-from ingestbench.orchestrate.probe_process import footer, run_probe
-from ingestbench.orchestrate.targeting import TargetFlags, reader_plan
+from ingestbench.orchestrate.probe_process import footer, needs_reader, run_probe
+from ingestbench.orchestrate.targeting import TargetFlags, check_secrets, reader_plan
 from ingestbench.records import defaults
-from ingestbench.records.config import ConfigError, check_number, positive, resolve, target_options
+from ingestbench.records.config import ConfigError, check_number, parse_tags, positive, resolve, target_options
 from ingestbench.records.load import LARGEST, LARGEST_TIME_SCALE
 from ingestbench.records.plan import ProbePlan, TargetPlan, read_plan
 from ingestbench.records.slo_file import load_slo
 from ingestbench.results.table import print_verdicts
 from ingestbench.targets.roles import make_roles
 
+DESCRIPTION = """Run the time-to-availability probe alone against a target, like Loki's canary: write uniquely
+marked canary events, look each up on the target's query side until it is there, and judge the times against
+the SLO's tiers. Canaries are tiered by the ingest rate around them: give exactly one of --declared-rate-eps,
+--rate-timeline or --rate-query. Results go to --out (samples.jsonl, probe.json, slo.toml); `ingestbench gate
+DIR` on them later gives the same verdicts. The probe stops at --duration-s or on Ctrl-C, then drains until
+every canary is decided (a second Ctrl-C skips the drain)."""
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("probe", help="run the time-to-availability probe alone against a target",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", default=None, help="target kind (default pipeline)")
+    p = command(sub, "probe", summary="run the time-to-availability probe alone against a target",
+                description=DESCRIPTION, examples=(
+                    "ingestbench probe --url http://127.0.0.1:8080 --declared-rate-eps 10 --duration-s 120",
+                    "ingestbench probe --target clickhouse --url http://127.0.0.1:8123 --rate-query "
+                    "'sum(rate(events_total[1m]))' --prometheus-url http://127.0.0.1:9090 --metrics-port 9465"))
+    p.add_argument("--target", default=None, metavar="KIND", help=f"target kind: {kinds()} (default pipeline)")
     p.add_argument("--url", default=None, help="target base URL (env INGESTBENCH_URL)")
     p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>); secrets come from the "
-                   "environment variables the target names, never from options")
+                   "environment variables the target names, never from options (`ingestbench targets` lists both)")
     add_reader_flags(p, default="env INGESTBENCH_READER", url_default="env INGESTBENCH_READER_URL")
     add_tls_flags(p, scenario=False)
-    p.add_argument("--duration", type=float, default=None, help="seconds to probe (default: until SIGINT)")
-    p.add_argument("--declared-rate-eps", type=float, default=None,
-                   help="ingest rate the target is known to run at, for tiering")
-    p.add_argument("--rate-timeline", default=None, help="load generator rate timeline (JSON lines) to tier by")
-    p.add_argument("--rate-query", default=None, help="PromQL giving the achieved ingest rate in events/s")
+    seconds(p, "duration", "how long to write canaries (default: until Ctrl-C)")
+    p.add_argument("--declared-rate-eps", type=float, default=None, metavar="EVENTS_PER_S",
+                   help="the ingest rate the target is known to run at, in events/s, to tier canaries by")
+    p.add_argument("--rate-timeline", default=None, metavar="PATH",
+                   help="a load generator's rate timeline (rates.jsonl) to tier canaries by")
+    p.add_argument("--rate-query", default=None, metavar="PROMQL",
+                   help="a PromQL query giving the achieved ingest rate in events/s, to tier canaries by")
     p.add_argument("--prometheus-url", default=None, help="Prometheus base URL for --rate-query")
-    p.add_argument("--slo", default=None, help="SLO file (default: the vendor promise)")
-    p.add_argument("--time-scale", type=float, default=None, help="scale SLO targets and warm-ups (default 1)")
-    p.add_argument("--out", default=None, help="directory for samples.jsonl (default results/probe-<time>)")
-    p.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port (0: any free)")
+    p.add_argument("--slo", default=None, metavar="PATH", help="SLO file (default: the vendor promise)")
+    p.add_argument("--time-scale", type=float, default=None, metavar="FACTOR",
+                   help="multiply the SLO's targets, warm-ups and loss horizons by this (default 1)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="the directory this probe's results are written to (default results/probe-<time>)")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port (0: "
+                   "any free port; default: not served)")
     p.add_argument("--metrics-host", default=None, help="address for /metrics (default 127.0.0.1)")
-    p.add_argument("--run-id", default=None, help="a run_id label on every metric (default none), to select "
-                   "this probe on the dashboards")
-    p.add_argument("--interval", type=float, default=None, help="seconds between canaries (default 1)")
-    p.add_argument("--poll-interval", type=float, default=None, help="seconds between look-ups (default 0.25)")
-    p.add_argument("--lost-after", type=float, default=None, help="seconds until a canary is lost, for every "
-                   "tier (default: each tier's lost_after from the SLO, 10x its target unless set, time-scaled)")
-    p.add_argument("--drain", type=float, default=None, help="at most this many seconds of drain at the end "
-                   "(default: until every canary is decided; canaries still pending after a cap are undecided)")
+    p.add_argument("--run-id", default=None, help="a run_id label on every metric, to select this probe on the "
+                   "dashboards (default none)")
+    p.add_argument("--tag", action="append", default=None, metavar="KEY=VALUE", help="a label of this probe "
+                   "(repeatable; env INGESTBENCH_TAGS=k=v,k2=v2) on every metric it exports")
+    seconds(p, "interval", "time between canaries (default 1)")
+    seconds(p, "poll-interval", "time between look-ups of a pending canary (default 0.25)")
+    seconds(p, "lost-after", "how long a canary may stay unseen before it is lost, for every tier (default: each "
+            "tier's lost_after from the SLO: 10x its target unless set, time-scaled)")
+    seconds(p, "drain", "at most this long to drain at the end (default: until every canary is decided; "
+            "canaries still pending after a cap are undecided)")
     p.add_argument("--batch-size", type=int, default=None, help="events per canary request: the canary rides "
                    "in a batch of ordinary events, as the load sends them (default 1: the single-event endpoint)")
-    p.add_argument("--expect-tier", action="append", default=None, help="a tier that must be judged (the run "
-                   "is invalid without it); repeat for several")
-    p.add_argument("--timeout", type=float, default=None, help="per-request timeout seconds (default 5)")
+    p.add_argument("--expect-tier", action="append", default=None, metavar="TIER", help="a tier that must be "
+                   "judged (the result is invalid without it); repeat for several")
+    seconds(p, "timeout", "timeout of each request (default 5)")
     p.add_argument("--no-transactional", action="store_true", help="skip the profile write/read check")
-    p.add_argument("--seed", type=int, default=None, help="seed for canary events (default: random)")
-    p.add_argument("--plan", default=None, help="a run's plan.json: every setting from its probe part (the "
-                   "other options are then not allowed)")
+    p.add_argument("--seed", type=int, default=None, help="seed for the canaries' ids and timing (default: "
+                   "random ids; the events they ride with always come from seed 0)")
+    p.add_argument("--check", action="store_true", help="validate every option, the SLO, the target's options "
+                   "and secrets, print what would run, and start nothing (exit 0, or 2 naming what is wrong)")
+    p.add_argument("--connect", action="store_true", help="--check, then without any load: write one canary "
+                   "(and one profile) with the target's keys and read it back, with timings; a rejected key exits 2, "
+                   "an unreachable target or a canary not visible in time 3")
+    internal(p, "--plan")
     p.set_defaults(func=run)
 
 
@@ -85,7 +99,7 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
     slo_path = resolve("slo", args.slo, None, str)
     time_scale = resolve("time-scale", args.time_scale, defaults.TIME_SCALE, pos_f)
     check_number("time-scale:", time_scale, maximum=LARGEST_TIME_SCALE)
-    lost_after_s = resolve("lost-after", args.lost_after, None, pos_f)
+    lost_after_s = resolve("lost-after-s", args.lost_after_s, None, pos_f)
     plan = ProbePlan(
         target=resolve("target", args.target, "pipeline", str),
         url=url,
@@ -95,7 +109,7 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
         target_options=target_options(args.target_opt, environ=os.environ),
         reader=reader_plan(TargetFlags.of(args), os.environ),
         tls=tls_of(args),
-        duration_s=resolve("duration", args.duration, None, pos_f),
+        duration_s=resolve("duration-s", args.duration_s, None, pos_f),
         declared_rate_eps=resolve("declared-rate-eps", args.declared_rate_eps, None, float),
         rate_timeline=resolve("rate-timeline", args.rate_timeline, None, str),
         rate_query=resolve("rate-query", args.rate_query, None, str),
@@ -104,22 +118,23 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
         metrics_port=resolve("metrics-port", args.metrics_port, None, int),
         metrics_host=resolve("metrics-host", args.metrics_host, defaults.METRICS_HOST, str),
         run_id=resolve("run-id", args.run_id, None, str) or None,
-        interval_s=resolve("interval", args.interval, defaults.CANARY_INTERVAL_S, pos_f),
-        poll_interval_s=resolve("poll-interval", args.poll_interval, defaults.POLL_INTERVAL_S, pos_f),
+        tags=parse_tags(args.tag, environ=os.environ),
+        interval_s=resolve("interval-s", args.interval_s, defaults.CANARY_INTERVAL_S, pos_f),
+        poll_interval_s=resolve("poll-interval-s", args.poll_interval_s, defaults.POLL_INTERVAL_S, pos_f),
         lost_after_s=lost_after_s,
-        drain_s=resolve("drain", args.drain, None, float),
+        drain_s=resolve("drain-s", args.drain_s, None, float),
         batch_size=resolve("batch-size", args.batch_size, defaults.CANARY_BATCH_SIZE, positive(int)),
         expected_tiers=tuple(args.expect_tier or ()),
-        timeout_s=resolve("timeout", args.timeout, defaults.REQUEST_TIMEOUT_S, pos_f),
+        timeout_s=resolve("timeout-s", args.timeout_s, defaults.REQUEST_TIMEOUT_S, pos_f),
         seed=resolve("seed", args.seed, None, int),
         transactional=not args.no_transactional,
     )
     for key in ("duration_s", "interval_s", "poll_interval_s", "lost_after_s", "timeout_s"):
         if getattr(plan, key) is not None:
-            check_number(key.removesuffix("_s").replace("_", "-") + ":", getattr(plan, key), maximum=LARGEST)
+            check_number(key.replace("_", "-") + ":", getattr(plan, key), maximum=LARGEST)
     for key in ("drain_s", "declared_rate_eps"):
         if getattr(plan, key) is not None:
-            check_number(key.removesuffix("_s").replace("_", "-") + ":", getattr(plan, key), allow_minimum=True,
+            check_number(key.replace("_", "-") + ":", getattr(plan, key), allow_minimum=True,
                          maximum=LARGEST)
     if plan.batch_size < 1:
         raise ConfigError(f"batch-size: must be >= 1, got {plan.batch_size}")
@@ -148,7 +163,8 @@ def add_reader_flags(p: argparse.ArgumentParser, *, default: str, url_default: s
 def _plan(args: argparse.Namespace) -> ProbePlan:
     if args.plan is None:
         return plan_from_args(args)
-    given = [k for k, v in vars(args).items() if k not in ("plan", "func", "command", "log_level")
+    given = [k for k, v in vars(args).items() if k not in ("plan", "func", "command", "log_level", "check",
+                                                           "connect")
              and v not in (None, False)]
     if given:
         raise ConfigError(f"plan: --{given[0].replace('_', '-')} cannot be combined with --plan (the plan has it)")
@@ -162,6 +178,16 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ConfigError(f"expect-tier: no tier {unknown[0]!r} in the SLO")
     roles = make_roles(TargetPlan(plan.target, plan.url, plan.target_options, reader=plan.reader), os.environ)
+    check_secrets(roles, os.environ, reads=needs_reader(plan), profiles=plan.transactional)
+    if args.check or args.connect:
+        reader = f", reading through {plan.reader.kind} at {plan.reader.url}" if plan.reader else ""
+        print(f"probe {plan.target} at {plan.url}{reader}; a canary every {plan.interval_s:g} s, polled every "
+              f"{plan.poll_interval_s:g} s; SLO {plan.slo_path or 'the vendor promise'} at time scale "
+              f"{plan.time_scale:g}; results in {plan.out}\nok: nothing started (--check)")
+        if not args.connect:
+            return 0
+        target = TargetPlan(plan.target, plan.url, plan.target_options, reader=plan.reader)
+        return connect_and_print(target, plan.tls, plan.slo, poll_s=plan.poll_interval_s, timeout_s=plan.timeout_s)
     problem = tls_problem(plan.url, plan.tls, plan.reader.url if plan.reader else None)
     if problem:  # before the first canary: no write key goes to a server whose certificate is not trusted
         print(f"ingestbench: {problem}; nothing was sent (--ca-file to trust its CA, or --insecure)", file=sys.stderr)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ingestbench.cli.help import command
 from ingestbench.records.config import ConfigError
 from ingestbench.records.exit_codes import ExitCode
 from ingestbench.records.numbers import fmt
@@ -25,17 +26,30 @@ from ingestbench.results.rundir import RunFiles
 
 
 def register(sub: Any) -> None:
-    r = sub.add_parser("report", help="re-render a run's reports from its files (also for a killed run)")
-    r.add_argument("run_dir")
+    r = command(sub, "report", summary="judge a run's files again and re-render its reports (also a killed run)",
+                description="Judge a results directory from its files alone and write its reports again "
+                "(report.md, report.html, junit.xml, run.json's verdicts). A run that was killed is judged from "
+                "what it recorded, and marked incomplete.", examples=("ingestbench report results/latest",),
+                exits="exit codes: 0 reports written · 2 not a results directory")
+    r.add_argument("run_dir", metavar="RUN_DIR", help="a run's (or a probe's) results directory")
     r.set_defaults(func=report)
-    g = sub.add_parser("gate", help="re-judge a finished run against an SLO file; exit code as for run")
-    g.add_argument("run_dir")
-    g.add_argument("--slo", default=None, help="SLO file (default: the one the run used)")
+    g = command(sub, "gate", summary="judge a finished run again, optionally against another SLO file",
+                description="Judge a results directory from its files alone, print the verdict per tier and "
+                "exit as the run did: for the run's own SLO, the same exit code as the command that produced the "
+                "directory. With --slo, judge it against another SLO file (a stricter promise, say).",
+                examples=("ingestbench gate results/latest", "ingestbench gate results/latest --slo strict.toml"))
+    g.add_argument("run_dir", metavar="RUN_DIR", help="a run's (or a probe's) results directory")
+    g.add_argument("--slo", default=None, metavar="PATH", help="SLO file (default: the one the run used)")
     g.set_defaults(func=gate)
-    c = sub.add_parser("compare", help="baseline / candidate / diff per tier; exit 1 on a regression, 3 when a "
-                       "run is invalid")
-    c.add_argument("base_dir")
-    c.add_argument("candidate_dir")
+    c = command(sub, "compare", summary="compare a candidate run with a baseline, per tier",
+                description="Show the baseline's, the candidate's and the change of each tier's judged "
+                "percentile. A tier regresses when its percentile grew by more than --max-regression and by more "
+                "than --min-change of its target.",
+                examples=("ingestbench compare results/base results/candidate --max-regression 0.10",),
+                exits="exit codes: 0 no regression · 1 a tier regressed · 2 bad usage · 3 a run is invalid, so "
+                "the comparison proves nothing")
+    c.add_argument("base_dir", metavar="BASE_DIR", help="the baseline run's results directory")
+    c.add_argument("candidate_dir", metavar="CANDIDATE_DIR", help="the candidate run's results directory")
     c.add_argument("--max-regression", type=float, default=0.10,
                    help="allowed growth of a judged percentile, as a fraction (default 0.10 = 10%%)")
     c.add_argument("--min-change", type=float, default=0.05,

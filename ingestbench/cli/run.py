@@ -1,14 +1,4 @@
-"""``ingestbench run`` and ``ingestbench scenarios``.
-
-    ingestbench run --scenario quick                       # embedded pipeline, time-scaled sweep, < 90 s
-    ingestbench run --scenario threshold-sweep --target pipeline --url http://127.0.0.1:8080
-    ingestbench run --scenario my.toml --check             # validate scenario, SLO and options; start nothing
-    ingestbench scenarios                                  # list the built-in scenarios
-
-Precedence: CLI flag > environment ``INGESTBENCH_*`` > scenario file > default, resolved once into a plan
-that every child of the run reads from ``plan.json``.
-Exit codes: 0 all tiers pass · 1 an SLO failed · 2 usage/config error · 3 run invalid.
-"""
+"""``ingestbench run`` and ``ingestbench scenarios`` (what they do, for a user: :data:`DESCRIPTION`)."""
 
 from __future__ import annotations
 
@@ -17,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ingestbench.cli.connect import connect_and_print
+from ingestbench.cli.help import EXIT_CODES_PLAIN, command, kinds
 from ingestbench.cli.probe import add_reader_flags
 from ingestbench.cli.tls import add_tls_flags
 from ingestbench.orchestrate.resolve import RunFlags, resolve_run
@@ -26,30 +18,57 @@ from ingestbench.records.config import ConfigError, resolve
 from ingestbench.records.plan import Plan
 from ingestbench.records.scenario import EXAMPLES, is_slo_file, load_scenario, scenarios_dirs
 
+DESCRIPTION = """Run a whole scenario against a target and judge it: start the target (the embedded reference
+pipeline unless --url is given), drive the scenario's load steps with Locust, write canaries and look them up with
+the probe, then judge every traffic tier's time to availability against the SLO and write the reports. Settings
+come from the flag, else the environment (INGESTBENCH_<FLAG>, e.g. INGESTBENCH_TIME_SCALE; not --check and
+--no-progress), else the scenario file, else the default. Results go to <out>/<run-id>/ (report.md, report.html,
+junit.xml, run.json, samples.jsonl, rates.jsonl), and <out>/latest points at the last run."""
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("run", help="run a whole scenario: target, load, probe, verdicts, reports",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenario", default=None, help="scenario name or TOML path (default quick)")
-    p.add_argument("--target", default=None, help="target kind (default: the scenario's, else the pipeline)")
+    p = command(sub, "run", summary="run a whole scenario: target, load, probe, verdicts, reports",
+                description=DESCRIPTION, examples=(
+                    "ingestbench run --scenario quick",
+                    "ingestbench run --scenario threshold-sweep --target clickhouse --url http://127.0.0.1:8123",
+                    "ingestbench run --scenario my.toml --check",
+                    "ingestbench run --scenario quick --run-id ci-1234 --tag branch=main"))
+    p.add_argument("--scenario", default=None, metavar="NAME|PATH",
+                   help="a built-in scenario (`ingestbench scenarios`) or a TOML file (default quick)")
+    p.add_argument("--target", default=None, metavar="KIND",
+                   help=f"target kind: {kinds()} (default: the scenario's, else pipeline)")
     p.add_argument("--url", default=None, help="target base URL (without it the embedded pipeline is started)")
     p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>; the scenario's [target]); "
-                   "secrets come from the environment variables the target names")
+                   "secrets come from the environment variables the target names (`ingestbench targets`)")
     add_reader_flags(p, default="default: the scenario's [target] reader, else the target itself")
     add_tls_flags(p)
-    p.add_argument("--slo", default=None, help="SLO file (default: the scenario's, else the vendor promise)")
-    p.add_argument("--time-scale", type=float, default=None, help="scale durations (default: the scenario's)")
-    p.add_argument("--processes", type=int, default=None, help="Locust processes (default 1)")
-    p.add_argument("--out", default=None, help="results root (default results/)")
+    p.add_argument("--slo", default=None, metavar="PATH",
+                   help="SLO file (default: the scenario's, else the vendor promise)")
+    p.add_argument("--time-scale", type=float, default=None, metavar="FACTOR",
+                   help="multiply every duration (steps, SLO targets, flush waits) by this; rates are never "
+                   "scaled (default: the scenario's, else 1)")
+    p.add_argument("--processes", type=int, default=None, help="Locust processes generating the load (default 1)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="the results root: this run writes DIR/<run-id>/ (default results)")
+    p.add_argument("--run-id", default=None, help="the run's id: its directory's name and a label on every "
+                   "metric (default <time>-<scenario>-<random>)")
+    p.add_argument("--tag", action="append", default=None, metavar="KEY=VALUE", help="a label of this run "
+                   "(repeatable; env INGESTBENCH_TAGS=k=v,k2=v2): on every metric, in run.json and the report")
     p.add_argument("--seed", type=int, default=None, help="seed for events and canaries (default: the scenario's)")
     p.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
     p.add_argument("--metrics-sd", default=None, metavar="PATH", help="keep a Prometheus file_sd list of the "
                    "run's /metrics endpoints (pipeline, generator, probe) in PATH while it runs")
-    p.add_argument("--check", action="store_true", help="validate the scenario, its SLO, the targets and every "
-                   "option, print what would run, and start nothing (exit 0, or 2 naming what is wrong)")
+    p.add_argument("--check", action="store_true", help="validate the scenario, its SLO, the targets, their "
+                   "options and secrets, print what would run, and start nothing (exit 0, or 2 naming what is "
+                   "wrong)")
+    p.add_argument("--connect", action="store_true", help="--check, then without any load: write one canary "
+                   "(and one profile) to the target with its keys and read it back, with timings; a rejected key "
+                   "exits 2, an unreachable target or a canary not visible in time 3")
     p.set_defaults(func=run)
-    s = sub.add_parser("scenarios", help="list the built-in scenarios")
+    s = command(sub, "scenarios", summary="list the built-in scenarios", exits=EXIT_CODES_PLAIN,
+                description="List the scenarios that come with ingestbench, with their rates and length; any "
+                "of them is a --scenario NAME for `ingestbench run`.", examples=("ingestbench scenarios",))
     s.set_defaults(func=list_scenarios)
 
 
@@ -87,7 +106,7 @@ def _describe(label: str, path: Path, width: int) -> None:
 
 def flags_of(args: argparse.Namespace) -> RunFlags:
     return RunFlags(scenario=args.scenario, targets=TargetFlags.of(args), slo=args.slo, time_scale=args.time_scale,
-                    processes=args.processes, seed=args.seed)
+                    processes=args.processes, seed=args.seed, run_id=args.run_id, tags=args.tag)
 
 
 def print_plan(plan: Plan) -> None:
@@ -110,9 +129,12 @@ def print_plan(plan: Plan) -> None:
 def run(args: argparse.Namespace) -> int:
     resolved = resolve_run(flags_of(args), os.environ)
     plan = resolved.plan
-    if args.check:
+    if args.check or args.connect:
         print_plan(plan)
-        return 0
+        if not args.connect:
+            return 0
+        return connect_and_print(plan.target, plan.target.tls, plan.slo, poll_s=plan.probe.poll_interval_s,
+                                 timeout_s=plan.probe.timeout_s)
     sd = resolve("metrics-sd", args.metrics_sd, None, str)
     options = RunOptions(out_root=Path(resolve("out", args.out, "results", str)), progress=not args.no_progress,
                          metrics_sd=Path(sd) if sd else None)

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from ingestbench.cli.help import command, kinds
 from ingestbench.cli.tls import add_tls_flags, tls_of
 from ingestbench.records.config import ConfigError, resolve, target_options
 from ingestbench.records.tls import INSECURE_NOTE, client_context
@@ -29,9 +30,18 @@ TIMEOUT_S = 30.0
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("setup", help="create what a target needs (ClickHouse: database, table, Buffer table)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", default=None, help="target kind (env INGESTBENCH_TARGET)")
+    p = command(sub, "setup", summary="create what a target needs (ClickHouse: database, table, Buffer table)",
+                description="Create what a target needs before a run (for ClickHouse: the database, the table "
+                "and, if asked, a Buffer table in front of it). It prints every statement it runs and, at the end, "
+                "what to use next (for ClickHouse the insert_into option for `ingestbench run`). Running it again "
+                "changes nothing that is already as asked. Secrets come from the environment variables the target "
+                "names (`ingestbench targets`).",
+                examples=("ingestbench setup --target clickhouse --url http://127.0.0.1:8123 --target-opt "
+                          "buffer=1,6,1000,1000000,1,100000000",),
+                exits="exit codes: 0 done · 2 bad usage, configuration, or a statement the server refused (its "
+                "message is printed)")
+    p.add_argument("--target", default=None, metavar="KIND", help=f"target kind: {kinds()} (env "
+                   "INGESTBENCH_TARGET)")
     p.add_argument("--url", default=None, help="target base URL (env INGESTBENCH_URL)")
     p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
                    help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>)")

@@ -14,14 +14,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ingestbench.cli.help import command
 from ingestbench.records.exit_codes import ExitCode
 from ingestbench.targets.registry import spec_of, specs
 from ingestbench.targets.spec import TargetSpec
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("targets", help="list the target kinds with their options and secrets",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command(sub, "targets", summary="list the target kinds with their options and secrets",
+                description="List every target kind this installation knows (a plugin installed beside "
+                "ingestbench too) with the roles it can play, its options (for --target-opt or the scenario's "
+                "[target] table) and the environment variables of its secrets.",
+                examples=("ingestbench targets", "ingestbench targets clickhouse"),
+                exits="exit codes: 0 listed · 2 an unknown kind")
     p.add_argument("kind", nargs="?", default=None, help="show only this kind")
     p.set_defaults(func=run)
 

@@ -1,19 +1,14 @@
 """Pacer: turns a RateSchedule into intended send times (open model) for this process's share.
 
 Request ``j`` carries events ``[j * batch_size, (j + 1) * batch_size)`` and is due when its first event is
-due: ``t0 + schedule.time_of_event(j * batch_size)``. With ``count`` generator processes, process ``index``
-owns the requests with ``j % count == index``, so the shares interleave and always add up to the whole
-schedule.
-
-**Shares over time** (generators joining and leaving mid-run) are :mod:`ingestbench.loadgen.shares`.
+due: ``t0 + schedule.time_of_event(j * batch_size)``. Which requests are this process's, also while
+generators join and leave, is :mod:`ingestbench.loadgen.shares`.
 
 Users ask for the next slot, sleep until it is due, and report when they actually started; the difference is
 the **schedule lag**. Users do not wake at each slot's own instant: they send at ``send_s``, the slot's time
 rounded *up* to the next ``tick_s`` boundary after ``t0``, so all the requests due in one tick go out
-together after a single wake-up. On the 2-core VM this was measured on, each separate wake-up of the
-generator process is expensive: 2,000 paced single events/s cost 433 µs of generator CPU per request with
-exact send times and 366 µs with a 10 ms tick (``benchmarks/README.md``). The lag histogram includes the
-rounding, so it is paid for honestly (about half a tick at p50).
+together after a single wake-up: each wake-up of the generator costs CPU (measured in ``benchmarks/README.md``).
+The lag histogram includes the rounding, so it is paid for honestly (about half a tick at p50).
 
 A request more than ``max_behind_s`` late is not sent at all (it is *dropped* and counted): catching up in a
 burst would put one step's traffic into the next. While a target asks to back off (429 with Retry-After),

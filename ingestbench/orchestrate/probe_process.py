@@ -70,7 +70,7 @@ async def run_probe(plan: ProbePlan, roles: Roles) -> tuple[ProbeRecord, ProbeRe
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    runner = await _serve_metrics(run_registry(registry, {"run_id": plan.run_id}), plan.metrics_host,
+    runner = await _serve_metrics(run_registry(registry, {"run_id": plan.run_id, **plan.tags}), plan.metrics_host,
                                   plan.metrics_port)
     settings = ProbeSettings(interval_s=plan.interval_s, poll_interval_s=plan.poll_interval_s,
                              transactional=plan.transactional, timeout_s=plan.timeout_s, drain_s=plan.drain_s,

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ingestbench.checks.judge import expected_tiers
-from ingestbench.orchestrate.targeting import TargetFlags, check_fits, resolve_targets
+from ingestbench.orchestrate.targeting import TargetFlags, check_fits, check_secrets, resolve_targets
 from ingestbench.records import defaults
-from ingestbench.records.config import ConfigError, check_number, positive, resolve
+from ingestbench.records.config import ConfigError, check_number, check_run_id, parse_tags, positive, resolve
 from ingestbench.records.load import LARGEST_TIME_SCALE
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import PipelinePlan, Plan, ProbePlan
@@ -40,6 +40,8 @@ class RunFlags:
     time_scale: float | None = None
     processes: int | None = None
     seed: int | None = None
+    run_id: str | None = None
+    tags: list[str] | None = None  # KEY=VALUE
 
 
 @dataclass(frozen=True)
@@ -79,13 +81,21 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
         notes.append(roles.no_profiles_reason())
     expected = tuple(expected_tiers(slo, [s.rate_eps for s in load.steps], transactional=transactional))
     analytical = [t.name for t in slo.tiers if t.path == ANALYTICAL and t.name in expected]
+    if ts != 1 and target.url is not None:
+        targets = ", ".join(f"{t.name} {slo.target_s(t):g} s" for t in slo.tiers if t.name in expected)
+        notes.append(f"time scale {ts:g} against {target.kind} at {target.url}: the SLO's targets are scaled "
+                     f"({targets}) but that system keeps its own timing (flush windows, batching), so a TTA it "
+                     "meets at time scale 1 can fail here; use --time-scale 1 to judge its real promise")
+    check_secrets(roles, environ, reads=bool(analytical), profiles=transactional)
     unmeasured = (roles.no_reader_reason(),) if roles.reader is None and analytical else ()
-    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}-{secrets.token_hex(2)}"
+    run_id = check_run_id(resolve("run-id", flags.run_id, None, str, environ=environ)
+                          or f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}-{secrets.token_hex(2)}")
+    tags = parse_tags(flags.tags, environ=environ)
     plan = Plan(
         run_id=run_id, scenario_name=scenario.name, scenario_path=str(scenario.path),
         description=scenario.description, time_scale=ts, load=load.scaled(ts),
         target=target, slo_path=slo_path, processes=processes, expected_tiers=expected, notes=tuple(notes),
-        unmeasured=unmeasured,
+        unmeasured=unmeasured, tags=tags,
         pipeline=PipelinePlan(flush_rows=max(1, round(pipe.flush_rows * ts)),
                               flush_max_wait_s=pipe.flush_max_wait_s * ts) if target.url is None else None,
         probe=ProbePlan(target=target.kind, url=target.url or "", slo_path=slo_path, slo=slo, time_scale=ts,
@@ -93,6 +103,7 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
                         interval_s=probe.interval_s * ts, poll_interval_s=probe.poll_interval_s * ts,
                         batch_size=canary_batch, transactional=transactional,
                         drain_s=None if probe.drain_s is None else probe.drain_s * ts,
-                        expected_tiers=expected, seed=None if seed is None else seed + 1, run_id=run_id),
+                        expected_tiers=expected, seed=None if seed is None else seed + 1, run_id=run_id,
+                        tags=tags),
     )
     return Resolved(plan, text)

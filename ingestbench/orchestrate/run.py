@@ -22,6 +22,7 @@ from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.machine import machine_facts, versions
 from ingestbench.orchestrate.net import free_port
 from ingestbench.orchestrate.supervisor import Supervisor
+from ingestbench.records.config import ConfigError
 from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.plan import Plan
 from ingestbench.records.run_record import (
@@ -63,7 +64,11 @@ class Run:
         self.supervisor: Supervisor | None = None
 
     def execute(self) -> Finished:
-        self.dir.mkdir(parents=True, exist_ok=False)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise ConfigError(f"run-id: {self.dir} exists already: give another --run-id") from None
+        point_latest(self.options.out_root, self.run_id)
         (self.dir / SCENARIO_COPY).write_text(self._scenario_text, encoding="utf-8")
         shutil.copyfile(self.plan.slo_path, self.dir / SLO_COPY)
         self._settle_plan()
@@ -125,7 +130,7 @@ class Run:
                       "poll_interval_s": plan.probe.poll_interval_s, "drain_s": plan.probe.drain_s,
                       "seed": plan.load.seed, "out_root": str(self.options.out_root)},
             slo={"path": plan.slo_path, "tiers": [_tier_doc(plan.slo, t) for t in plan.slo.tiers]},
-            expected_tiers=plan.expected_tiers, notes=plan.notes,
+            expected_tiers=plan.expected_tiers, notes=plan.notes, tags=plan.tags,
             probe=ProbeSummary(canary_batch_size=plan.probe.batch_size, load_eps=probe_load_eps(plan)),
             versions=versions(), machine=machine_facts(),
             children=tuple(ChildInfo(c.name, c.pid, c.poll(), str(c.log_path.relative_to(self.dir)))
@@ -152,6 +157,18 @@ class Run:
         return finish(self.dir, amend=amend)
 
 
+def point_latest(out_root: Path, run_id: str) -> None:
+    """``<out>/latest`` becomes a link to this run's directory (replaced atomically; where links cannot be
+    made, there is none)."""
+    tmp = out_root / f".latest-{run_id}"
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(run_id, target_is_directory=True)
+        tmp.replace(out_root / "latest")
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
 def probe_load_eps(plan: Plan) -> float:
     """Events/s the probe's canary requests add to the load (a canary rides in a batch like the load's)."""
     return plan.probe.batch_size / plan.probe.interval_s
@@ -163,9 +180,11 @@ def probe_load_warning(plan: Plan) -> str | None:
     added = probe_load_eps(plan)
     if not lowest or added <= 0.1 * lowest:
         return None
+    advice = "a longer [probe] interval_s" if plan.probe.batch_size == 1 else \
+        "[probe] single_event = true or a longer interval_s"
     return (f"the probe adds ~{added:.0f} events/s (a canary in a batch of {plan.probe.batch_size} every "
-            f"{plan.probe.interval_s:g} s), {added / lowest:.0%} of the lowest step ({lowest:g} events/s); set "
-            "[probe] single_event = true or a longer interval_s if that matters for this target")
+            f"{plan.probe.interval_s:g} s), {added / lowest:.0%} of the lowest step ({lowest:g} events/s); "
+            f"{advice} would lower that, if it matters for this target")
 
 
 def _tier_doc(slo: Slo, tier: Tier) -> dict[str, Any]:

@@ -24,9 +24,10 @@ from ingestbench.records.config import READER_ENV_PREFIX, ConfigError, resolve, 
 from ingestbench.records.load import LoadConfig
 from ingestbench.records.plan import TargetPlan
 from ingestbench.records.tls import INSECURE_NOTE, resolve_tls
-from ingestbench.targets.contract import Writer
+from ingestbench.targets.contract import ProfileStore, Writer
 from ingestbench.targets.registry import spec_of
 from ingestbench.targets.roles import Roles, make_roles
+from ingestbench.targets.spec import PROFILES, READER, WRITER
 
 SAMPLE_REQUESTS = 20  # requests of the load's own events checked against the writer's limits
 
@@ -94,6 +95,22 @@ def reader_plan(args: TargetFlags, environ: Mapping[str, str],
     options = target_options(args.reader_opt, environ=environ, scenario=table, prefix=READER_ENV_PREFIX,
                              flag="reader-opt")
     return TargetPlan(kind=kind, url=url, options=options)
+
+
+def check_secrets(roles: Roles, environ: Mapping[str, str], *, reads: bool, profiles: bool) -> None:
+    """Refuse (exit 2) a run certain to fail for a missing secret: one a target's spec says the roles it plays
+    here cannot work without (``reads``: canaries are looked up; ``profiles``: the transactional check runs),
+    naming the variable and what it is for."""
+    used: list[tuple[str, str]] = [(roles.writer_kind, WRITER)]
+    if reads and roles.reader is not None and roles.reader_kind is not None:
+        used.append((roles.reader_kind, READER))
+    if profiles and roles.profiles is not None:
+        from_writer = isinstance(roles.writer, ProfileStore)  # profiles come from the writer when it keeps them
+        used.append((roles.writer_kind if from_writer else roles.reader_kind or "", PROFILES))
+    for kind, role in used:
+        for secret in spec_of(kind).missing_secrets(environ, (role,)):
+            raise ConfigError(f"{secret.env} is not set: target {kind!r} needs it as the {role} ({secret.help}); "
+                              "secrets come from the environment only")
 
 
 def notes_for(roles: Roles) -> list[str]:

@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ class PipelineConfig:
     max_body_bytes: int = defaults.MAX_BODY_BYTES
     max_batch: int = defaults.MAX_BATCH_EVENTS
     run_id: str | None = None  # a run_id label on every metric: the run that started this pipeline
+    tags: dict[str, str] = field(default_factory=dict)  # the run's other labels (--tag)
 
     def __repr__(self) -> str:  # never print the key
         key = "set" if self.write_key else "unset"
@@ -85,7 +86,7 @@ class PipelineApp:
         self.config = config
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = PipelineMetrics(self.registry)
-        self._exposed = run_registry(self.registry, {"run_id": config.run_id})
+        self._exposed = run_registry(self.registry, {"run_id": config.run_id, **config.tags})
         self._store: Store | None = None
         self._ingestor: Ingestor | None = None
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pipeline-reader")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
@@ -113,3 +114,37 @@ def check_number(key: str, value: float, *, minimum: float = 0.0, allow_minimum:
         raise ConfigError(f"{key} must be a finite number {bound}, got {value!r}")
     if maximum is not None and value > maximum:
         raise ConfigError(f"{key} must be <= {maximum:g}, got {value!r}")
+
+
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# labels the metrics already carry: a tag may not take one over
+RESERVED_LABELS = frozenset({"run_id", "target", "scenario", "tier", "path", "outcome", "step", "window", "le",
+                             "quantile", "job", "instance", "role", "kind", "status", "reason", "error"})
+
+
+def parse_tags(flags: list[str] | None, *, environ: Mapping[str, str]) -> dict[str, str]:
+    """``--tag KEY=VALUE`` (repeatable) > ``INGESTBENCH_TAGS="k=v,k2=v2"``: labels of a run, on every metric it
+    exports and in its records. A key must be a Prometheus label name that no metric uses already.
+
+    >>> parse_tags(["branch=main"], environ={"INGESTBENCH_TAGS": "env=ci,branch=x"})
+    {'env': 'ci', 'branch': 'main'}
+    """
+    items = [i for i in environ.get("INGESTBENCH_TAGS", "").split(",") if i.strip()] + list(flags or [])
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not _LABEL.match(key) or key.startswith("__"):
+            raise ConfigError(f"tag: expected KEY=VALUE with KEY a label name (letters, digits, _), got {item!r}")
+        if key in RESERVED_LABELS:
+            raise ConfigError(f"tag: {key!r} is a label ingestbench sets itself; choose another name")
+        out[key] = value
+    return out
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names a results directory: letters, digits, '.', '_' and '-', at most 128."""
+    if not _RUN_ID.match(run_id) or run_id in (".", ".."):
+        raise ConfigError(f"run-id: {run_id!r} must be letters, digits, '.', '_' or '-' (it names a directory)")
+    return run_id

@@ -102,6 +102,7 @@ class ProbePlan:
     metrics_host: str = defaults.METRICS_HOST
     metrics_port: int | None = None
     run_id: str | None = None  # a label on every metric; a run sets its own, a probe alone takes --run-id
+    tags: dict[str, str] = field(default_factory=dict)  # more labels on every metric (--tag KEY=VALUE)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +136,7 @@ class Plan:
     unmeasured: tuple[str, ...] = ()  # what the SLO needs and the targets cannot give: each makes the run invalid
     rates_out: str | None = None  # where the generator writes its rate timeline
     generator_metrics_port: int | None = None  # the generator's /metrics on 127.0.0.1 (None: not served)
+    tags: dict[str, str] = field(default_factory=dict)  # labels on every metric and in the records (--tag)
     schema_version: int = PLAN_SCHEMA_VERSION
 
     @property

@@ -102,6 +102,7 @@ class RunRecord:
     slo: dict[str, Any] = field(default_factory=dict)
     expected_tiers: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what the run did not measure (or measured more coarsely), and why
+    tags: dict[str, str] = field(default_factory=dict)  # --tag KEY=VALUE: also labels on every metric
     probe: ProbeSummary = field(default_factory=ProbeSummary)
     versions: dict[str, Any] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)

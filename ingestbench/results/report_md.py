@@ -64,6 +64,8 @@ def summary(files: RunFiles) -> str:
                                                                else ""),
         f"- status: {run.status}, duration {fmt(run.duration_s)} s",
     ]
+    if run.tags:
+        lines.append("- tags: " + ", ".join(f"`{k}={v}`" for k, v in sorted(run.tags.items())))
     lines += [f"- **invalid:** {reason}" for reason in run.invalid_reasons]
     lines += [f"- note: {note}" for note in run.notes]
     lines += ["", "## Verdicts per tier", "",

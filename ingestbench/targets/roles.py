@@ -19,7 +19,8 @@ from typing import Any
 from ingestbench.records.config import ConfigError
 from ingestbench.records.plan import TargetPlan
 from ingestbench.targets.contract import ProfileStore, Reader, Writer
-from ingestbench.targets.registry import make_target
+from ingestbench.targets.registry import make_target, spec_of
+from ingestbench.targets.spec import READER
 
 
 @dataclass(frozen=True)
@@ -68,4 +69,8 @@ def make_roles(target: TargetPlan, environ: Mapping[str, str], *, url: str | Non
             raise ConfigError(f"reader-url: required for reader {r.kind!r}")
         reader = make_target(r.kind, r.url, options=r.options, environ=environ,
                              flags=("reader", "reader-url", "reader-opt"))
+        missing = spec_of(r.kind).missing_secrets(environ, (READER,))
+        if not isinstance(reader, Reader) and missing:
+            raise ConfigError(f"{missing[0].env} is not set: reader {r.kind!r} needs it to look canaries up "
+                              f"({missing[0].help}); secrets come from the environment only")
     return split_roles(writer, target.kind, reader, target.reader.kind if target.reader else None)

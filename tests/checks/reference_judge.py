@@ -1,280 +1,207 @@
-"""Judging as it was before the columnar judge: one Python object per canary, scalar tiering.
+"""An independent oracle for the judge: a run's records in, structured verdicts out.
 
-Kept as the oracle the columnar judge (:mod:`ingestbench.checks.judge`) is compared with on the same inputs
-(``tests/checks/test_judge_columnar.py``): the verdicts must be identical. Not used by the product.
+It shares no code and no text with the product (``tests/checks/test_oracle_independent.py`` parses it to make
+sure): its own promise and record reading (:mod:`tests.checks.reference_records`), its own placement
+(:mod:`tests.checks.reference_tiering`) and exact quantiles (:mod:`tests.checks.reference_quantiles`). It says
+nothing in words: a tier's outcome is its status, counts, percentiles and interval, a run's its status, exit
+code, and the causes that make it invalid as ``(kind, detail)`` pairs. The rules, from the README:
+
+- One record per canary and path: a ``late`` record wins; an ``undecided`` one gives way to any later one;
+  otherwise the first stands.
+- A canary seen after its horizon was lost (``late``). The horizon is its tier's when it was sent steady;
+  otherwise the longest of its path's tiers.
+- Judged values: steady canaries that were available (their TTA) or lost (infinite). TTA is the midpoint of
+  the gap it became visible in: from the last miss (or the send) to the answer that found it, or from the
+  poll before the first look-up when that look-up found it.
+- Losses (late ones included) and errors count in every window against the tier's budgets.
+- Status: no steady value in a tier nobody expected is ``unjudged`` (``fail`` over budget); fewer than the
+  tier's minimum is ``insufficient`` (``fail`` over budget); otherwise ``pass`` when the percentile is within
+  the target and no budget is exceeded, else ``fail``. A verdict is conclusive when the 95 % interval lies on
+  its side of the target (a pass needs an upper bound at or under it; a fail a lower bound over it).
+- Exit code: 3 (invalid: a problem, an invalid step, an insufficient tier, an undecided canary, no tier to
+  judge, every ingest errored, or only unjudged tiers) over 1 (a tier failed) over 0.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
+from tests.checks.reference_quantiles import ci_ranks, percentile
+from tests.checks.reference_records import Promise
+from tests.checks.reference_tiering import STEADY, Timeline
 
-from ingestbench.records.exit_codes import ExitCode
-from ingestbench.records.observation import AVAILABLE, ERRORED, LATE, LOST, UNDECIDED, Observation
-from ingestbench.records.slo import Slo, Tier
-from ingestbench.records.timeline import RatePoint, StepRow
-from ingestbench.records.verdicts import (
-    FAIL,
-    INSUFFICIENT,
-    INVALID,
-    PASS,
-    STEADY,
-    UNJUDGED,
-    WINDOWS,
-    JudgedRow,
-    TierVerdict,
-)
-from tests.checks.reference_quantiles import quantile, quantile_ci_ranks, upper_bound_min_n
-from tests.checks.reference_tiering import Tiering
-
-REPORTED_QUANTILES = (50, 90, 95, 99)
-_WINDOW_TEXT = {STEADY: "steady", "warmup": "in warm-up", "transition": "in transition",
-                "outside": "outside the load", "stall": "in a generator stall"}
+OK, SLO_FAILED, INVALID = 0, 1, 3
+PASS, FAIL, INSUFFICIENT, UNJUDGED, VOID = "pass", "fail", "insufficient", "unjudged", "invalid"
+REPORTED = (50, 90, 95, 99)
 
 
 @dataclass(frozen=True)
-class RateSource:
-    """What the judge tiers by: a rate timeline (``points``) or a rate the operator declared."""
-
-    points: tuple[RatePoint, ...] = ()
-    declared_rate_eps: float | None = None
-    window_s: float = 5.0  # already scaled
-
-
-@dataclass(frozen=True)
-class Judged:
-    """One canary as judged: its facts, where it was placed, and its final outcome under its tier's horizon."""
-
-    obs: Observation
-    tier: str | None
-    rate_eps: float | None
-    window: str
-    outcome: str
-
-    @property
-    def tta_s(self) -> float | None:
-        return self.obs.tta_s if self.outcome == AVAILABLE else None
-
-    def row(self) -> JudgedRow:
-        """The line of ``judged.jsonl`` (and what the reports chart)."""
-        o = self.obs
-        return JudgedRow(o.canary_id, o.path, self.tier, self.window, self.rate_eps, self.outcome, o.sent_unix_ms,
-                         self.tta_s, o.tta_low_s, o.tta_high_s)
+class TierOutcome:
+    tier: str
+    status: str
+    canaries: int
+    n: int
+    available: int
+    lost: int
+    late: int
+    errored: int
+    undecided: int
+    excluded: int
+    duplicates: int
+    allowed_lost: int
+    allowed_errored: int
+    windows: dict[str, dict[str, int]]
+    percentiles: dict[int, float | None]
+    max_s: float | None
+    judged_s: float | None
+    ci: tuple[float | None, float | None]
+    ci_ranks: tuple[int | None, int | None]
+    conclusive: bool
+    target_s: float
+    loss_horizon_s: float
 
 
 @dataclass(frozen=True)
-class RunVerdict:
-    tiers: tuple[TierVerdict, ...]
-    judged: tuple[Judged, ...]
-    invalid_reasons: tuple[str, ...]
+class RunOutcome:
+    tiers: tuple[TierOutcome, ...]
+    causes: tuple[tuple[str, Any], ...]
     untiered: int
     undecided: int
     status: str
-    reason: str
-    exit_code: ExitCode
+    exit_code: int
+    placed: dict[tuple[str, str], tuple[str | None, str, str, float | None]] = field(default_factory=dict)
+
+    def tier(self, name: str) -> TierOutcome:
+        return next(t for t in self.tiers if t.tier == name)
 
 
-def collapse(observations: Iterable[Observation]) -> list[Observation]:
-    """One observation per canary and path: a ``late`` record replaces the earlier ``lost`` one."""
-    latest: dict[tuple[str, str], Observation] = {}
-    for obs in observations:
-        key = (obs.path, obs.canary_id)
-        prev = latest.get(key)
-        if prev is None or obs.outcome == LATE or prev.outcome == UNDECIDED:
-            latest[key] = obs
-    return list(latest.values())
+def one_per_canary(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    kept: dict[tuple[str, str], dict[str, Any]] = {}
+    for s in samples:
+        key = (s["path"], s["canary_id"])
+        if key not in kept or s["outcome"] == "late" or kept[key]["outcome"] == "undecided":
+            kept[key] = s
+    return list(kept.values())
 
 
-def place(observations: Iterable[Observation], slo: Slo, rates: RateSource) -> list[Judged]:
-    """Tier, window and final outcome of every canary (one per canary), from the complete rate source."""
-    tiering = Tiering(slo, declared_rate_eps=rates.declared_rate_eps, window_s=rates.window_s, complete=True)
-    tiering.extend(rates.points)
-    horizons = {t.name: slo.loss_horizon_s(t) for t in slo.tiers}
+def _seconds(ns: int) -> float:
+    return ns / 1e9
+
+
+def seen_after(s: dict[str, Any]) -> float | None:
+    """Upper bound of the TTA: the answer that found it, minus the send."""
+    return None if s.get("seen_ns") is None else _seconds(s["seen_ns"] - s["sent_ns"])
+
+
+def tta(s: dict[str, Any]) -> float:
+    high = seen_after(s)
+    assert high is not None
+    if s.get("last_miss_ns") is None and s.get("prior_poll_ns") is not None:
+        return (_seconds(s["prior_poll_ns"] - s["sent_ns"]) + high) / 2
+    low = 0.0 if s.get("last_miss_ns") is None else max(0.0, _seconds(s["last_miss_ns"] - s["sent_ns"]))
+    return (low + high) / 2
+
+
+@dataclass
+class _Canary:
+    sample: dict[str, Any]
+    tier: int | None
+    rate: float | None
+    window: str
+    outcome: str
+
+
+def _place(samples: list[dict[str, Any]], promise: Promise, timeline: Timeline) -> list[_Canary]:
     out = []
-    for obs in collapse(observations):
-        a = tiering.place(obs.path, obs.sent_unix_ms)
-        outcome = obs.outcome
-        high = obs.tta_high_s
-        horizon = horizons[a.tier] if a.tier is not None and a.judged else slo.probe_horizon_s(obs.path)
-        if outcome == AVAILABLE and high is not None and high > horizon:
-            outcome = LATE  # seen, but only after its loss horizon: it was lost
-        out.append(Judged(obs, a.tier, a.rate_eps, a.window, outcome))
+    for s in one_per_canary(samples):
+        tier, rate, window = timeline.place(s["path"], s["sent_unix_ms"] / 1000.0)
+        horizon = promise.horizon(promise.bands[tier]) if tier is not None and window == STEADY \
+            else promise.longest_horizon(s["path"])
+        outcome = s["outcome"]
+        high = seen_after(s)
+        if outcome == "available" and high is not None and high > horizon:
+            outcome = "late"
+        out.append(_Canary(s, tier, rate, window, outcome))
     return out
 
 
-def judge_tier(tier: Tier, slo: Slo, judged: Sequence[Judged], *, expected: bool = True) -> TierVerdict:
-    """The verdict for one tier over the canaries placed in it (``expected``: the run set out to test it)."""
-    windows: dict[str, Counter[str]] = {}
-    for j in judged:
-        windows.setdefault(j.window, Counter())[j.outcome] += 1
-    count = Counter(j.outcome for j in judged)
-    lost, late, errored = count[LOST] + count[LATE], count[LATE], count[ERRORED]
-    steady = [j for j in judged if j.window == STEADY and j.outcome in (AVAILABLE, LOST, LATE)]
-    ttas = [j.tta_s for j in steady if j.outcome == AVAILABLE and j.tta_s is not None]
-    values = np.sort(np.array(ttas + [math.inf] * (len(steady) - len(ttas)), dtype=float))
-    n, target, pct = int(values.size), slo.target_s(tier), tier.percentile
-    quant = {q: quantile(values, q) for q in REPORTED_QUANTILES}
-    judged_s = quantile(values, pct)
-    ci_low = ci_high = None
-    lo = hi = None
-    if n:
-        lo, hi = quantile_ci_ranks(n, pct / 100.0)
-        ci_low = float(values[lo - 1]) if lo is not None else None
-        ci_high = float(values[hi - 1]) if hi is not None else None
-    allowed_lost, allowed_errored = tier.max_lost.allowed(len(judged)), tier.max_errored.allowed(len(judged))
-    budgets = []
-    if lost > allowed_lost:
-        budgets.append(f"{lost} of {len(judged)} canaries lost{_where(windows, (LOST, LATE))}"
-                       f"{f', {late} of them seen late' if late else ''}, over the loss budget of "
-                       f"{tier.max_lost.text()}")
-    if errored > allowed_errored:
-        budgets.append(f"{errored} of {len(judged)} canaries errored{_where(windows, (ERRORED,))}, over the error "
-                       f"budget of {tier.max_errored.text()} ({allowed_errored} allowed)")
-    pname = f"p{pct:g}"
+def judge_tier(promise: Promise, index: int, mine: list[_Canary], *, expected: bool) -> TierOutcome:
+    band = promise.bands[index]
+    by_outcome = Counter(c.outcome for c in mine)
+    windows: dict[str, dict[str, int]] = {}
+    for c in mine:
+        windows.setdefault(c.window, {}).setdefault(c.outcome, 0)
+        windows[c.window][c.outcome] += 1
+    values = sorted(tta(c.sample) if c.outcome == "available" else math.inf
+                    for c in mine if c.window == STEADY and c.outcome in ("available", "lost", "late"))
+    n, pct, target = len(values), band.percentile, promise.target(band)
+    lost, errored = by_outcome["lost"] + by_outcome["late"], by_outcome["errored"]
+    allowed_lost, allowed_errored = band.lost_budget.of(len(mine)), band.error_budget.of(len(mine))
+    over_budget = lost > allowed_lost or errored > allowed_errored
+    judged = percentile(values, pct)
+    lo, hi = ci_ranks(n, pct)
+    ci = (values[lo - 1] if lo else None, values[hi - 1] if hi else None)
     conclusive = True
-    excluded = sum(1 for j in judged if j.window != STEADY)
-    extras = _extras(excluded, count, " ".join(budgets))
     if n == 0 and not expected:
-        status = FAIL if budgets else UNJUDGED
-        sentence = f"{pname} not judged: no steady canary (the run did not set out to test this tier){extras}"
-    elif n < tier.min_samples:
-        status = FAIL if budgets else INSUFFICIENT
-        sentence = ("no canary was judged in this tier" if not judged else
-                    f"only {n} of the {tier.min_samples} steady samples needed to judge {pname}"
-                    f"{extras}")
+        status = FAIL if over_budget else UNJUDGED
+    elif n < band.min_samples:
+        status = FAIL if over_budget else INSUFFICIENT
     else:
-        assert judged_s is not None
-        within = judged_s <= target
-        status = PASS if within and not budgets else FAIL
-        ci = _fmt_ci(ci_low, ci_high)
-        verb = "is within" if within else "exceeds"
-        if math.isinf(judged_s):
-            sentence = f"{pname} TTA is beyond the loss horizon ({ci}, n={n}{extras})"
-        else:
-            sentence = f"{pname} TTA {judged_s:.3g} s ({ci}, n={n}{extras}) {verb} the {target:g} s target"
-        conclusive = _conclusive(within, ci_low, ci_high, target)
-        if not conclusive:
-            sentence += "; not conclusive at 95% confidence"
-            if ci_high is None:
-                sentence += f" (an upper bound needs {upper_bound_min_n(pct / 100.0)} steady samples)"
-    reason = "; ".join([*budgets, sentence]) + "."
-    reason = reason[0].upper() + reason[1:] if budgets else reason
-    return TierVerdict(
-        tier=tier.name, path=tier.path, band=tier.band(), percentile=pct, target_s=target,
-        min_samples=tier.min_samples, loss_horizon_s=slo.loss_horizon_s(tier), canaries=len(judged), n=n,
-        available=count[AVAILABLE], p50_s=quant[50], p90_s=quant[90], p95_s=quant[95], p99_s=quant[99],
-        max_s=float(values[-1]) if n else None, judged_s=judged_s, ci_low_s=ci_low, ci_high_s=ci_high,
-        ci_low_rank=lo, ci_high_rank=hi,
-        lost=lost, late=late, errored=errored, undecided=count[UNDECIDED], allowed_lost=allowed_lost,
-        allowed_errored=allowed_errored, duplicates=sum(j.obs.duplicates for j in judged),
-        excluded=excluded,
-        windows={w: dict(windows[w]) for w in WINDOWS if w in windows},
-        status=status, passed=status == PASS, conclusive=conclusive, reason=reason,
-    )
+        assert judged is not None
+        within = judged <= target
+        status = PASS if within and not over_budget else FAIL
+        conclusive = (ci[1] is not None and ci[1] <= target) if within else (ci[0] is not None and ci[0] > target)
+    return TierOutcome(
+        tier=band.name, status=status, canaries=len(mine), n=n, available=by_outcome["available"], lost=lost,
+        late=by_outcome["late"], errored=errored, undecided=by_outcome["undecided"],
+        excluded=sum(1 for c in mine if c.window != STEADY),
+        duplicates=sum(int(c.sample.get("duplicates") or 0) for c in mine),
+        allowed_lost=allowed_lost, allowed_errored=allowed_errored, windows=windows,
+        percentiles={q: percentile(values, q) for q in REPORTED}, max_s=values[-1] if values else None,
+        judged_s=judged, ci=ci, ci_ranks=(lo, hi), conclusive=conclusive, target_s=target,
+        loss_horizon_s=promise.horizon(band))
 
 
-def judge_run(observations: Iterable[Observation], *, slo: Slo, rates: RateSource,
-              steps: Sequence[StepRow] = (), problems: Sequence[str] = (),
-              expected: Sequence[str] = ()) -> RunVerdict:
-    """Verdicts for every tier that had canaries or was ``expected``, the reasons the run is invalid, and the
-    exit code. ``steps`` are the load's step records, ``problems`` what went wrong around the probe (a child
-    died, the run was interrupted)."""
-    judged = place(observations, slo, rates)
-    by_tier: dict[str, list[Judged]] = {t.name: [] for t in slo.tiers}
-    untiered = 0
-    for j in judged:
-        if j.tier is None:
-            untiered += 1
-        else:
-            by_tier[j.tier].append(j)
-    verdicts = tuple(judge_tier(t, slo, by_tier[t.name], expected=t.name in expected)
-                     for t in slo.tiers if by_tier[t.name] or t.name in expected)
-    invalid = list(problems)
-    for s in steps:
-        if not s.valid:
-            invalid.append(f"load step {s.step} ({s.target_eps:g} events/s) was not reached: "
-                           f"{s.reason or f'achieved {s.achieved_eps:g}'}")
-    invalid += [f"tier {v.tier}: {v.reason}" for v in verdicts if v.status == INSUFFICIENT]
-    undecided = sum(1 for j in judged if j.outcome == UNDECIDED)
+def judge(samples: Sequence[dict[str, Any]], promise: Promise, *, points: Sequence[dict[str, Any]] = (),
+          declared: float | None = None, window: float | None = None, steps: Sequence[dict[str, Any]] = (),
+          problems: Sequence[str] = (), expected: Sequence[str] = ()) -> RunOutcome:
+    """Judge a run's samples (dicts, as in ``samples.jsonl``) against ``promise`` on a rate timeline
+    (``points``, as :func:`~tests.checks.reference_records.read_rates` gives them) or a ``declared`` rate."""
+    timeline = Timeline(promise, list(points), declared=declared,
+                        window=promise.rate_window if window is None else window)
+    canaries = _place(list(samples), promise, timeline)
+    by_tier: dict[int, list[_Canary]] = {}
+    for c in canaries:
+        if c.tier is not None:
+            by_tier.setdefault(c.tier, []).append(c)
+    tiers = tuple(judge_tier(promise, i, by_tier.get(i, []), expected=b.name in expected)
+                  for i, b in enumerate(promise.bands) if i in by_tier or b.name in expected)
+    causes: list[tuple[str, Any]] = [("problem", p) for p in problems]
+    causes += [("step", s["step"]) for s in steps if not s["valid"]]
+    causes += [("insufficient", t.tier) for t in tiers if t.status == INSUFFICIENT]
+    undecided = sum(1 for c in canaries if c.outcome == "undecided")
     if undecided:
-        invalid.append(f"{undecided} canaries were never decided (the probe stopped before they were seen or "
-                       "past their loss horizon)")
-    if not verdicts:
-        invalid.append(f"no canary could be judged ({untiered} without a tier)")
-    elif judged and all(j.outcome == ERRORED for j in judged):
-        invalid.append(f"every canary's ingest failed (the target is unreachable or refuses everything; first: "
-                       f"{judged[0].obs.error})")
-    failed = [v.tier for v in verdicts if v.status == FAIL]
-    if invalid:
-        status, code = INVALID, ExitCode.INVALID
-        reason = f"the run is invalid: {invalid[0]}" + (f" (and {len(invalid) - 1} more)" if len(invalid) > 1 else "")
-        if failed:
-            reason += f"; SLO failed for tier {', '.join(failed)} too."
+        causes.append(("undecided", undecided))
+    untiered = sum(1 for c in canaries if c.tier is None)
+    if not tiers:
+        causes.append(("nothing", untiered))
+    elif canaries and all(c.outcome == "errored" for c in canaries):
+        causes.append(("all errored", len(canaries)))
+    failed = any(t.status == FAIL for t in tiers)
+    if causes:
+        status, code = VOID, INVALID
     elif failed:
-        status, code, reason = FAIL, ExitCode.SLO_FAILED, f"SLO failed for tier {', '.join(failed)}."
-    elif all(v.status == UNJUDGED for v in verdicts):
-        status, code = INVALID, ExitCode.INVALID
-        reason = "the run is invalid: no tier had a steady canary to judge."
-        invalid.append("no tier had a steady canary to judge")
+        status, code = FAIL, SLO_FAILED
+    elif all(t.status == UNJUDGED for t in tiers):
+        causes.append(("unjudged", len(tiers)))
+        status, code = VOID, INVALID
     else:
-        unsure = [v.tier for v in verdicts if not v.conclusive]
-        status, code = PASS, ExitCode.OK
-        judged_n = sum(1 for v in verdicts if v.status == PASS)
-        reason = f"all {judged_n} judged tiers met their targets" + (
-            f"; not conclusive at 95% confidence for tier {', '.join(unsure)}." if unsure else ".")
-    return RunVerdict(verdicts, tuple(judged), tuple(invalid), untiered, undecided, status, reason, code)
-
-
-def expected_tiers(slo: Slo, rates_eps: Iterable[float], *, transactional: bool) -> list[str]:
-    """Tiers a scenario is meant to exercise: the analytical bands its step rates fall in, plus the
-    transactional tier(s) when the probe checks profiles."""
-    rates = list(rates_eps)
-    out = []
-    for tier in slo.tiers:
-        if tier.path == "transactional":
-            if transactional:
-                out.append(tier.name)
-        elif any(tier.matches(tier.path, r) for r in rates):
-            out.append(tier.name)
-    return out
-
-
-def _conclusive(within: bool, low: float | None, high: float | None, target: float) -> bool:
-    """The 95 % interval lies wholly on the verdict's side of the target."""
-    if within:
-        return high is not None and high <= target
-    return low is not None and low > target
-
-
-def _where(windows: Mapping[str, Counter[str]], outcomes: Sequence[str]) -> str:
-    """``" (2 steady, 1 in warm-up)"``: how many of ``outcomes`` fell in each window."""
-    counts = {w: sum(windows[w][o] for o in outcomes) for w in WINDOWS if w in windows}
-    parts = [f"{k} {_WINDOW_TEXT[w]}" for w, k in counts.items() if k]
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-def _extras(excluded: int, count: Mapping[str, int], said: str) -> str:
-    """Counts the sentence should mention that a budget sentence (``said``) has not already."""
-    parts = []
-    lost, errored = count[LOST] + count[LATE], count[ERRORED]
-    if lost and " lost" not in said:
-        parts.append(f"{lost} lost" + (f" ({count[LATE]} seen late)" if count[LATE] else ""))
-    if errored and " errored" not in said:
-        parts.append(f"{errored} errored")
-    if excluded:
-        parts.append(f"{excluded} outside the steady window not judged")
-    return ("; " + ", ".join(parts)) if parts else ""
-
-
-def _fmt_ci(low: float | None, high: float | None) -> str:
-    lo = "?" if low is None else ("inf" if math.isinf(low) else f"{low:.3g}")
-    hi = "unbounded" if high is None else ("inf" if math.isinf(high) else f"{high:.3g}")
-    return f"95% CI {lo}–{hi} s"
-
-
-__all__ = ["FAIL", "INSUFFICIENT", "INVALID", "PASS", "UNJUDGED", "Judged", "RateSource", "RunVerdict", "TierVerdict",
-           "collapse", "expected_tiers", "judge_run", "judge_tier", "place"]
+        status, code = PASS, OK
+    placed = {(c.sample["path"], c.sample["canary_id"]):
+              (None if c.tier is None else promise.bands[c.tier].name, c.window, c.outcome, c.rate)
+              for c in canaries}
+    return RunOutcome(tiers, tuple(causes), untiered, undecided, status, code, placed)

@@ -1,55 +1,51 @@
-"""Order-statistic quantiles as they were before the columnar judge: the oracle for tests."""
+"""The oracle's percentiles and confidence ranks, in exact arithmetic.
+
+Nearest rank: the ``p``-th percentile of ``n`` ascending values is the one at rank ``ceil(p * n / 100)`` (at least
+1), computed with fractions so that ``95 % of 20`` is exactly rank 19. The 95 % interval is a pair of ranks
+``(l, u)``: with ``K ~ Binomial(n, p/100)``, ``l`` is the largest rank with ``P(K < l) <= 2.5 %`` and ``u`` the
+smallest with ``P(K >= u) <= 2.5 %``, either missing when no rank qualifies. The binomial sums are exact
+integers (every probability multiplied by ``d ** n``, ``d`` the denominator of ``p/100``).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-
-import numpy as np
+from fractions import Fraction
 
 
-def nearest_rank(n: int, pct: float) -> int:
-    """1-based rank of the ``pct``-th percentile among ``n`` values (``n >= 1``)."""
-    return min(n, max(1, math.ceil(pct / 100.0 * n - 1e-9)))
+def _share(pct: float) -> Fraction:
+    return Fraction(repr(float(pct))) / 100
 
 
-def quantile(sorted_values: Sequence[float] | np.ndarray, pct: float) -> float | None:
-    """Nearest-rank percentile of already sorted values; None when there are none."""
-    n = len(sorted_values)
-    return float(sorted_values[nearest_rank(n, pct) - 1]) if n else None
+def rank(n: int, pct: float) -> int:
+    """1-based nearest rank of the ``pct``-th percentile among ``n >= 1`` values."""
+    return min(n, max(1, math.ceil(_share(pct) * n)))
 
 
-def quantile_ci_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int | None, int | None]:
-    """1-based order-statistic ranks ``(l, u)`` with ``P(x_(l) <= xi_q <= x_(u)) >= confidence``.
+def percentile(ascending: list[float], pct: float) -> float | None:
+    return ascending[rank(len(ascending), pct) - 1] if ascending else None
 
-    With ``K ~ Binomial(n, q)`` the count of samples below the true quantile, ``l`` is the largest rank with
-    ``P(K < l) <= alpha/2`` and ``u`` the smallest with ``P(K >= u) <= alpha/2``; a side that no rank can
-    satisfy (too few samples) is None. Example: n=100, q=0.95 gives (90, 100).
-    """
+
+def ci_ranks(n: int, pct: float) -> tuple[int | None, int | None]:
+    """The 1-based ranks bounding the ``pct``-th percentile at 95 % confidence (``None``: no such rank)."""
     if n <= 0:
         return None, None
-    half = (1.0 - confidence) / 2
-    cdf = np.cumsum(np.exp(_log_binom_pmf(n, q)))
-    # P(K < l) = cdf[l-1] <= half, for l in 1..n
-    lows = np.nonzero(cdf[:n] <= half)[0]
-    # P(K >= u) = 1 - cdf[u-1] <= half, for u in 1..n
-    highs = np.nonzero(1.0 - cdf[:n] <= half)[0]
-    low = int(lows[-1]) + 1 if lows.size else None
-    high = int(highs[0]) + 1 if highs.size else None
-    return low, high
-
-
-def upper_bound_min_n(q: float, confidence: float = 0.95) -> int:
-    """The fewest samples for which the ``q`` quantile has an upper confidence bound (``q^n <= alpha/2``)."""
-    return math.ceil(math.log((1.0 - confidence) / 2) / math.log(q) - 1e-9)
-
-
-def _log_binom_pmf(n: int, q: float) -> np.ndarray:
-    """``log P(K = k)`` for ``k = 0..n``, ``K ~ Binomial(n, q)``."""
-    k = np.arange(n + 1, dtype=float)
-    if q <= 0.0:
-        return np.where(k == 0, 0.0, -np.inf)
-    if q >= 1.0:
-        return np.where(k == n, 0.0, -np.inf)
-    lgamma = np.vectorize(math.lgamma, otypes=[float])
-    return lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0) + k * math.log(q) + (n - k) * math.log1p(-q)
+    q = _share(pct)
+    a, d = q.numerator, q.denominator
+    b = d - a
+    whole = d ** n
+    # below[j] = d**n * P(K <= j), exact
+    below, running, comb = [], 0, 1
+    a_pow, b_pows = 1, [1] * (n + 1)
+    for k in range(1, n + 1):
+        b_pows[k] = b_pows[k - 1] * b
+    for k in range(n + 1):
+        running += comb * a_pow * b_pows[n - k]
+        below.append(running)
+        comb = comb * (n - k) // (k + 1)
+        a_pow *= a
+    # P(K < l) = below[l-1] / whole <= 1/40  <=>  40 * below[l-1] <= whole
+    lows = [r for r in range(1, n + 1) if 40 * below[r - 1] <= whole]
+    # P(K >= u) = 1 - below[u-1] / whole <= 1/40  <=>  40 * (whole - below[u-1]) <= whole
+    highs = [r for r in range(1, n + 1) if 40 * (whole - below[r - 1]) <= whole]
+    return (max(lows) if lows else None), (min(highs) if highs else None)

@@ -1,181 +1,100 @@
-"""Scalar tiering as it was before the columnar judge: the oracle for tests (see reference_judge)."""
+"""The oracle's placement of one send: its tier, the rate it was tiered by, its window. One send at a time,
+plain loops over plain dicts, from the rules as the README states them:
+
+- A rate point covers the second before its ``unix_s``. The rate at a send is the mean achieved rate of the
+  points with ``send - window < unix_s < send + 1 s``. A send at or before the first point's second, or after
+  the last point (the load ended), was outside the load: rate 0. A send no point is near (a gap in the
+  timeline) takes the rate of the nearest point (the earlier one on a tie) and is outside too.
+- Its tier is the first of the promise whose path and band (``at_least <= rate < below``) hold.
+- A regime starts at the first point's second, where the requested rate changes (the achieved rate's tier
+  band, when some point lacks a requested rate), and after a gap of more than two seconds between points
+  (then at the second of the point after it; otherwise at the end of the point before the change).
+- Window, for a banded tier: ``outside`` as above; ``warmup`` when less than the tier's warm-up after the
+  latest regime start; ``transition`` when less than the tier's target before the next start or the load's
+  end; ``stall`` when in, or less than the target before, a stalled second's reach (``unix_s - 1 - behind``
+  up to ``unix_s``); otherwise ``steady``. A tier promised at any rate is always steady, and a declared rate
+  has no windows at all.
+"""
 
 from __future__ import annotations
 
-import bisect
-import itertools
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from typing import Any
 
-from ingestbench.records.observation import ANALYTICAL
-from ingestbench.records.slo import Slo
-from ingestbench.records.timeline import RatePoint
-from ingestbench.records.verdicts import OUTSIDE, STALL, STEADY, TRANSITION, WARMUP
+from tests.checks.reference_records import SPAN_S, Promise
+
+STEADY, WARMUP, TRANSITION, OUTSIDE, STALL = "steady", "warmup", "transition", "outside", "stall"
 
 
-@dataclass(frozen=True)
-class TierAssignment:
-    """Where a send time falls: the tier (None when no tier matches the rate), the rate, the window."""
+class Timeline:
+    """A complete rate timeline (or a declared rate) and the regime starts it implies."""
 
-    tier: str | None
-    rate_eps: float | None
-    window: str = STEADY
+    def __init__(self, promise: Promise, points: list[dict[str, Any]], *, window: float,
+                 declared: float | None = None):
+        self.promise = promise
+        self.points = sorted(points, key=lambda p: p["unix_s"])
+        self.window = window
+        self.declared = declared
+        self.starts = self._regime_starts()
+        self.stalls = [(p["unix_s"] - SPAN_S - p["behind_s"], p["unix_s"]) for p in self.points if p["behind_s"] > 0]
 
-    @property
-    def judged(self) -> bool:
-        """True when the canary's TTA enters its tier's percentiles."""
-        return self.window == STEADY
+    def _regime(self, p: dict[str, Any]) -> object:
+        if all(q["target_eps"] is not None for q in self.points):
+            return p["target_eps"]
+        band = next((b.name for b in self.promise.bands if b.path == "analytical"
+                     and b.holds("analytical", p["achieved_eps"])), None)
+        return band
 
+    def _regime_starts(self) -> list[float]:
+        if not self.points:
+            return []
+        starts = [self.points[0]["unix_s"] - SPAN_S]
+        for before, after in zip(self.points, self.points[1:], strict=False):
+            gap = after["unix_s"] - before["unix_s"]
+            if gap > 2 * SPAN_S:
+                starts.append(after["unix_s"] - SPAN_S)
+            elif self._regime(after) != self._regime(before):
+                starts.append(before["unix_s"])
+        return starts
 
-def window_rate_eps(
-    points: Sequence[RatePoint], at_unix_s: float, *, window_s: float, span_s: float = 1.0
-) -> float | None:
-    """Mean achieved rate of the points whose window overlaps ``[at - window_s, at]``; None if none do.
+    def _rate(self, sent: float) -> tuple[float | None, bool]:
+        """The rate a send is tiered by, and whether it was outside the load."""
+        if self.declared is not None:
+            return self.declared, False
+        if not self.points:
+            return None, False
+        if sent <= self.points[0]["unix_s"] - SPAN_S or sent > self.points[-1]["unix_s"]:
+            return 0.0, True
+        near = [p["achieved_eps"] for p in self.points if sent - self.window < p["unix_s"] < sent + SPAN_S]
+        if near:
+            return sum(near) / len(near), False
+        best = self.points[0]
+        for p in self.points[1:]:
+            if abs(p["unix_s"] - sent) < abs(best["unix_s"] - sent):
+                best = p
+        return best["achieved_eps"], True
 
-    The point containing ``at`` counts too, so a send in the current second is tiered even when only a
-    fraction of the window lies behind it.
-    """
-    selected = [p.achieved_eps for p in points if at_unix_s - window_s < p.unix_s < at_unix_s + span_s]
-    return sum(selected) / len(selected) if selected else None
+    def place(self, path: str, sent: float) -> tuple[int | None, float | None, str]:
+        """``(tier index or None, rate, window)`` of a send at ``sent`` (unix seconds)."""
+        rate, outside = self._rate(sent)
+        tier = self.promise.first_band(path, rate)
+        if tier is None:
+            return None, rate, OUTSIDE if outside else STEADY
+        band = self.promise.bands[tier]
+        if band.any_rate:
+            return tier, rate, STEADY
+        if outside:
+            return tier, rate, OUTSIDE
+        if self.declared is not None or not self.points:
+            return tier, rate, STEADY
+        return tier, rate, self._window(sent, self.promise.warmup(band), self.promise.target(band))
 
-
-def change_times(
-    points: Sequence[RatePoint],
-    *,
-    band_of: Callable[[float], str | None] | None = None,
-    span_s: float = 1.0,
-) -> list[float]:
-    """Start times of each rate regime (the first point's window start is always one).
-
-    Uses ``target_eps`` when every point carries it, else ``band_of(achieved_eps)`` (tier band) when given.
-    """
-    ordered = sorted(points, key=lambda p: p.unix_s)
-    if not ordered:
-        return []
-    use_target = all(p.target_eps is not None for p in ordered)
-
-    def key(p: RatePoint) -> object:
-        if use_target:
-            return p.target_eps
-        return band_of(p.achieved_eps) if band_of is not None else None
-
-    starts = [ordered[0].unix_s - span_s]
-    for prev, cur in itertools.pairwise(ordered):
-        if key(cur) != key(prev) or cur.unix_s - prev.unix_s > 2 * span_s:
-            starts.append(prev.unix_s if cur.unix_s - prev.unix_s <= 2 * span_s else cur.unix_s - span_s)
-    return starts
-
-
-def nearest_rate_eps(points: Sequence[RatePoint], at_unix_s: float) -> float | None:
-    """The achieved rate of the point nearest in time to ``at`` (points sorted by time); None without points."""
-    if not points:
-        return None
-    i = bisect.bisect_left([p.unix_s for p in points], at_unix_s)
-    near = [p for p in points[max(0, i - 1):i + 1]]
-    return min(near, key=lambda p: abs(p.unix_s - at_unix_s)).achieved_eps
-
-
-def assign(
-    path: str,
-    sent_unix_s: float,
-    *,
-    slo: Slo,
-    points: Sequence[RatePoint] = (),
-    changes: Sequence[float] = (),
-    declared_rate_eps: float | None = None,
-    window_s: float = 5.0,
-    span_s: float = 1.0,
-    end_unix_s: float | None = None,
-) -> TierAssignment:
-    """The tier, the rate used and the window of a send at ``sent_unix_s``.
-
-    ``declared_rate_eps`` wins over ``points`` (it is what the operator said); ``points`` are sorted by time;
-    ``changes`` are regime starts from :func:`change_times`; ``end_unix_s`` is when the load ended, for a
-    complete timeline. ``window_s`` is used as given (the caller scales it).
-    """
-    window = STEADY
-    if declared_rate_eps is not None:
-        rate: float | None = declared_rate_eps
-    elif points and (sent_unix_s <= points[0].unix_s - span_s
-                     or (end_unix_s is not None and sent_unix_s > end_unix_s)):
-        rate, window = 0.0, OUTSIDE  # before the load started or after it ended: none of it ran
-    else:
-        rate = window_rate_eps(points, sent_unix_s, window_s=window_s, span_s=span_s)
-        if rate is None and points:  # live, beyond what the timeline covers so far: the nearest rate
-            rate, window = nearest_rate_eps(points, sent_unix_s), OUTSIDE
-    tier = slo.tier_for(path, rate)
-    if tier is None:
-        return TierAssignment(None, rate, window)
-    if not tier.banded:
-        return TierAssignment(tier.name, rate, STEADY)  # promised at any rate: rate changes are part of it
-    if window == OUTSIDE:
-        return TierAssignment(tier.name, rate, OUTSIDE)
-    started = [c for c in changes if c <= sent_unix_s]
-    if started and sent_unix_s - max(started) < slo.warmup_s(tier):
-        return TierAssignment(tier.name, rate, WARMUP)
-    ends = [c for c in changes if c > sent_unix_s] + ([end_unix_s] if end_unix_s is not None else [])
-    if ends and min(ends) - sent_unix_s < slo.target_s(tier):
-        return TierAssignment(tier.name, rate, TRANSITION)
-    for p in points:  # a stalled second reaches back by its lag; a send within the target before it counts too
-        if p.behind_s > 0 and p.unix_s - span_s - p.behind_s - slo.target_s(tier) <= sent_unix_s < p.unix_s:
-            return TierAssignment(tier.name, rate, STALL)
-    return TierAssignment(tier.name, rate, STEADY)
-
-
-class Tiering:
-    """Places send times from one rate source (points can grow while a run goes on).
-
-    Live (``complete=False``: the probe's metrics, the progress view) a send the timeline does not cover yet
-    is not :meth:`ready`; once the timeline is complete (the judge), every send is placed.
-    """
-
-    def __init__(
-        self,
-        slo: Slo,
-        *,
-        declared_rate_eps: float | None = None,
-        window_s: float = 5.0,
-        span_s: float = 1.0,
-        complete: bool = False,
-    ):
-        """``complete``: the points are the whole run (judging afterwards), so their end is the load's end."""
-        self.slo = slo
-        self.complete = complete
-        self.declared_rate_eps = declared_rate_eps
-        self.window_s = window_s
-        self.span_s = span_s
-        self._points: list[RatePoint] = []
-        self._changes: list[float] = []
-
-    def band_of(self, rate_eps: float) -> str | None:
-        tier = self.slo.tier_for(ANALYTICAL, rate_eps)
-        return tier.name if tier is not None else None
-
-    def extend(self, points: Iterable[RatePoint]) -> None:
-        self._points.extend(points)
-        self._points.sort(key=lambda p: p.unix_s)
-        self._changes = change_times(self._points, band_of=self.band_of, span_s=self.span_s)
-
-    @property
-    def points(self) -> list[RatePoint]:
-        return list(self._points)
-
-    def ready(self, path: str, sent_unix_ms: int) -> bool:
-        """True once the rate source covers the send time (a live timeline lags by a few seconds)."""
-        if self.complete or self.declared_rate_eps is not None or self.slo.tier_for(path, None) is not None:
-            return True
-        return bool(self._points) and self._points[-1].unix_s >= sent_unix_ms / 1000.0
-
-    def place(self, path: str, sent_unix_ms: int) -> TierAssignment:
-        """Tier and window of a send. Live, a send the timeline does not cover yet takes the latest rate."""
-        return assign(
-            path,
-            sent_unix_ms / 1000.0,
-            slo=self.slo,
-            points=self._points,
-            changes=self._changes,
-            declared_rate_eps=self.declared_rate_eps,
-            window_s=self.window_s,
-            span_s=self.span_s,
-            end_unix_s=self._points[-1].unix_s if self.complete and self._points else None,
-        )
+    def _window(self, sent: float, warmup: float, target: float) -> str:
+        begun = [s for s in self.starts if s <= sent]
+        if begun and sent - begun[-1] < warmup:
+            return WARMUP
+        ahead = [s for s in self.starts if s > sent] + [self.points[-1]["unix_s"]]
+        if min(ahead) - sent < target:
+            return TRANSITION
+        if any(start - target <= sent < end for start, end in self.stalls):
+            return STALL
+        return STEADY

@@ -53,7 +53,7 @@ def test_sigint_stops_cleanly_with_metrics_and_table(tmp_path: Path) -> None:
     with start_pipeline(tmp_path, flush_rows=5, flush_max_wait_s=0.3) as p:
         proc = subprocess.Popen(
             [*CMD, "--url", p.url, "--declared-rate-eps", "10", "--interval", "0.1", "--time-scale", "0.1",
-             "--metrics-port", "0", "--out", str(out)],
+             "--metrics-port", "0", "--tag", "env=ci", "--out", str(out)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
         try:
             port = None
@@ -67,9 +67,10 @@ def test_sigint_stops_cleanly_with_metrics_and_table(tmp_path: Path) -> None:
             time.sleep(3.5)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
                 text = resp.read().decode()
-            assert re.search(r'ingestbench_canaries_total\{outcome="available",path="analytical",'
-                             r'target="pipeline",tier="[a-z]+"\} [1-9]', text), text[:2000]
-            assert 'ingestbench_tta_seconds_bucket{le="0.05",path="transactional"' in text
+            assert re.search(r'ingestbench_canaries_total\{[^}]*outcome="available",path="analytical",'
+                             r'target="pipeline",tier="[a-z]+"[^}]*\} [1-9]', text), text[:2000]
+            assert re.search(r'ingestbench_canaries_pending\{[^}]*env="ci"', text), text[:2000]  # the --tag
+            assert re.search(r'ingestbench_tta_seconds_bucket\{[^}]*le="0.05",path="transactional"', text)
             assert "ingestbench_canaries_pending" in text and "ingestbench_poll_duration_seconds" in text
             proc.send_signal(signal.SIGINT)
             stdout, stderr = proc.communicate(timeout=20)

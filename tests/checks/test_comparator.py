@@ -125,6 +125,7 @@ def test_poll_started_before_send_is_not_a_miss() -> None:
     c.polled(["a"], started_ns=4 * S, ended_ns=6 * S, found=[])
     [obs] = c.polled(["a"], started_ns=7 * S, ended_ns=7 * S, found=["a"])
     assert obs.tta_low_s == 0.0
+    assert obs.last_miss_ns is None  # recorded as it is in samples.jsonl: no poll missed it
 
 
 def test_ack_after_decision_is_ignored_and_unknown_rows_are_ignored() -> None:

@@ -163,16 +163,19 @@ def test_late_supersedes_lost_and_counts_as_lost() -> None:
     ("undecided", ExitCode.INVALID, INVALID),
     ("expected tier missing", ExitCode.INVALID, INVALID),
     ("nothing", ExitCode.INVALID, INVALID),
+    ("pass+unjudged", ExitCode.OK, PASS),  # a tier the run did not set out to test, without a steady canary
+    ("unjudged only", ExitCode.INVALID, INVALID),
 ])
 def test_exit_code_precedence(case: str, code: ExitCode, status: str) -> None:
     two = timeline((2000.0, 100), (500.0, 100))  # high, then low from T0+100
     high_ok, high_bad = steady(30), steady(30, tta_s=9.0)
     low_short = [canary(500 + i, 150.0 + i, 1.0) for i in range(3)]
+    after_the_load = [canary(600 + i, 205.0 + i, 1.0) for i in range(2)]  # low tier, outside window
     kwargs: dict = {"slo": SLO, "rates": two}
     obs = {"pass": high_ok, "fail": high_bad, "insufficient": high_ok + low_short,
            "fail+insufficient": high_bad + low_short, "fail+problem": high_bad, "fail+invalid step": high_bad,
            "undecided": [*high_ok, canary(900, 40.0, None, "undecided")], "expected tier missing": high_ok,
-           "nothing": []}[case]
+           "nothing": [], "pass+unjudged": high_ok + after_the_load, "unjudged only": after_the_load}[case]
     if case == "fail+problem":
         kwargs["problems"] = ["the probe exited with -9 during the run"]
     if case == "fail+invalid step":
@@ -188,6 +191,8 @@ def test_exit_code_precedence(case: str, code: ExitCode, status: str) -> None:
         assert "1 canaries were never decided" in result.invalid_reasons[0]
     if case == "expected tier missing":
         assert only(result, "low").reason == "no canary was judged in this tier."
+    if case in ("pass+unjudged", "unjudged only"):
+        assert only(result, "low").status == "unjudged"
 
 
 def test_not_conclusive_wording() -> None:
@@ -218,3 +223,20 @@ def test_duplicates_are_summed() -> None:
     v = only(judge_run([canary(i, 10.0 + i, 0.1, duplicates=1 if i < 3 else 0) for i in range(25)], slo=SLO,
                        rates=HIGH_ONLY))
     assert v.duplicates == 3
+
+
+def test_a_percentile_at_its_target_passes_and_a_lower_bound_at_it_proves_nothing() -> None:
+    """Edges, with durations that are exact in binary (time scale 1, target 3 s): a p95 of exactly 3 s is
+    within the target; a fail whose interval's lower end is exactly 3 s is not conclusive."""
+    slo = load_slo()
+    at_target = [canary(i, 20.0 + 0.5 * i, 3.0) for i in range(100)]
+    v = only(judge_run(at_target, slo=slo, rates=HIGH_ONLY))
+    assert (v.judged_s, v.target_s, v.status, v.conclusive) == (3.0, 3.0, PASS, True)
+    # ranks (90, 100): x(90..94) = 3 s, x(95..100) = 4 s; the p95 (x(95)) exceeds the target
+    ttas = [1.0] * 89 + [3.0] * 5 + [4.0] * 6
+    over = only(judge_run([canary(i, 20.0 + 0.5 * i, x) for i, x in enumerate(ttas)], slo=slo, rates=HIGH_ONLY))
+    assert (over.judged_s, over.ci_low_s, over.status, over.conclusive) == (4.0, 3.0, FAIL, False)
+    assert over.reason.endswith("not conclusive at 95% confidence.")
+    ttas = [1.0] * 89 + [3.5] * 5 + [4.0] * 6  # x(90) = 3.5 s: the whole interval is over the target
+    clear = only(judge_run([canary(i, 20.0 + 0.5 * i, x) for i, x in enumerate(ttas)], slo=slo, rates=HIGH_ONLY))
+    assert (clear.ci_low_s, clear.status, clear.conclusive) == (3.5, FAIL, True)

@@ -114,3 +114,20 @@ def test_end_of_a_complete_timeline_counts_as_a_change() -> None:
     done.extend(points)
     assert live.place("analytical", 119_900).window == "steady"  # live, more points may come
     assert done.place("analytical", 119_900).window == "transition"  # the load ended 0.1 s after the send
+
+
+@pytest.mark.parametrize(("sent", "window"), [
+    (109.5, "warmup"),
+    (110.0, "steady"),      # exactly the 10 s warm-up after the start at 100: steady
+    (157.0, "steady"),      # exactly the 3 s target before the change at 160: steady
+    (157.5, "transition"),
+])
+def test_window_edges(sent: float, window: str) -> None:
+    """At time scale 1 every duration is exact in binary, so the edges themselves are tested: a window is
+    half-open, ``[start, start + warm-up)`` and ``(change - target, change)``."""
+    points = [RatePoint(100.0 + i, 2000.0, 2000.0) for i in range(1, 61)] + [
+        RatePoint(160.0 + i, 10.0, 10.0) for i in range(1, 21)]
+    tiering = Tiering(load_slo(), window_s=0.5, complete=True)  # high: target 3 s, warm-up 10 s
+    tiering.extend(points)
+    placed = tiering.place("analytical", round(sent * 1000))
+    assert (placed.tier, placed.window) == ("high", window)

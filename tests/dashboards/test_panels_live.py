@@ -97,7 +97,7 @@ def live(tmp_path_factory: pytest.TempPathFactory):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+        (run_dir,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
         yield Live(prom, run_dir.name, run_dir, start, time.time(), code, sd_path, scrapes)
 
 

@@ -84,7 +84,7 @@ class FaultRun:
 
     @property
     def run_dir(self) -> Path:
-        dirs = [p for p in (self.out / "results").iterdir() if p.is_dir()]
+        dirs = [p for p in (self.out / "results").iterdir() if p.is_dir() and not p.is_symlink()]
         assert len(dirs) == 1, dirs
         return dirs[0]
 

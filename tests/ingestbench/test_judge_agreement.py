@@ -4,7 +4,8 @@ Probe directories are written by the probe's own ending (:func:`ingestbench.orch
 then its record), with every way a probe tiers and judges: ``--declared-rate-eps``, ``--rate-timeline`` (a file
 elsewhere), ``--rate-query`` (points it fetched), ``--time-scale`` other than 1, ``--lost-after``, expected tiers,
 a problem that voids it (no reader); run directories by the run's judge. Then ``ingestbench gate DIR`` judges the
-directory alone, as a user would in another job, and must say the same.
+directory alone, as a user would in another job, and must say the same. Both verdicts are also checked against
+the independent oracle (``tests/checks/reference_judge.py``), which reads the same files on its own.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from ingestbench.orchestrate.probe_process import judge_probe_dir
 from ingestbench.records.plan import ProbePlan
 from ingestbench.records.run_record import ProbeRecord
 from ingestbench.records.samples_cache import read_sample_columns
+from ingestbench.records.slo import DEFAULT_SLO_PATH
 from ingestbench.records.slo_file import load_slo
 from ingestbench.records.timeline import RatePoint, read_timeline
 from ingestbench.results.judging import judge_files, slo_for
 from ingestbench.results.rundir import RunFiles
+from tests.checks import reference_judge, reference_records
+from tests.checks.oracle_compare import assert_agrees
 from tests.ingestbench.synthetic import T0, make_run_dir
 
 SOURCES = ("declared", "timeline", "query")
@@ -95,6 +99,7 @@ def test_gate_gives_the_probes_verdict(tmp_path_factory: pytest.TempPathFactory,
     steps = _steps(rng)
     points = _timeline(elsewhere, steps, rng)
     original = read_timeline(elsewhere)
+    file_points, file_steps = reference_records.read_rates(elsewhere)  # the oracle reads the file on its own
     _samples(out / "samples.jsonl", sum(d for _, d in steps), rng)
     slo = load_slo(None, time_scale=time_scale).with_loss_horizon(lost_after_s)
     plan = ProbePlan(target="pipeline", url="http://127.0.0.1:1", slo_path=None, slo=slo, time_scale=time_scale,
@@ -115,12 +120,21 @@ def test_gate_gives_the_probes_verdict(tmp_path_factory: pytest.TempPathFactory,
     # what the probe was asked to judge, straight from its inputs: its verdict is that one
     rates = (RateSource(declared_rate_eps=declared, window_s=0.0) if source == "declared"
              else RateSource(points=original.points if source == "timeline" else tuple(points), window_s=0.0))
+    slo = load_slo(None, time_scale=time_scale).with_loss_horizon(lost_after_s)
     asked = judge_run(read_sample_columns(out / "samples.jsonl"), slo=slo,
                       rates=replace(rates, window_s=slo.rate_window_s),
                       steps=original.steps if source == "timeline" else (),
                       expected=expected, problems=inputs.run_problems)
     assert (verdict.exit_code, verdict.tiers, verdict.invalid_reasons) == (
         asked.exit_code, asked.tiers, asked.invalid_reasons)
+    promise = reference_records.read_promise(DEFAULT_SLO_PATH, scale=time_scale, horizon_override=lost_after_s)
+    oracle = reference_judge.judge(
+        reference_records.read_samples(out / "samples.jsonl"), promise,
+        declared=declared if source == "declared" else None,
+        points=file_points if source == "timeline" else [
+            {"unix_s": p.unix_s, "achieved_eps": p.achieved_eps, "target_eps": None, "behind_s": 0.0} for p in points],
+        steps=file_steps if source == "timeline" else [], expected=expected, problems=inputs.run_problems)
+    assert_agrees(asked, oracle, placements=False)  # read without the ids, as gate does
 
     code, text = _gate(out, capsys)
     assert code == record.exit_code, text
@@ -146,6 +160,11 @@ def test_gate_gives_the_runs_verdict(tmp_path: Path, capsys: pytest.CaptureFixtu
         (run / "samples.jsonl").write_text(samples + "\n" + json.dumps(extra) + "\n")
     files = RunFiles.load(run)
     verdict = judge_files(files, slo_for(files, None))  # what the run wrote as its own
+    points, steps = reference_records.read_rates(run / "rates.jsonl")
+    oracle = reference_judge.judge(reference_records.read_samples(run / "samples.jsonl"),
+                                   reference_records.read_promise(run / "slo.toml", scale=0.1), points=points,
+                                   steps=steps, expected=["low", "high", "transactional"])
+    assert_agrees(verdict, oracle, placements=False)
     code, text = _gate(run, capsys)
     assert code == int(verdict.exit_code) == {"pass": 0, "fail": 1, "invalid step": 3, "undecided": 3}[case]
     for t in verdict.tiers:

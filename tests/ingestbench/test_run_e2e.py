@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 
 WRITE_KEY = "ib-test-" + secrets.token_hex(12)
+RUN_ID = "e2e-" + secrets.token_hex(4)
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,9 @@ def good_run_watched(tmp_path_factory):
 
     Shared by several tests; only the ones whose claim is the verdict itself (it passes, compare finds no
     regression) need it to pass. The others check what they are about on whatever verdict it gave."""
-    return ib_run_watched(tmp_path_factory.mktemp("good"), "--scenario", "quick",
-                          env={"INGESTBENCH_WRITE_KEY": WRITE_KEY})
+    return ib_run_watched(tmp_path_factory.mktemp("good"), "--scenario", "quick", "--run-id", RUN_ID,
+                          "--tag", "branch=main", env={"INGESTBENCH_WRITE_KEY": WRITE_KEY,
+                                                       "INGESTBENCH_TAGS": "suite=e2e"})
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +62,16 @@ def test_quick_passes_and_shows_the_knee(good_run):
     for name in ("report.md", "report.html", "junit.xml", "samples.jsonl", "rates.jsonl"):
         assert (run_dir / name).stat().st_size > 0, name
     assert pids_gone(run_dir)
+
+
+def test_the_run_id_names_the_directory_and_the_tags_are_kept(good_run):
+    _, run_dir, _, _ = good_run
+    assert run_dir.name == RUN_ID and (run_dir.parent / "latest").resolve() == run_dir.resolve()
+    doc = json.loads((run_dir / "run.json").read_text())
+    assert doc["run_id"] == RUN_ID and doc["tags"] == {"suite": "e2e", "branch": "main"}
+    plan = json.loads((run_dir / "plan.json").read_text())
+    assert plan["tags"] == plan["probe"]["tags"] == doc["tags"]  # every child labels its metrics with them
+    assert "- tags: `branch=main`, `suite=e2e`" in (run_dir / "report.md").read_text()
 
 
 def test_the_write_key_is_in_no_file_log_or_command_line(good_run_watched):
@@ -173,7 +185,7 @@ def test_ctrl_c_stops_everything_and_writes_results(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 3, output[-3000:]
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
     doc = json.loads((run_dir / "run.json").read_text())
     assert doc["status"] == "interrupted" and doc["exit_code"] == 3
     assert any("interrupted" in r for r in doc["invalid_reasons"])
