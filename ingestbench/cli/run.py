@@ -66,9 +66,11 @@ def register(sub: Any) -> None:
                    "(and one profile) to the target with its keys and read it back, with timings; a rejected key "
                    "exits 2, an unreachable target or a canary not visible in time 3")
     p.set_defaults(func=run)
-    s = command(sub, "scenarios", summary="list the built-in scenarios", exits=EXIT_CODES_PLAIN,
+    s = command(sub, "scenarios", summary="list the built-in scenarios and the examples", exits=EXIT_CODES_PLAIN,
                 description="List the scenarios that come with ingestbench, with their rates and length; any "
-                "of them is a --scenario NAME for `ingestbench run`.", examples=("ingestbench scenarios",))
+                "of them is a --scenario NAME for `ingestbench run`. Then the examples, one for each target kind "
+                "with its SLO file beside it, by path: copy one and edit it, or give its path to --scenario.",
+                examples=("ingestbench scenarios",))
     s.set_defaults(func=list_scenarios)
 
 
