@@ -3,8 +3,9 @@ in a shell code block of README.md and docs/*.md, and in the comments of the exa
 the real parser (an unknown flag, "unrecognized arguments", or a bad value fails), the files it names as input
 must exist, and then:
 
-- ``run`` and ``probe`` commands run with ``--check`` appended: the scenario, SLO, target options and every
-  setting are validated and nothing is started or sent (commands aimed at outside URLs never touch the network);
+- ``run`` and ``probe`` commands run with ``--check`` appended (and ``--connect`` left out): the scenario, SLO,
+  target options, secrets and every setting are validated and nothing is started or sent (commands aimed at
+  outside URLs never touch the network);
 - every other ``ingestbench`` command runs with ``--help`` appended;
 - ``locust -f ...`` runs with ``--list`` appended, not ``--help``: Locust reads ``--help`` before it loads the
   file, so only ``--list`` makes it parse the project's options (and it starts nothing).
@@ -192,6 +193,7 @@ def test_a_documented_command_works_as_shown(cmd: Command) -> None:
         except SystemExit as exc:
             pytest.fail(f"{cmd.where}: `{shown}` does not parse (exit {exc.code}): {err.getvalue().strip()}")
     extra = "--check" if argv[0] in ("run", "probe") else "--help"
+    argv = [a for a in argv if a != "--connect"]  # it writes to the target: only its --check part runs here
     code, output = _main([*argv, extra])
     assert code == 0, f"{cmd.where}: `{shown} {extra}` exited {code}:\n{output[-2000:]}"
     assert "dummy-" not in output  # no secret's value is ever printed
