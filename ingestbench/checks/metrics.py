@@ -15,13 +15,24 @@
   with ``label_replace`` and match ``on (tier, le)``)
 - ``ingestbench_slo_min_rate_events_per_second{target, tier, path}``: the rate from which a banded tier applies
   (the 1k/s line of the vendor promise)
+- ``ingestbench_slo_objective_ratio{target, tier, path}``: the share of a tier's canaries that must be within
+  its target (the judged percentile: 95 -> 0.95); the dashboards' threshold on the within-target share
+- ``ingestbench_slo_max_lost_canaries{target, tier, path}`` (a budget given as a count) or
+  ``ingestbench_slo_max_lost_ratio{target, tier, path}`` (given as a share of the tier's canaries): the loss
+  budget, which the loss alert judges against
+- ``ingestbench_run_info{run_id, scenario, target}``: which run this probe belongs to (the dashboards' run
+  selector finds a probe running alone by it)
+
+Every tier of the SLO has its TTA histogram and canary counters created at 0 together, when the probe starts:
+a share of two ``increase()`` s is then over series that start at the same scrape (a series created at its
+first observation would be extrapolated differently, and a share could read above 100 %).
 
 Tiers here are live (placed on the rate timeline known so far); the final tier of each canary is the judge's.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from ingestbench.records.exposition import bucket_label, clean_bound
 from ingestbench.records.observation import AVAILABLE, ERRORED, LATE, LOST, PATHS, Observation
@@ -49,7 +60,9 @@ def tta_buckets(slo: Slo | None) -> tuple[float, ...]:
 class ProbeMetrics:
     """Every metric the probe exports; ``slo`` puts its targets on the TTA buckets and the SLO gauges."""
 
-    def __init__(self, registry: CollectorRegistry, *, target: str, slo: Slo | None = None):
+    def __init__(self, registry: CollectorRegistry, *, target: str, slo: Slo | None = None,
+                 run: dict[str, str] | None = None):
+        """``run``: the labels of ``ingestbench_run_info`` (run_id, scenario); none: no info series."""
         self.target = target
         self.tta = Histogram("ingestbench_tta_seconds", "Time to availability of canaries",
                              ["target", "tier", "path"], buckets=tta_buckets(slo), registry=registry)
@@ -69,19 +82,36 @@ class ProbeMetrics:
             self.duplicates.labels(self.target, path)
         if slo is not None:
             self._slo_gauges(registry, slo)
+        if run is not None:
+            Info("ingestbench_run", "The run this process belongs to", registry=registry).info(
+                {**run, "target": target})
 
     def _slo_gauges(self, registry: CollectorRegistry, slo: Slo) -> None:
         targets = Gauge("ingestbench_slo_target_seconds", "Each tier's TTA target (time-scaled); bucket: its le",
                         ["target", "tier", "path", "bucket"], registry=registry)
+        labels = ["target", "tier", "path"]
         floors = Gauge("ingestbench_slo_min_rate_events_per_second", "Ingest rate from which a tier applies",
-                       ["target", "tier", "path"], registry=registry)
+                       labels, registry=registry)
+        objective = Gauge("ingestbench_slo_objective_ratio", "Share of a tier's canaries that must be within "
+                          "its target (the judged percentile / 100)", labels, registry=registry)
+        lost_count = Gauge("ingestbench_slo_max_lost_canaries", "Loss budget of a tier, as a count of canaries",
+                           labels, registry=registry)
+        lost_share = Gauge("ingestbench_slo_max_lost_ratio", "Loss budget of a tier, as a share of its canaries",
+                           labels, registry=registry)
         for tier in slo.tiers:
+            key = (self.target, tier.name, tier.path)
             bound = clean_bound(slo.target_s(tier))
-            targets.labels(self.target, tier.name, tier.path, bucket_label(bound)).set(bound)
+            targets.labels(*key, bucket_label(bound)).set(bound)
             if tier.at_least_eps is not None:
-                floors.labels(self.target, tier.name, tier.path).set(tier.at_least_eps)
+                floors.labels(*key).set(tier.at_least_eps)
+            objective.labels(*key).set(tier.percentile / 100)
+            if tier.max_lost.share is not None:
+                lost_share.labels(*key).set(tier.max_lost.share)
+            else:
+                lost_count.labels(*key).set(tier.max_lost.count or 0)
             for outcome in DECIDED:
-                self.canaries.labels(self.target, tier.name, tier.path, outcome)
+                self.canaries.labels(*key, outcome)
+            self.tta.labels(*key)  # every bucket at 0, from the same scrape as the counters above
 
     def observe(self, obs: Observation, tier: str | None) -> None:
         """Count a decided canary; ``tier`` is the live tier (the final one is the judge's)."""

@@ -1,9 +1,12 @@
 """Building blocks shared by the dashboards: the datasource, the variables, queries and panel kinds.
 
-Every panel reads the datasource chosen in the ``datasource`` variable, whose default is the provisioned
-Prometheus (``PROVISIONED_UID``, the uid in ``grafana/provisioning/datasources/prometheus.yml``). Queries select
-one run and target with the ``run_id`` / ``target`` variables; percentiles always come from summed bucket rates
-(``histogram_quantile`` over ``sum by (le)``), never from percentiles of percentiles.
+Every panel reads the datasource chosen in the ``datasource`` variable. Its default is the dashboard's one
+import input, ``${DS_PROMETHEUS}`` (``__inputs``): importing the JSON into any Grafana asks for a Prometheus and
+puts its uid there; provisioned from a file (docker-compose.yml), no input is filled and Grafana takes the
+default Prometheus, which is the provisioned one (``grafana/provisioning/datasources/prometheus.yml``). Queries
+select one run and target with the ``run_id`` / ``target`` variables; percentiles always come from summed bucket
+rates (``histogram_quantile`` over ``sum by (le)``), never from percentiles of percentiles. SLO lines and
+thresholds come from the series the probe exports for its SLO (``ingestbench_slo_*``), never from constants.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
+    DashboardLinkType,
     DataSourceRef,
+    DataTransformerConfig,
     DynamicConfigValue,
     Threshold,
     ThresholdsMode,
@@ -29,6 +34,10 @@ from grafana_foundation_sdk.models.dashboard import (
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 PROVISIONED_UID = "ingestbench-prometheus"
+DS_INPUT = "DS_PROMETHEUS"
+INPUTS = [{"name": DS_INPUT, "label": "Prometheus", "description": "The Prometheus that scrapes ingestbench",
+           "type": "datasource", "pluginId": "prometheus", "pluginName": "Prometheus"}]
+TAG = "ingestbench"
 DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 RUN = 'run_id=~"$run_id"'
 RUN_TARGET = 'run_id=~"$run_id", target=~"$target"'
@@ -39,7 +48,7 @@ DASHED = DynamicConfigValue(id_val="custom.lineStyle", value={"fill": "dash", "d
 
 def datasource_variable() -> db.DatasourceVariable:
     return (db.DatasourceVariable("datasource").label("Data source").type("prometheus")
-            .current(VariableOption(selected=True, text="Prometheus", value=PROVISIONED_UID)))
+            .current(VariableOption(selected=True, text="Prometheus", value="${" + DS_INPUT + "}")))
 
 
 def query_variable(name: str, label: str, query: str, *, all_values: bool) -> db.QueryVariable:
@@ -51,9 +60,17 @@ def query_variable(name: str, label: str, query: str, *, all_values: bool) -> db
     return var
 
 
+def scenario_variable() -> db.QueryVariable:
+    """Scenarios that ran ("probe": a probe running alone); "All" by default. The run list follows it."""
+    return query_variable("scenario", "Scenario", "label_values(ingestbench_run_info, scenario)", all_values=True)
+
+
 def run_variable() -> db.QueryVariable:
-    """Runs by id, newest first (ids start with the run's start time): the default is the latest run."""
-    return query_variable("run_id", "Run", "label_values(ingestbench_run_info, run_id)", all_values=False)
+    """Runs of the chosen scenarios by id, newest first (ids start with the run's start time): the default is
+    the latest run. The generator and the probe both export ``ingestbench_run_info``, so a probe running alone
+    is listed too."""
+    return query_variable("run_id", "Run", 'label_values(ingestbench_run_info{scenario=~"$scenario"}, run_id)',
+                          all_values=False)
 
 
 def query(expr: str, legend: str = "", *, instant: bool = False, heatmap_format: bool = False,
@@ -84,6 +101,14 @@ def _thresholds(steps: list[tuple[float | None, str]]) -> db.ThresholdsConfig:
     return db.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps([Threshold(v, c) for v, c in steps])
 
 
+def threshold_from(ref_id: str, field: str, reducer: str) -> DataTransformerConfig:
+    """Grafana's "Config from query results": query ``ref_id`` (legend ``field``), reduced with ``reducer``,
+    becomes the panel's threshold (and is not drawn itself): an SLO's number, read from Prometheus."""
+    return DataTransformerConfig(id_val="configFromData", options={
+        "configRefId": ref_id,
+        "mappings": [{"fieldName": field, "handlerKey": "threshold1", "reducerId": reducer}]})
+
+
 def timeseries_panel(title: str, description: str, unit: str, queries: list[prometheus.Dataquery], *,
                      w: int = 12, h: int = 8, dashed: str | None = None,
                      threshold: float | None = None) -> timeseries.Panel:
@@ -105,15 +130,20 @@ def timeseries_panel(title: str, description: str, unit: str, queries: list[prom
 
 def stat_panel(title: str, description: str, unit: str, queries: list[prometheus.Dataquery], *, w: int = 6,
                h: int = 5, decimals: float | None = None,
-               thresholds: list[tuple[float | None, str]] | None = None) -> stat.Panel:
-    """Latest value of each series (instant queries over the time range)."""
+               thresholds: list[tuple[float | None, str]] | None = None,
+               slo: tuple[prometheus.Dataquery, str, str] | None = None) -> stat.Panel:
+    """Latest value of each series (instant queries over the time range). ``slo``: a query of an SLO number,
+    its legend and a reducer; it sets the threshold between the first two colours of ``thresholds``."""
     p = (stat.Panel().title(title).description(description).unit(unit).datasource(DS).span(w).height(h)
          .graph_mode(cm.BigValueGraphMode.NONE)
          .thresholds(_thresholds(thresholds or [(None, "text")])))
     if decimals is not None:
         p = p.decimals(decimals)
-    for q in queries:
-        p = p.with_target(q)
+    for ref, q in zip("ABCDEFGH", queries, strict=False):
+        p = p.with_target(q.ref_id(ref))
+    if slo is not None:
+        q, field, reducer = slo
+        p = p.with_target(q.ref_id("SLO")).with_transformation(threshold_from("SLO", field, reducer))
     return p
 
 
@@ -125,8 +155,14 @@ def heatmap_panel(title: str, description: str, q: prometheus.Dataquery, *, w: i
 
 
 def dashboard(uid: str, title: str, description: str) -> db.Dashboard:
-    return (db.Dashboard(title).uid(uid).description(description).tags(["ingestbench"]).editable()
-            .time("now-1h", "now").refresh("10s").timezone("browser").tooltip(DashboardCursorSync.CROSSHAIR))
+    """A dashboard tagged ``ingestbench``, linked to every other one so tagged (time range and variables
+    carried over), read-only in the UI as the provisioning (``allowUiUpdates: false``) keeps it: change the
+    code and regenerate instead."""
+    link = (db.DashboardLink("ingestbench").type(DashboardLinkType.DASHBOARDS).tags([TAG]).as_dropdown(False)
+            .include_vars(True).keep_time(True).target_blank(False).icon("external link").tooltip(""))
+    return (db.Dashboard(title).uid(uid).description(description).tags([TAG]).readonly()
+            .time("now-1h", "now").refresh("10s").timezone("browser").tooltip(DashboardCursorSync.CROSSHAIR)
+            .link(link))
 
 
 def load_annotations(b: db.Dashboard) -> db.Dashboard:
@@ -143,6 +179,8 @@ def to_json(b: db.Dashboard) -> dict[str, Any]:
     time from the series value (``useValueForTime``), an option the SDK's generic annotation model does not
     carry: added here."""
     doc: dict[str, Any] = json.loads(JSONEncoder(sort_keys=True).encode(b.build()))
+    doc["__inputs"] = INPUTS
+    doc["__requires"] = [{"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"}]
     for number, panel in enumerate(doc["panels"], start=1):
         panel["id"] = number
     for ann in doc.get("annotations", {}).get("list", []):

@@ -1,7 +1,9 @@
 """The *Ingestion latency* dashboard: TTA per tier against its target, canaries, and the load behind them.
 
-Variables: ``datasource``, ``run_id`` (one run, newest first), ``target`` and ``tier`` (both "All" by default).
-Annotations mark where the selected run's load starts and is due to end.
+Variables: ``datasource``, ``scenario`` ("All" by default), ``run_id`` (one run of those, newest first),
+``target`` and ``tier`` (both "All" by default). Annotations mark where the selected run's load starts and is due
+to end. Targets, objectives and the schedule-lag bound drawn here are the SLO's and the run's, read from
+Prometheus.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ingestbench.dashboards.common import (
     query,
     query_variable,
     run_variable,
+    scenario_variable,
     stat_panel,
     timeseries_panel,
     to_json,
@@ -32,15 +35,27 @@ UID = "ingestbench-latency"
 TTA = "ingestbench_tta_seconds"
 
 
+def within_target_share(window: str) -> str:
+    """Per tier, the share of decided canaries (lost and errored count as outside) visible within the tier's
+    target, over ``window``: the TTA bucket at the target (exact) over the decided count. Both are counters the
+    probe creates at 0 together, so their increases are extrapolated alike; the clamp keeps what differences
+    remain (a window starting between their scrapes) from reading above 100 %. Tiers without a decided canary
+    in the window have no share (not 0/0)."""
+    return (f"clamp_max(sum by (tier) (increase({TTA}_bucket{{{RUN_TARGET_TIER}}}[{window}])"
+            f" and on (run_id, target, tier, path, le)"
+            f' label_replace(last_over_time(ingestbench_slo_target_seconds{{{RUN_TARGET_TIER}}}[{window}]),'
+            f' "le", "$1", "bucket", "(.*)"))'
+            f" / (sum by (tier) (increase(ingestbench_canaries_total{{{RUN_TARGET_TIER}, "
+            f'outcome=~"available|lost|errored"}}[{window}])) > 0), 1)')
+
+
 def _tta_rows(b: db.Dashboard) -> db.Dashboard:
     targets = query(f"max by (tier) (ingestbench_slo_target_seconds{{{RUN_TARGET_TIER}}})", "{{tier}} target")
-    within = query(
-        f"sum by (tier) (increase({TTA}_bucket{{{RUN_TARGET_TIER}}}[$__range])"
-        f" and on (run_id, target, tier, path, le)"
-        f' label_replace(last_over_time(ingestbench_slo_target_seconds{{{RUN_TARGET_TIER}}}[$__range]),'
-        f' "le", "$1", "bucket", "(.*)"))'
-        f" / sum by (tier) (increase(ingestbench_canaries_total{{{RUN_TARGET_TIER}, "
-        f'outcome=~"available|lost|errored"}}[$__range]))', "{{tier}}", instant=True)
+    within = query(within_target_share("$__range"), "{{tier}}", instant=True)
+    objective = query(f"max(last_over_time(ingestbench_slo_objective_ratio{{{RUN_TARGET_TIER}}}[$__range]))",
+                      "objective", instant=True)
+    tightest = query(f"min(last_over_time(ingestbench_slo_target_seconds{{{RUN_TARGET_TIER}}}[$__range]))",
+                     "target", instant=True)
     whole = [q.instant() for q in quantiles(TTA, RUN_TARGET_TIER, "tier", window="$__range")]
     heat = query(f"sum by (le) (increase({TTA}_bucket{{{RUN_TARGET_TIER}}}[$__rate_interval]))", "{{le}}",
                  heatmap_format=True, exemplar=True)
@@ -53,13 +68,16 @@ def _tta_rows(b: db.Dashboard) -> db.Dashboard:
             .with_panel(stat_panel(
                 "Share of canaries within target",
                 "Canaries visible within their tier's target (its own histogram bucket, so exact) out of every "
-                "decided canary of the tier (lost and errored ones count as outside) over the time range.",
+                "decided canary of the tier (lost and errored ones count as outside) over the time range. Green "
+                "from the SLO's objective (the judged percentile: 95 -> 95 %; the strictest of the selected "
+                "tiers: pick one tier for its own).",
                 "percentunit", [within], w=8, h=9, decimals=1,
-                thresholds=[(None, "red"), (0.95, "green")]))
+                thresholds=[(None, "red"), (0.95, "green")], slo=(objective, "objective", "max")))
             .with_panel(stat_panel(
                 "TTA percentiles over the time range",
-                "p50 / p95 / p99 per tier of every canary made available in the time range.",
-                "s", whole, w=8, h=8))
+                "p50 / p95 / p99 per tier of every canary made available in the time range. Red above the "
+                "SLO's target (the tightest of the selected tiers: pick one tier for its own).",
+                "s", whole, w=8, h=8, thresholds=[(None, "green"), (3, "red")], slo=(tightest, "target", "min")))
             .with_panel(heatmap_panel(
                 "TTA heatmap",
                 "Canaries per TTA bucket and interval; exemplars carry the canary id of a sample.", heat,
@@ -106,8 +124,10 @@ def _load_row(b: db.Dashboard) -> db.Dashboard:
                 "Events due and events acknowledged per second; dashed: the rate from which a tier applies.",
                 EVENTS_PER_S, rates, w=12, h=8, dashed="/tier from$/"))
             .with_panel(timeseries_panel(
-                "Schedule lag p99", "Actual minus intended request start; a step with p99 above 50 ms is invalid.",
-                "s", lag, w=6, h=8, threshold=0.05))
+                "Schedule lag p99", "Actual minus intended request start; dashed: the run's bound (a step with "
+                "p99 above it is invalid).", "s",
+                [*lag, query(f"max(ingestbench_loadgen_lag_bound_seconds{{{RUN_TARGET}}})", "bound")],
+                w=6, h=8, dashed="/^bound$/"))
             .with_panel(timeseries_panel(
                 "Failed events by reason", "Events whose request failed, per second.", EVENTS_PER_S, [failed],
                 w=6, h=8))
@@ -122,7 +142,7 @@ def _load_row(b: db.Dashboard) -> db.Dashboard:
 def build() -> dict[str, Any]:
     b = dashboard(UID, "Ingestion latency",
                   "Time to availability per tier against its target, every canary's fate, and the load behind it.")
-    b = b.with_variable(datasource_variable()).with_variable(run_variable())
+    b = b.with_variable(datasource_variable()).with_variable(scenario_variable()).with_variable(run_variable())
     b = b.with_variable(query_variable("target", "Target", f"label_values(ingestbench_run_info{{{RUN}}}, target)",
                                        all_values=True))
     b = b.with_variable(query_variable(

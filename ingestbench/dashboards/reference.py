@@ -1,7 +1,7 @@
 """The *Reference pipeline* dashboard: what the embedded pipeline did, beside what the probe measured.
 
 Its ground-truth visibility delay (visible minus received, per event) next to the probe's TTA shows how close
-the black-box measurement comes to the truth. Variables: ``datasource`` and ``run_id``.
+the black-box measurement comes to the truth. Variables: ``datasource``, ``scenario`` and ``run_id``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ingestbench.dashboards.common import (
     quantiles,
     query,
     run_variable,
+    scenario_variable,
     stat_panel,
     timeseries_panel,
     to_json,
@@ -32,7 +33,8 @@ def build() -> dict[str, Any]:
     b = dashboard(UID, "Reference pipeline",
                   "The embedded reference pipeline: ingest, buffering, flushes, commits, and its ground-truth "
                   "visibility delay beside the probe's TTA.")
-    b = load_annotations(b.with_variable(datasource_variable()).with_variable(run_variable()))
+    b = load_annotations(b.with_variable(datasource_variable()).with_variable(scenario_variable())
+                         .with_variable(run_variable()))
     ingest = [query(f"sum(rate({P}events_received_total{{{RUN}}}[$__rate_interval]))", "received"),
               query(f"sum(rate({P}events_visible_total{{{RUN}}}[$__rate_interval]))", "made visible")]
     flushes = query(f"sum by (reason) (increase({P}flushes_total{{{RUN}}}[$__rate_interval]))", "{{reason}}")

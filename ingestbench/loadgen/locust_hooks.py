@@ -110,7 +110,8 @@ def _attach_master(environment: Any, runner: Any, plan: Plan, registry: TargetRe
     target, run_id = plan.target, plan.run_id
     registry.create(target.kind, environment.host or "http://127.0.0.1", target.options)  # a bad option: exit 2
     prom = CollectorRegistry()
-    metrics = LoadgenMetrics(prom, run_id=run_id, scenario=plan.scenario_name, target=target.kind)
+    metrics = LoadgenMetrics(prom, run_id=run_id, scenario=plan.scenario_name, target=target.kind,
+                             lag_bound_s=plan.load.lag_bound_s)
     exposed = run_registry(prom, {"run_id": run_id, "target": target.kind, **plan.tags})
     sinks: list[TimelineSink] = [metrics]
     writer = RatesWriter(plan.rates_out) if plan.rates_out else None

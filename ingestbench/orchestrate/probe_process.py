@@ -52,7 +52,9 @@ async def run_probe(plan: ProbePlan, roles: Roles) -> tuple[ProbeRecord, ProbeRe
     slo = plan.slo
     out = Path(plan.out)
     registry = CollectorRegistry()
-    metrics = ProbeMetrics(registry, target=plan.target, slo=slo)
+    run_id = plan.run_id or out.name  # a probe alone is a run of its own, named by its results directory
+    metrics = ProbeMetrics(registry, target=plan.target, slo=slo,
+                           run={"run_id": run_id, "scenario": plan.scenario or "probe"})
     stop, abort = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     parent = os.getppid()
@@ -70,7 +72,7 @@ async def run_probe(plan: ProbePlan, roles: Roles) -> tuple[ProbeRecord, ProbeRe
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    runner = await _serve_metrics(run_registry(registry, {"run_id": plan.run_id, **plan.tags}), plan.metrics_host,
+    runner = await _serve_metrics(run_registry(registry, {"run_id": run_id, **plan.tags}), plan.metrics_host,
                                   plan.metrics_port)
     settings = ProbeSettings(interval_s=plan.interval_s, poll_interval_s=plan.poll_interval_s,
                              transactional=plan.transactional, timeout_s=plan.timeout_s, drain_s=plan.drain_s,

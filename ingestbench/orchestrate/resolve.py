@@ -104,6 +104,6 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
                         batch_size=canary_batch, transactional=transactional,
                         drain_s=None if probe.drain_s is None else probe.drain_s * ts,
                         expected_tiers=expected, seed=None if seed is None else seed + 1, run_id=run_id,
-                        tags=tags),
+                        tags=tags, scenario=scenario.name),
     )
     return Resolved(plan, text)

@@ -24,6 +24,7 @@ from ingestbench.orchestrate.net import free_port
 from ingestbench.orchestrate.supervisor import Supervisor
 from ingestbench.records.config import ConfigError
 from ingestbench.records.jsonl import write_json_atomic
+from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import Plan
 from ingestbench.records.run_record import (
     FINISHED,
@@ -175,16 +176,19 @@ def probe_load_eps(plan: Plan) -> float:
 
 
 def probe_load_warning(plan: Plan) -> str | None:
-    """A note when the canaries' own events are a sizeable share of the smallest step's rate."""
-    lowest = min(plan.rates_eps, default=0.0)
+    """A note when the canaries' own events would move a step's traffic into another tier's band: the target then
+    sees a rate the run does not tier its canaries by. (Below that, the canaries add load the verdicts allow for.)"""
     added = probe_load_eps(plan)
-    if not lowest or added <= 0.1 * lowest:
-        return None
-    advice = "a longer [probe] interval_s" if plan.probe.batch_size == 1 else \
-        "[probe] single_event = true or a longer interval_s"
-    return (f"the probe adds ~{added:.0f} events/s (a canary in a batch of {plan.probe.batch_size} every "
-            f"{plan.probe.interval_s:g} s), {added / lowest:.0%} of the lowest step ({lowest:g} events/s); "
-            f"{advice} would lower that, if it matters for this target")
+    for rate in plan.rates_eps:
+        tier, seen = plan.slo.tier_for(ANALYTICAL, rate), plan.slo.tier_for(ANALYTICAL, rate + added)
+        if tier != seen:
+            advice = "a longer [probe] interval_s" if plan.probe.batch_size == 1 else \
+                "[probe] single_event = true or a longer interval_s"
+            return (f"the probe adds ~{added:.0f} events/s (a canary in a batch of {plan.probe.batch_size} every "
+                    f"{plan.probe.interval_s:g} s): the {rate:g} events/s step reaches the target at "
+                    f"~{rate + added:.0f} events/s, in the band of tier {seen.name if seen else 'none'} rather than "
+                    f"{tier.name if tier else 'none'}; {advice} would keep it in its own")
+    return None
 
 
 def _tier_doc(slo: Slo, tier: Tier) -> dict[str, Any]:

@@ -103,6 +103,7 @@ class ProbePlan:
     metrics_port: int | None = None
     run_id: str | None = None  # a label on every metric; a run sets its own, a probe alone takes --run-id
     tags: dict[str, str] = field(default_factory=dict)  # more labels on every metric (--tag KEY=VALUE)
+    scenario: str = ""  # the run's scenario name (ingestbench_run_info); a probe alone has none
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

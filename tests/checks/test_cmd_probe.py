@@ -67,10 +67,12 @@ def test_sigint_stops_cleanly_with_metrics_and_table(tmp_path: Path) -> None:
             time.sleep(3.5)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
                 text = resp.read().decode()
-            assert re.search(r'ingestbench_canaries_total\{[^}]*outcome="available",path="analytical",'
+            # a probe alone is a run of its own, named by its results directory: the dashboards can select it
+            assert re.search(r'ingestbench_canaries_total\{[^}]*outcome="available",path="analytical",run_id="out",'
                              r'target="pipeline",tier="[a-z]+"[^}]*\} [1-9]', text), text[:2000]
+            assert re.search(r'ingestbench_tta_seconds_bucket\{[^}]*le="0.05",path="transactional",run_id="out"', text)
+            assert 'ingestbench_run_info{env="ci",run_id="out",scenario="probe",target="pipeline"} 1.0' in text
             assert re.search(r'ingestbench_canaries_pending\{[^}]*env="ci"', text), text[:2000]  # the --tag
-            assert re.search(r'ingestbench_tta_seconds_bucket\{[^}]*le="0.05",path="transactional"', text)
             assert "ingestbench_canaries_pending" in text and "ingestbench_poll_duration_seconds" in text
             proc.send_signal(signal.SIGINT)
             stdout, stderr = proc.communicate(timeout=20)

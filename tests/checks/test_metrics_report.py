@@ -104,3 +104,37 @@ def test_report_names_tiers_reasons_and_status() -> None:
     assert "31 of 31 canaries lost" not in text and "1 of 31 canaries lost" in text
     assert "p95 TTA 5 s" in text and "exceeds the 3 s target" in text
     assert "invalid: tier low: no canary was judged in this tier." in text and "31 canaries" in text
+
+
+def test_every_tier_starts_at_zero_with_its_objective_loss_budget_and_the_run_info() -> None:
+    """Before any canary: each tier's TTA buckets and canary counters exist at 0 (so a share of increases is
+    over series that start together), with its objective and loss budget; the run info names the run."""
+    reg = CollectorRegistry()
+    slo = load_slo(time_scale=0.1)
+    ProbeMetrics(reg, target="pipeline", slo=slo, run={"run_id": "r-1", "scenario": "quick"})
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in reg.collect() for s in f.samples}
+    for tier in slo.tiers:
+        key = (("path", tier.path), ("target", "pipeline"), ("tier", tier.name))
+        assert samples[("ingestbench_tta_seconds_count", key)] == 0
+        assert samples[("ingestbench_tta_seconds_bucket", tuple(sorted((*key, ("le", "+Inf")))))] == 0
+        assert samples[("ingestbench_canaries_total", tuple(sorted((*key, ("outcome", "available")))))] == 0
+        assert samples[("ingestbench_slo_objective_ratio", key)] == tier.percentile / 100
+        budget = (samples.get(("ingestbench_slo_max_lost_canaries", key)),
+                  samples.get(("ingestbench_slo_max_lost_ratio", key)))
+        assert budget == ((tier.max_lost.count, None) if tier.max_lost.share is None
+                          else (None, tier.max_lost.share)), (tier.name, budget)
+    info = [s for f in reg.collect() for s in f.samples if s.name == "ingestbench_run_info"]
+    assert [s.labels for s in info] == [{"run_id": "r-1", "scenario": "quick", "target": "pipeline"}]
+
+
+def test_a_share_budget_is_exported_as_a_ratio(tmp_path) -> None:
+    path = tmp_path / "slo.toml"
+    path.write_text('max_lost = "0.5%"\n[[tier]]\nname = "all"\npath = "analytical"\ntarget_s = 3\n'
+                    "percentile = 99\n")
+    reg = CollectorRegistry()
+    ProbeMetrics(reg, target="pipeline", slo=load_slo(str(path)))
+    text = generate_latest(reg).decode()
+    assert 'ingestbench_slo_max_lost_ratio{path="analytical",target="pipeline",tier="all"} 0.005' in text
+    assert "ingestbench_slo_max_lost_canaries{" not in text
+    assert 'ingestbench_slo_objective_ratio{path="analytical",target="pipeline",tier="all"} 0.99' in text
+    assert "ingestbench_run_info" not in text

@@ -63,7 +63,8 @@ def test_panels_ids_grid_units_datasources_and_variables(name: str) -> None:
         assert not _overlap(a["gridPos"], b["gridPos"]), (a["title"], b["title"])
     uid = provisioned_uid()
     variables = {v["name"]: v for v in doc["templating"]["list"]}
-    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["current"]["value"] == uid
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["current"]["value"] == "${DS_PROMETHEUS}"
     for p in (p for p in panels if p["type"] != "row"):
         assert p["fieldConfig"]["defaults"].get("unit"), f"{p['title']}: no unit"
         assert p.get("description"), f"{p['title']}: no description"
@@ -78,7 +79,8 @@ def test_panels_ids_grid_units_datasources_and_variables(name: str) -> None:
             used |= set(VARIABLE.findall(v["query"]))
     assert used - BUILTIN <= set(variables), used - BUILTIN - set(variables)
     if name == "ingestion-latency.json":
-        assert {"datasource", "run_id", "target", "tier"} <= set(variables)
+        assert {"datasource", "scenario", "run_id", "target", "tier"} <= set(variables)
+    assert "$scenario" in variables["run_id"]["query"]  # the run list follows the scenario
     assert {a["name"] for a in doc["annotations"]["list"]} >= {"Load start", "Load end"}
 
 
@@ -114,4 +116,70 @@ def test_the_live_test_substitutes_every_variable() -> None:
     names = set()
     for doc in dashboards().values():
         names |= {v["name"] for v in doc["templating"]["list"]}
-    assert names <= {"datasource", "run_id", "target", "tier"}, names
+    assert names <= {"datasource", "scenario", "run_id", "target", "tier"}, names
+
+
+@pytest.mark.parametrize("name", sorted(generate.BUILDERS))
+def test_the_json_imports_anywhere_with_one_datasource_input(name: str) -> None:
+    """Grafana's import asks for each ``__inputs`` entry and replaces its ``${NAME}``; every such reference in the
+    JSON is declared, and the one input is a Prometheus. Provisioned (no input filled), the datasource variable
+    falls back to the default Prometheus: the provisioned datasource is the default."""
+    doc = dashboards()[name]
+    text = (generate.OUT / name).read_text()
+    declared = {i["name"] for i in doc["__inputs"]}
+    assert [(i["type"], i["pluginId"]) for i in doc["__inputs"]] == [("datasource", "prometheus")]
+    assert set(re.findall(r"\$\{(DS_[A-Z_]+)\}", text)) == declared
+    (source,) = yaml.safe_load((PROVISIONING / "datasources" / "prometheus.yml").read_text())["datasources"]
+    assert source["isDefault"] is True
+
+
+def test_provisioning_and_the_dashboards_agree_on_editing() -> None:
+    """Provisioned read-only (``allowUiUpdates: false``): the dashboards say so too (``editable: false``), rather
+    than offer edits that cannot be saved."""
+    (provider,) = yaml.safe_load((PROVISIONING / "dashboards" / "ingestbench.yml").read_text())["providers"]
+    for name, doc in dashboards().items():
+        assert doc["editable"] is provider["allowUiUpdates"], name
+
+
+def test_every_dashboard_links_to_the_others_keeping_time_and_variables() -> None:
+    docs = dashboards()
+    for name, doc in docs.items():
+        (link,) = doc["links"]
+        assert link["type"] == "dashboards" and link["keepTime"] and link["includeVars"], (name, link)
+        others = [d for n, d in docs.items() if n != name]
+        assert others and all(set(link["tags"]) <= set(d["tags"]) for d in others), name
+
+
+def test_slo_thresholds_come_from_prometheus_not_constants() -> None:
+    """The share and TTA stat panels take their threshold from a query of an SLO series the probe exports
+    (Grafana's "Config from query results"); the lag panel draws the run's bound as a series."""
+    doc = dashboards()["ingestion-latency.json"]
+    panels = {p["title"]: p for p in doc["panels"]}
+    for title, series in (("Share of canaries within target", "ingestbench_slo_objective_ratio"),
+                          ("TTA percentiles over the time range", "ingestbench_slo_target_seconds")):
+        (transform,) = panels[title]["transformations"]
+        assert transform["id"] == "configFromData", title
+        ref = transform["options"]["configRefId"]
+        (target,) = [t for t in panels[title]["targets"] if t["refId"] == ref]
+        assert series in target["expr"], (title, target)
+        assert [m["handlerKey"] for m in transform["options"]["mappings"]] == ["threshold1"]
+    lag = panels["Schedule lag p99"]
+    assert "thresholds" not in lag["fieldConfig"]["defaults"]
+    assert any("ingestbench_loadgen_lag_bound_seconds" in t["expr"] for t in lag["targets"])
+
+
+def _anchor(heading: str) -> str:
+    """The anchor a Markdown renderer (GitHub's) gives a heading."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_alert_has_a_runbook_section_in_the_docs() -> None:
+    docs = (ROOT / "docs" / "alerts.md").read_text()
+    anchors = {_anchor(h) for h in re.findall(r"^##+ (.+)$", docs, flags=re.M)}
+    alerts = [r for path in (PROM / "rules").glob("*.yml") for g in yaml.safe_load(path.read_text())["groups"]
+              for r in g["rules"] if "alert" in r]
+    assert alerts
+    for rule in alerts:
+        url = rule["annotations"].get("runbook_url", "")
+        assert url == f"docs/alerts.md#{rule['alert'].lower()}", (rule["alert"], url)
+        assert url.split("#")[1] in anchors, (rule["alert"], sorted(anchors))

@@ -97,10 +97,13 @@ def test_a_built_in_scenario_resolves_without_a_warning(name: str) -> None:
     assert plan.notes == () and plan.unmeasured == ()
 
 
-def test_the_canary_load_warning_advises_only_what_changes_it() -> None:
-    plan = resolve_run(RunFlags(scenario="quick"), environ={}).plan
-    single = replace(plan, probe=replace(plan.probe, interval_s=0.05))
-    assert "longer [probe] interval_s" in (probe_load_warning(single) or "")
-    assert "single_event" not in (probe_load_warning(single) or "")
-    batched = replace(single, probe=replace(single.probe, batch_size=10))
+def test_the_canary_load_warning_comes_when_it_moves_a_step_into_another_band() -> None:
+    plan = resolve_run(RunFlags(scenario="quick"), environ={}).plan  # 10 canaries/s on 50 .. 3,000 events/s
+    assert probe_load_warning(plan) is None
+    steps = tuple(replace(s, rate_eps=995.0) for s in plan.load.steps)  # + 10 events/s: over the 1,000 edge
+    near = replace(plan, load=replace(plan.load, steps=steps))
+    warning = probe_load_warning(near) or ""
+    assert "~1005 events/s, in the band of tier high rather than low" in warning, warning
+    assert "longer [probe] interval_s" in warning and "single_event" not in warning  # it is single already
+    batched = replace(near, probe=replace(near.probe, batch_size=10))
     assert "single_event = true" in (probe_load_warning(batched) or "")
