@@ -99,6 +99,6 @@ def test_the_pipeline_example_runs_against_a_pipeline_at_its_url_and_passes(tmp_
     assert all(step["valid"] for step in doc["steps"]), doc["steps"]
     # the README's table of the results directory names every file this run wrote
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("`results/<run-id>/`:"):readme.index("### Exit codes")]
+    table = readme[readme.index("\n`results/<run-id>/`"):readme.index("### Exit codes")]
     documented = set(re.findall(r"^\| `([^`]+?)/?`", table, re.M))
     assert {p.name for p in run_dir.iterdir()} <= documented, sorted({p.name for p in run_dir.iterdir()} - documented)
