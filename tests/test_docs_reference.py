@@ -3,10 +3,14 @@ SLO file, and name every key the parsers accept (a key added to a table without 
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
+from ingestbench.cli import main
 from ingestbench.records.load import LoadConfig, LoadStep
 from ingestbench.records.scenario import TOP_LEVEL_KEYS, PipelineTable, ProbeTable, parse_scenario
 from ingestbench.records.slo_file import _TIER_KEYS, _TOP_KEYS, parse_slo
@@ -41,3 +45,26 @@ def test_the_slo_reference_parses_and_names_every_key() -> None:
     documented = set(tier) | {"below_eps", "max_lost", "max_errored"}  # in the comments: band and budgets
     assert documented == _TIER_KEYS
     assert parse_slo(doc).tiers[0].name == "high"
+
+
+# The README: every run option that takes a value can also be set as INGESTBENCH_<OPTION> (a target option as
+# INGESTBENCH_TARGET_<KEY>, tags as INGESTBENCH_TAGS). A bad value in each variable makes `run --check` refuse,
+# which shows the variable is read.
+ENV_SETTINGS = {"TIME_SCALE": "x", "PROCESSES": "x", "SEED": "x", "SCENARIO": "no-such-scenario",
+                "SLO": "/no/such/slo.toml", "TARGET": "no-such-target", "URL": "ftp://x", "READER": "no-such-reader",
+                "CA_FILE": "/no/such/ca.pem", "RUN_ID": "a/b", "TAGS": "no-equals-sign", "INSECURE": "maybe",
+                "TARGET_NO_SUCH_OPTION": "1"}
+
+
+@pytest.mark.parametrize("name", sorted(ENV_SETTINGS))
+def test_a_run_option_set_in_the_environment_is_read(name: str, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    for key in [k for k in os.environ if k.startswith("INGESTBENCH_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(ROOT)
+    assert main(["run", "--check"]) == 0  # nothing set: the defaults are fine
+    capsys.readouterr()
+    monkeypatch.setenv(f"INGESTBENCH_{name}", ENV_SETTINGS[name])
+    assert main(["run", "--check"]) == 2
+    err = capsys.readouterr().err
+    assert ENV_SETTINGS[name] in err or name.removeprefix("TARGET_").lower() in err.lower(), err
