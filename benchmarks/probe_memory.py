@@ -60,7 +60,7 @@ def main() -> int:
         work = Path(tmp)
         pipeline, url = start_pipeline(work)
         probe = subprocess.Popen([sys.executable, "-m", "ingestbench", "probe", "--url", url, "--declared-rate-eps",
-                                  "10", "--interval", str(1.0 / args.rate), "--out", str(work / "out")],
+                                  "10", "--interval", str(1.0 / args.rate), "--out", str(work), "--run-id", "out"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         samples: list[tuple[float, float]] = []
         started = time.monotonic()

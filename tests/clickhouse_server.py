@@ -13,7 +13,6 @@ server is a failure: ``.ci/run`` installs it.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import signal
 import subprocess
@@ -27,6 +26,7 @@ import pytest
 
 from ingestbench.orchestrate.net import free_port
 from ingestbench.records.process import die_with_parent
+from tests.ci import in_ci
 
 BINARY = "/usr/sbin/clickhouse-server"
 READY_TIMEOUT_S = 30.0
@@ -90,7 +90,7 @@ def require_binary() -> None:
     """Skip when the server is not installed, unless in CI, where that is a failure."""
     if Path(BINARY).exists():
         return
-    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+    if in_ci():
         pytest.fail(f"{BINARY} is missing in CI: .ci/run installs Debian's clickhouse-server")
     pytest.skip(f"{BINARY} is not installed (apt-get install clickhouse-server; CI installs it)")
 

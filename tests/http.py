@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,3 +49,20 @@ class Client:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def raw_request(url: str, method: str, path: str, body: bytes, headers: dict[str, str],
+                timeout_s: float = 10.0) -> tuple[int, bytes]:
+    """One request written byte for byte on its own connection, header values as given (control characters
+    too, which http.client refuses to send): the status and the body of the answer."""
+    parts = urlsplit(url)
+    head = f"{method} {path} HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Length: {len(body)}\r\n" \
+           "Connection: close\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout_s) as sock:
+        sock.sendall(head.encode("latin-1") + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith((b"HTTP/1.0 ", b"HTTP/1.1 ")), answer[:200]
+    return int(status_line.split(b" ", 2)[1]), rest.partition(b"\r\n\r\n")[2]

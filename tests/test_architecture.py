@@ -126,7 +126,8 @@ def test_a_target_registers_through_the_entry_point_and_is_probed(tmp_path: Path
     with FakeTarget() as fake:
         proc = subprocess.run([sys.executable, "-m", "ingestbench", "probe", "--target", "tiny", "--url", fake.url,
                                "--declared-rate-eps", "10", "--duration", "3", "--interval", "0.1",
-                               "--poll-interval", "0.05", "--no-transactional", "--out", str(tmp_path / "out")],
+                               "--poll-interval", "0.05", "--no-transactional", "--out", str(tmp_path),
+                               "--run-id", "out"],
                               capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
         canaries = fake.canaries
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -18,8 +18,12 @@ whichever command asks. The rules:
   ``max_errored``, default 1 % of its canaries); exceeding one fails the tier whatever its percentile.
 - A pass is "not conclusive at 95%" when the percentile's confidence interval is unbounded or straddles the
   target; the verdict stands, the wording says how much it proves.
+- The SLO's ``[resources]`` limits, when set, are checked against what the run measured of the target
+  itself (``resources``; None: this caller does not judge them): a target over a limit fails the run, no
+  measurement at all makes it invalid.
 - Exit code, by precedence: ``INVALID`` (a run problem, an invalid load step, an insufficient or expected but
-  unobserved tier, an undecided canary, nothing judged) > ``SLO_FAILED`` (a tier failed) > ``OK``.
+  unobserved tier, an undecided canary, nothing judged, resource limits with nothing observed) >
+  ``SLO_FAILED`` (a tier failed, or a resource limit was exceeded) > ``OK``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from ingestbench.checks.placement import Judged, RateSource, collapse, place_all
 from ingestbench.checks.tier_verdict import judge_tier
 from ingestbench.records.exit_codes import ExitCode
 from ingestbench.records.observation import ERRORED, UNDECIDED, Observation
+from ingestbench.records.resources import Resources, check_resources
 from ingestbench.records.samples import OUTCOME_CODE, SampleColumns
 from ingestbench.records.slo import Slo
 from ingestbench.records.timeline import StepRow
@@ -49,15 +54,18 @@ class RunVerdict:
     reason: str
     exit_code: ExitCode
     judged: Judged | None = None  # every canary as placed (columns), for judged.jsonl and the charts
+    resource_failures: tuple[str, ...] = ()  # each [resources] limit exceeded, with the value measured
 
 
 def judge_run(observations: SampleColumns | Iterable[Observation], *, slo: Slo, rates: RateSource,
               steps: Sequence[StepRow] = (), problems: Sequence[str] = (),
-              expected: Sequence[str] = ()) -> RunVerdict:
+              expected: Sequence[str] = (), resources: Resources | None = None,
+              judge_resources: bool = False) -> RunVerdict:
     """Verdicts for every tier that had canaries or was ``expected``, the reasons the run is invalid, and the
     exit code. ``observations`` are a run's samples (columns, or observation objects for a handful);
     ``steps`` are the load's step records, ``problems`` what went wrong around the probe (a child died, the
-    run was interrupted)."""
+    run was interrupted); ``resources`` what the run measured of the target itself, judged against the SLO's
+    ``[resources]`` limits when ``judge_resources``."""
     samples = observations if isinstance(observations, SampleColumns) else \
         SampleColumns.from_observations(list(observations), with_ids=True)
     judged = place_all(samples, slo, rates)
@@ -80,14 +88,17 @@ def judge_run(observations: SampleColumns | Iterable[Observation], *, slo: Slo, 
     elif len(judged) and bool((judged.outcome == OUTCOME_CODE[ERRORED]).all()):
         invalid.append(f"every canary's ingest failed (the target is unreachable or refuses everything; first: "
                        f"{samples.first_error})")
+    over, unobserved = check_resources(slo.resources, resources) if judge_resources else ([], [])
+    invalid += unobserved
     failed = [v.tier for v in verdicts if v.status == FAIL]
+    what_failed = "; ".join(([f"tier {', '.join(failed)}"] if failed else []) + over)
     if invalid:
         status, code = INVALID, ExitCode.INVALID
         reason = f"the run is invalid: {invalid[0]}" + (f" (and {len(invalid) - 1} more)" if len(invalid) > 1 else "")
-        if failed:
-            reason += f"; SLO failed for tier {', '.join(failed)} too."
-    elif failed:
-        status, code, reason = FAIL, ExitCode.SLO_FAILED, f"SLO failed for tier {', '.join(failed)}."
+        if what_failed:
+            reason += f"; SLO failed for {what_failed} too."
+    elif what_failed:
+        status, code, reason = FAIL, ExitCode.SLO_FAILED, f"SLO failed for {what_failed}."
     elif all(v.status == UNJUDGED for v in verdicts):
         status, code = INVALID, ExitCode.INVALID
         reason = "the run is invalid: no tier had a steady canary to judge."
@@ -98,7 +109,7 @@ def judge_run(observations: SampleColumns | Iterable[Observation], *, slo: Slo, 
         judged_n = sum(1 for v in verdicts if v.status == PASS)
         reason = f"all {judged_n} judged tiers met their targets" + (
             f"; not conclusive at 95% confidence for tier {', '.join(unsure)}." if unsure else ".")
-    return RunVerdict(verdicts, tuple(invalid), untiered, undecided, status, reason, code, judged)
+    return RunVerdict(verdicts, tuple(invalid), untiered, undecided, status, reason, code, judged, tuple(over))
 
 
 def expected_tiers(slo: Slo, rates_eps: Iterable[float], *, transactional: bool) -> list[str]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -19,19 +21,28 @@ from ingestbench.orchestrate.net import tls_problem
 from ingestbench.orchestrate.probe_process import footer, needs_reader, run_probe
 from ingestbench.orchestrate.targeting import TargetFlags, check_secrets, reader_plan
 from ingestbench.records import defaults
-from ingestbench.records.config import ConfigError, check_number, parse_tags, positive, resolve, target_options
+from ingestbench.records.config import (
+    ConfigError,
+    check_number,
+    check_run_id,
+    parse_tags,
+    positive,
+    resolve,
+    target_options,
+)
 from ingestbench.records.load import LARGEST, LARGEST_TIME_SCALE
 from ingestbench.records.plan import ProbePlan, TargetPlan, read_plan
 from ingestbench.records.slo_file import load_slo
+from ingestbench.results.rundir import point_latest
 from ingestbench.results.table import print_verdicts
 from ingestbench.targets.roles import make_roles
 
-DESCRIPTION = """Run the time-to-availability probe alone against a target, like Loki's canary: write uniquely
-marked canary events, look each up on the target's query side until it is there, and judge the times against
-the SLO's tiers. Canaries are tiered by the ingest rate around them: give exactly one of --declared-rate-eps,
---rate-timeline or --rate-query. Results go to --out (samples.jsonl, probe.json, slo.toml); `ingestbench gate
-DIR` on them later gives the same verdicts. The probe stops at --duration-s or on Ctrl-C, then drains until
-every canary is decided (a second Ctrl-C skips the drain)."""
+DESCRIPTION = """Run the time-to-availability probe alone against a target, like Loki's canary: write uniquely marked
+canary events, look each up on the target's query side until it is there, and judge the times against the SLO's
+tiers. Canaries are tiered by the ingest rate around them: give exactly one of --declared-rate-eps, --rate-
+timeline or --rate-query. Results go to <out>/<run-id>/ (samples.jsonl, probe.json, slo.toml; <out>/latest points
+at them); `ingestbench gate DIR` on them later gives the same verdicts. The probe stops at --duration-s or on
+Ctrl-C, then drains until every canary is decided (a second Ctrl-C skips the drain)."""
 
 
 def register(sub: Any) -> None:
@@ -59,12 +70,12 @@ def register(sub: Any) -> None:
     p.add_argument("--time-scale", type=float, default=None, metavar="FACTOR",
                    help="multiply the SLO's targets, warm-ups and loss horizons by this (default 1)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="the directory this probe's results are written to (default results/probe-<time>)")
+                   help="the results root, as for run: this probe writes DIR/<run-id>/ (default results)")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port (0: "
                    "any free port; default: not served)")
     p.add_argument("--metrics-host", default=None, help="address for /metrics (default 127.0.0.1)")
-    p.add_argument("--run-id", default=None, help="a run_id label on every metric, to select this probe on the "
-                   "dashboards (default none)")
+    p.add_argument("--run-id", default=None, help="the probe's id: its directory's name and a run_id label on "
+                   "every metric, to select it on the dashboards (default probe-<time>-<random>)")
     p.add_argument("--tag", action="append", default=None, metavar="KEY=VALUE", help="a label of this probe "
                    "(repeatable; env INGESTBENCH_TAGS=k=v,k2=v2) on every metric it exports")
     seconds(p, "interval", "time between canaries (default 1)")
@@ -100,6 +111,8 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
     time_scale = resolve("time-scale", args.time_scale, defaults.TIME_SCALE, pos_f)
     check_number("time-scale:", time_scale, maximum=LARGEST_TIME_SCALE)
     lost_after_s = resolve("lost-after-s", args.lost_after_s, None, pos_f)
+    run_id = check_run_id(resolve("run-id", args.run_id, None, str)
+                          or f"probe-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}")
     plan = ProbePlan(
         target=resolve("target", args.target, "pipeline", str),
         url=url,
@@ -114,10 +127,10 @@ def plan_from_args(args: argparse.Namespace) -> ProbePlan:
         rate_timeline=resolve("rate-timeline", args.rate_timeline, None, str),
         rate_query=resolve("rate-query", args.rate_query, None, str),
         prometheus_url=resolve("prometheus-url", args.prometheus_url, None, str),
-        out=resolve("out", args.out, None, str) or f"results/probe-{time.strftime('%Y%m%d-%H%M%S')}",
+        out=str(Path(resolve("out", args.out, defaults.RESULTS_ROOT, str)) / run_id),
         metrics_port=resolve("metrics-port", args.metrics_port, None, int),
         metrics_host=resolve("metrics-host", args.metrics_host, defaults.METRICS_HOST, str),
-        run_id=resolve("run-id", args.run_id, None, str) or None,
+        run_id=run_id,
         tags=parse_tags(args.tag, environ=os.environ),
         interval_s=resolve("interval-s", args.interval_s, defaults.CANARY_INTERVAL_S, pos_f),
         poll_interval_s=resolve("poll-interval-s", args.poll_interval_s, defaults.POLL_INTERVAL_S, pos_f),
@@ -192,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
     if problem:  # before the first canary: no write key goes to a server whose certificate is not trusted
         print(f"ingestbench: {problem}; nothing was sent (--ca-file to trust its CA, or --insecure)", file=sys.stderr)
         return 3
+    if args.plan is None:  # a probe alone: its directory is the latest results (a run's probe writes into the run's)
+        point_latest(Path(plan.out).parent, Path(plan.out).name)
     record, report = asyncio.run(run_probe(plan, roles))
     console = Console() if sys.stdout.isatty() else Console(width=200)
     print_verdicts(console, record, footer=footer(plan, report))

@@ -55,6 +55,13 @@ def register(sub: Any) -> None:
                    "metric (default <time>-<scenario>-<random>)")
     p.add_argument("--tag", action="append", default=None, metavar="KEY=VALUE", help="a label of this run "
                    "(repeatable; env INGESTBENCH_TAGS=k=v,k2=v2): on every metric, in run.json and the report")
+    p.add_argument("--observe-pid", action="append", type=int, default=None, metavar="PID",
+                   help="also sample the CPU and memory of this process and its children on this machine, once a "
+                   "second, into run.json and the report (repeatable; env INGESTBENCH_OBSERVE_PID=pid,pid); the "
+                   "embedded pipeline is always sampled")
+    p.add_argument("--observe-cgroup", action="append", default=None, metavar="PATH",
+                   help="also sample a cgroup v2 directory's memory.current and CPU usage (absolute, or under "
+                   "/sys/fs/cgroup; repeatable; env INGESTBENCH_OBSERVE_CGROUP)")
     p.add_argument("--seed", type=int, default=None, help="seed for events and canaries (default: the scenario's)")
     p.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
     p.add_argument("--metrics-sd", default=None, metavar="PATH", help="keep a Prometheus file_sd list of the "
@@ -108,7 +115,8 @@ def _describe(label: str, path: Path, width: int) -> None:
 
 def flags_of(args: argparse.Namespace) -> RunFlags:
     return RunFlags(scenario=args.scenario, targets=TargetFlags.of(args), slo=args.slo, time_scale=args.time_scale,
-                    processes=args.processes, seed=args.seed, run_id=args.run_id, tags=args.tag)
+                    processes=args.processes, seed=args.seed, run_id=args.run_id, tags=args.tag,
+                    observe_pids=args.observe_pid, observe_cgroups=args.observe_cgroup)
 
 
 def print_plan(plan: Plan) -> None:

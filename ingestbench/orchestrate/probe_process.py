@@ -39,7 +39,7 @@ from ingestbench.records.slo import DEFAULT_SLO_PATH
 from ingestbench.records.timeline import RatePoint, TimelineTail, of_points, read_timeline, write_timeline
 from ingestbench.records.tls import INSECURE_NOTE
 from ingestbench.results.judging import judge_files, slo_for
-from ingestbench.results.rundir import PROBE_JSON, RATES, SLO_COPY, RunFiles, probe_run
+from ingestbench.results.rundir import PROBE_JSON, RATES, RUN_JSON, SLO_COPY, RunFiles, probe_run
 from ingestbench.targets.roles import Roles
 
 log = logging.getLogger("ingestbench.probe")
@@ -148,7 +148,8 @@ def judge_probe_dir(out: Path, plan: ProbePlan, inputs: ProbeRecord,
         write_timeline(rates, of_points(sampled))
     files = RunFiles(path=out, run=probe_run(out.name, inputs), samples=read_sample_columns(out / SAMPLES_FILE),
                      timeline=read_timeline(rates), probe=inputs)
-    return judge_files(files, slo_for(files, None))
+    # inside a run (its run.json beside), the run judges the target's resources: it is the one that measures them
+    return judge_files(files, slo_for(files, None), judge_resources=not (out / RUN_JSON).exists())
 
 
 def footer(plan: ProbePlan, report: ProbeReport) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ingestbench.checks.judge import expected_tiers
+from ingestbench.orchestrate.resources import cgroup_dir, check_pid
 from ingestbench.orchestrate.targeting import TargetFlags, check_fits, check_secrets, resolve_targets
 from ingestbench.records import defaults
 from ingestbench.records.config import ConfigError, check_number, check_run_id, parse_tags, positive, resolve
@@ -42,6 +43,8 @@ class RunFlags:
     seed: int | None = None
     run_id: str | None = None
     tags: list[str] | None = None  # KEY=VALUE
+    observe_pids: list[int] | None = None  # processes whose CPU and memory are sampled (with descendants)
+    observe_cgroups: list[str] | None = None  # cgroup v2 directories sampled likewise
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
     run_id = check_run_id(resolve("run-id", flags.run_id, None, str, environ=environ)
                           or f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}-{secrets.token_hex(2)}")
     tags = parse_tags(flags.tags, environ=environ)
+    pids, cgroups = observed(flags, environ)
     plan = Plan(
         run_id=run_id, scenario_name=scenario.name, scenario_path=str(scenario.path),
         description=scenario.description, time_scale=ts, load=load.scaled(ts),
@@ -105,5 +109,24 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
                         drain_s=None if probe.drain_s is None else probe.drain_s * ts,
                         expected_tiers=expected, seed=None if seed is None else seed + 1, run_id=run_id,
                         tags=tags, scenario=scenario.name),
+        observe_pids=pids, observe_cgroups=cgroups,
     )
     return Resolved(plan, text)
+
+
+def observed(flags: RunFlags, environ: Mapping[str, str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The processes and cgroups to sample (flags, else ``INGESTBENCH_OBSERVE_PID`` / ``_CGROUP``, comma
+    separated), each checked to exist on this machine."""
+    raw_pids = flags.observe_pids
+    if raw_pids is None:
+        words = [w.strip() for w in environ.get("INGESTBENCH_OBSERVE_PID", "").split(",") if w.strip()]
+        try:
+            raw_pids = [int(w) for w in words]
+        except ValueError:
+            raise ConfigError(f"INGESTBENCH_OBSERVE_PID: process ids with commas between, got {words}") from None
+    cgroups = flags.observe_cgroups
+    if cgroups is None:
+        cgroups = [w.strip() for w in environ.get("INGESTBENCH_OBSERVE_CGROUP", "").split(",") if w.strip()]
+    for pid in raw_pids:
+        check_pid(pid)
+    return tuple(dict.fromkeys(raw_pids)), tuple(str(cgroup_dir(c)) for c in dict.fromkeys(cgroups))

@@ -26,6 +26,7 @@ from ingestbench.records.config import ConfigError
 from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import Plan
+from ingestbench.records.resources import Resources
 from ingestbench.records.run_record import (
     FINISHED,
     INTERRUPTED,
@@ -38,7 +39,7 @@ from ingestbench.records.run_record import (
 )
 from ingestbench.records.slo import Slo, Tier
 from ingestbench.results.finish import Finished, finish
-from ingestbench.results.rundir import PLAN_JSON, RATES, RUN_JSON, SCENARIO_COPY, SLO_COPY, RunFiles
+from ingestbench.results.rundir import PLAN_JSON, RATES, RUN_JSON, SCENARIO_COPY, SLO_COPY, RunFiles, point_latest
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Run:
         self._started = time.time()
         self.discovery = MetricsDiscovery(options.metrics_sd, run_id=plan.run_id)
         self.supervisor: Supervisor | None = None
+        self.resources: Resources | None = None
 
     def execute(self) -> Finished:
         try:
@@ -88,6 +90,7 @@ class Run:
         try:
             sup.run()
         finally:
+            self.resources = sup.sampler.stop()  # before the target is stopped: its shutdown is not measured
             signal.signal(signal.SIGINT, previous)
             signal.signal(signal.SIGTERM, term)
             sup.stop_all()
@@ -130,7 +133,9 @@ class Run:
                       "transactional": plan.probe.transactional, "interval_s": plan.probe.interval_s,
                       "poll_interval_s": plan.probe.poll_interval_s, "drain_s": plan.probe.drain_s,
                       "seed": plan.load.seed, "out_root": str(self.options.out_root)},
-            slo={"path": plan.slo_path, "tiers": [_tier_doc(plan.slo, t) for t in plan.slo.tiers]},
+            slo={"path": plan.slo_path, "tiers": [_tier_doc(plan.slo, t) for t in plan.slo.tiers],
+                 "resources": asdict(plan.slo.resources)},
+            resources=self.resources,
             expected_tiers=plan.expected_tiers, notes=plan.notes, tags=plan.tags,
             probe=ProbeSummary(canary_batch_size=plan.probe.batch_size, load_eps=probe_load_eps(plan)),
             versions=versions(), machine=machine_facts(),
@@ -156,18 +161,6 @@ class Run:
                                            load_eps=run.probe.load_eps))
 
         return finish(self.dir, amend=amend)
-
-
-def point_latest(out_root: Path, run_id: str) -> None:
-    """``<out>/latest`` becomes a link to this run's directory (replaced atomically; where links cannot be
-    made, there is none)."""
-    tmp = out_root / f".latest-{run_id}"
-    try:
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(run_id, target_is_directory=True)
-        tmp.replace(out_root / "latest")
-    except OSError:
-        tmp.unlink(missing_ok=True)
 
 
 def probe_load_eps(plan: Plan) -> float:

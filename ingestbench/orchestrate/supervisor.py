@@ -19,6 +19,7 @@ from ingestbench.orchestrate.children import Child
 from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.net import free_port, reachable, tls_problem
 from ingestbench.orchestrate.progress import Progress
+from ingestbench.orchestrate.resources import ResourceSampler
 from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
 from ingestbench.records.plan import Plan
 
@@ -46,6 +47,13 @@ class Supervisor:
         self._started = time.time()
         port = plan.probe.metrics_port
         self.metrics_url = f"http://127.0.0.1:{port}/metrics" if port else ""
+        # the target's own CPU and memory, once a second in a thread, from the start of the load to the end
+        # of the drain: the embedded pipeline (once started) and every process or cgroup the plan names
+        self.sampler = ResourceSampler(interval_s=1.0)
+        for pid in plan.observe_pids:
+            self.sampler.watch_pid(f"pid {pid}", pid)
+        for cgroup in plan.observe_cgroups:
+            self.sampler.watch_cgroup(cgroup)
 
     def interrupt(self) -> None:
         """Ctrl-C or SIGTERM: stop the load; a second one (or one during the drain) skips the probe's drain."""
@@ -88,6 +96,7 @@ class Supervisor:
         self.discovery.add("probe", f"127.0.0.1:{self.plan.probe.metrics_port}")
         if self.plan.generator_metrics_port:
             self.discovery.add("generator", f"127.0.0.1:{self.plan.generator_metrics_port}")
+        self.sampler.start()
         self.on_started()
         self._supervise(load, probe)
 
@@ -103,6 +112,8 @@ class Supervisor:
                       self.dir / "logs" / "pipeline.log")
         child.start()
         self.children.append(child)
+        assert child.pid is not None
+        self.sampler.watch_pid("pipeline", child.pid)
         deadline = time.monotonic() + READY_WITHIN_S
         while time.monotonic() < deadline and not self.interrupted:
             if child.poll() is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestbench.loadgen.events import EventFactory
-from ingestbench.records.config import READER_ENV_PREFIX, ConfigError, resolve, target_options
+from ingestbench.records.config import READER_ENV_PREFIX, ConfigError, env_name, resolve, target_options
 from ingestbench.records.load import LoadConfig
 from ingestbench.records.plan import TargetPlan
 from ingestbench.records.tls import INSECURE_NOTE, resolve_tls
@@ -66,7 +66,10 @@ def resolve_targets(args: TargetFlags, table: Mapping[str, Any], environ: Mappin
     the scenario's directory, for a relative ``ca_file``)."""
     writer_table = table.get("writer", table)
     kind = resolve("target", args.target, str(writer_table.get("kind", "pipeline")), str, environ=environ)
-    spec_of(kind, flag="--target")  # an unknown kind, named before anything else is asked of it
+    # an unknown kind, named before anything else is asked of it, by where it was given
+    given = "--target" if args.target is not None else env_name("target") if env_name("target") in environ else \
+        "target.writer.kind" if "writer" in table else "target.kind"
+    spec_of(kind, flag=given)
     url = resolve("url", args.url, writer_table.get("url"), str, environ=environ)
     if url is None and kind != "pipeline":
         raise ConfigError(f"--url is required for target {kind!r} (only the pipeline is embedded)")

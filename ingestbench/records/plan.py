@@ -138,6 +138,9 @@ class Plan:
     rates_out: str | None = None  # where the generator writes its rate timeline
     generator_metrics_port: int | None = None  # the generator's /metrics on 127.0.0.1 (None: not served)
     tags: dict[str, str] = field(default_factory=dict)  # labels on every metric and in the records (--tag)
+    # the target's own CPU and memory are sampled from these too (beside the embedded pipeline, if any)
+    observe_pids: tuple[int, ...] = ()  # processes on this machine, each with its descendants
+    observe_cgroups: tuple[str, ...] = ()  # cgroup v2 directories
     schema_version: int = PLAN_SCHEMA_VERSION
 
     @property
@@ -167,6 +170,8 @@ class Plan:
         kw.update(load=LoadConfig(**load), target=TargetPlan.from_dict(doc["target"]),
                   probe=ProbePlan.from_dict(doc["probe"]), expected_tiers=tuple(doc.get("expected_tiers") or ()),
                   notes=tuple(doc.get("notes") or ()), unmeasured=tuple(doc.get("unmeasured") or ()),
+                  observe_pids=tuple(doc.get("observe_pids") or ()),
+                  observe_cgroups=tuple(doc.get("observe_cgroups") or ()),
                   pipeline=PipelinePlan(**known(PipelinePlan, doc["pipeline"])) if doc.get("pipeline") else None)
         return cls(**kw)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from ingestbench.records.config import ConfigError
 from ingestbench.records.fields import known
+from ingestbench.records.resources import Resources
 from ingestbench.records.timeline import StepRow
 from ingestbench.records.verdicts import TierVerdict
 
@@ -108,6 +109,7 @@ class RunRecord:
     machine: dict[str, Any] = field(default_factory=dict)
     children: tuple[ChildInfo, ...] = ()
     run_problems: tuple[str, ...] = ()
+    resources: Resources | None = None  # the observed target's own CPU and memory (None: not sampled)
     steps: tuple[StepRow, ...] = ()
     tiers: tuple[TierVerdict, ...] = ()
     gate: Gate | None = None
@@ -125,6 +127,7 @@ class RunRecord:
         doc = asdict(self)
         doc["steps"] = [s.to_dict() for s in self.steps]
         doc["tiers"] = [t.to_dict() for t in self.tiers]
+        doc["resources"] = self.resources.to_dict() if self.resources is not None else None
         return doc
 
     @classmethod
@@ -141,6 +144,8 @@ class RunRecord:
         kw["steps"] = tuple(s for s in (StepRow.from_dict(d) for d in doc.get("steps") or []) if s)
         kw["tiers"] = tuple(TierVerdict.from_dict(t) for t in doc.get("tiers") or [])
         kw["gate"] = Gate(**known(Gate, doc["gate"])) if isinstance(doc.get("gate"), dict) else None
+        res = doc.get("resources")
+        kw["resources"] = Resources.from_dict(res) if isinstance(res, dict) else None
         for key in ("expected_tiers", "notes", "run_problems", "invalid_reasons"):
             kw[key] = tuple(doc.get(key) or ())
         return cls(**kw)

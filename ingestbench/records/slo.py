@@ -18,6 +18,10 @@
     min_samples = 20             # default 20; fewer makes the tier "insufficient" (run invalid)
     lost_after = 60              # optional, overrides the default above; so may max_lost and max_errored
 
+    [resources]                  # optional: limits on what the observed target itself uses (never scaled)
+    max_cpu_cores = 1.5          # CPU cores on average over the run, per observed target
+    max_rss_mib = 200            # the highest resident memory sampled, per observed target (MiB)
+
 A canary not seen within its tier's loss horizon is lost. Lost and errored canaries count against their
 tier's budgets wherever they were sent (warm-up and transition windows too); exceeding a budget fails the
 tier whatever its percentile says.
@@ -35,6 +39,7 @@ from typing import Any
 
 from ingestbench.records.config import ConfigError
 from ingestbench.records.fields import known
+from ingestbench.records.resources import ResourceLimits
 
 DEFAULT_SLO_PATH = Path(__file__).with_name("slo_default.toml")
 RATE_WINDOW_S = 5.0  # unscaled
@@ -129,6 +134,7 @@ class Slo:
     time_scale: float = 1.0
     warmup_min_unscaled_s: float = 10.0
     horizon_override_s: float | None = None  # seconds, already scaled (``probe --lost-after``)
+    resources: ResourceLimits = field(default_factory=ResourceLimits)  # the target's own CPU and memory
 
     def scaled(self, time_scale: float) -> Slo:
         if not time_scale > 0:
@@ -197,4 +203,5 @@ class Slo:
             tiers.append(Tier(**kw))
         kw = known(cls, doc)
         kw["tiers"] = tuple(tiers)
+        kw["resources"] = ResourceLimits(**known(ResourceLimits, doc.get("resources") or {}))
         return cls(**kw)

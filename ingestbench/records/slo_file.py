@@ -11,11 +11,13 @@ from typing import Any
 
 from ingestbench.records.config import ConfigError
 from ingestbench.records.observation import PATHS
+from ingestbench.records.resources import ResourceLimits
 from ingestbench.records.slo import DEFAULT_SLO_PATH, Budget, Horizon, Slo, Tier
 
 _BUDGET_KEYS = {"lost_after", "max_lost", "max_errored"}
-_TOP_KEYS = {"lost_after_s", "warmup_min_s", "tier"} | _BUDGET_KEYS  # lost_after_s: seconds, older spelling
+_TOP_KEYS = {"lost_after_s", "warmup_min_s", "tier", "resources"} | _BUDGET_KEYS  # lost_after_s: older spelling
 _TIER_KEYS = {"name", "path", "below_eps", "at_least_eps", "target_s", "percentile", "min_samples"} | _BUDGET_KEYS
+_RESOURCE_KEYS = ("max_cpu_cores", "max_rss_mib")
 _MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*x\s*$")
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
@@ -54,7 +56,17 @@ def parse_slo(doc: dict[str, Any], *, source: str = "slo") -> Slo:
             raise ConfigError(f"{source}: tier.name {name!r} is used twice")
     _check_overlaps(tiers, source)
     warm = _number(doc.get("warmup_min_s", 10.0), "warmup_min_s", source, positive=False)
-    return Slo(tiers=tiers, warmup_min_unscaled_s=warm)
+    return Slo(tiers=tiers, warmup_min_unscaled_s=warm, resources=_resources(doc.get("resources", {}), source))
+
+
+def _resources(raw: Any, source: str) -> ResourceLimits:
+    """The ``[resources]`` table: limits on the observed target's own CPU cores and resident MiB."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: resources: must be a table ([resources])")
+    unknown = set(raw) - set(_RESOURCE_KEYS)
+    if unknown:
+        raise ConfigError(f"{source}: resources.{sorted(unknown)[0]}: unknown key (known: {', '.join(_RESOURCE_KEYS)})")
+    return ResourceLimits(**{k: _number(raw[k], f"resources.{k}", source, positive=True) for k in raw})
 
 
 def _budgets(raw: dict[str, Any], source: str, where: str) -> dict[str, Any]:
@@ -122,7 +134,7 @@ def _parse_tier(raw: Any, index: int, source: str, defaults: dict[str, Any]) -> 
     budgets = {**defaults, **_budgets(raw, source, f"tier[{index}].")}
     horizon = budgets.get("lost_after")
     if horizon is not None and horizon.seconds is not None and horizon.seconds < target:
-        raise ConfigError(f"{where}.lost_after: {horizon.seconds:g} s is shorter than the tier's target "
+        raise ConfigError(f"{where}.lost_after: {horizon.seconds:g} s is shorter than the tier's target_s "
                           f"({target:g} s)")
     return Tier(name, path, target, pct, min_samples, low, high, **budgets)
 

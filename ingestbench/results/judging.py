@@ -56,15 +56,18 @@ def run_problems(run: RunRecord) -> list[str]:
     return problems
 
 
-def judge_files(files: RunFiles, slo: Slo, *, other_slo: bool = False) -> RunVerdict:
+def judge_files(files: RunFiles, slo: Slo, *, other_slo: bool = False, judge_resources: bool = True) -> RunVerdict:
     """Judge a run from its files. ``other_slo``: ``slo`` is not the one the run was made for, so the tiers
-    it must cover come from it and the scenario's rates rather than from ``run.json``."""
+    it must cover come from it and the scenario's rates rather than from ``run.json``. ``judge_resources``:
+    check the SLO's ``[resources]`` limits against ``run.json``'s measurements (the probe of a run leaves
+    that to the run, which measures them)."""
     expected = list(files.run.expected_tiers)
     if other_slo:
         transactional = bool(files.run.settings.get("transactional", False))
         expected = expected_tiers(slo, files.run.scenario.rates_eps, transactional=transactional)
     return judge_run(files.samples, slo=slo, rates=rate_source(files, slo), steps=files.timeline.steps,
-                     problems=run_problems(files.run), expected=expected)
+                     problems=run_problems(files.run), expected=expected, resources=files.run.resources,
+                     judge_resources=judge_resources)
 
 
 def with_verdict(run: RunRecord, verdict: RunVerdict, files: RunFiles) -> RunRecord:

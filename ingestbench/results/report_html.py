@@ -19,6 +19,7 @@ from ingestbench.records.numbers import fmt
 from ingestbench.records.observation import ANALYTICAL, AVAILABLE
 from ingestbench.records.samples import OUTCOME_CODE
 from ingestbench.records.verdicts import STEADY, TierVerdict
+from ingestbench.results import resources_report
 from ingestbench.results.report_md import ci_text, count_text, status_text, verdict_text
 from ingestbench.results.rundir import RunFiles
 from ingestbench.results.svg import Axis, Chart
@@ -36,6 +37,8 @@ svg text.title{font-size:13px;font-weight:600} .grid{stroke:#eef0f3} .frame{fill
 .bar{fill:#4f7cd6} .achieved{stroke:#1f9d55;stroke-width:1.8} .asked{stroke:#4f7cd6;stroke-width:1.5}
 .legend.achieved{fill:#1f9d55} .legend.asked{fill:#4f7cd6} .lost{fill:#c0262d}
 .stall{fill:#e8a33d} .legend.stall{fill:#e8a33d}
+.res0{stroke:#4f7cd6;stroke-width:1.6} .res1{stroke:#e07b00;stroke-width:1.6} .res2{stroke:#8b5cf6;stroke-width:1.6}
+.res3{stroke:#14b8a6;stroke-width:1.6}
 .t0{fill:#4f7cd6;opacity:.75} .t1{fill:#e07b00;opacity:.75} .t2{fill:#8b5cf6;opacity:.75} .t3{fill:#14b8a6}
 .legend.t0{fill:#4f7cd6} .legend.t1{fill:#e07b00} .legend.t2{fill:#8b5cf6} .legend.t3{fill:#14b8a6}
 """
@@ -185,6 +188,7 @@ status {escape(run.status)}.</p>
 <table><tr><th>step</th><th>target events/s</th><th>achieved events/s</th><th>lag p99 s</th><th>stalled s</th>
 <th class='l'>valid</th>
 <th class='l'>note</th></tr>{steps}</table>
+{resources_report.html(run.resources, resources_report.limits_of(run.slo))}
 <script>{SIZE_PROBE}</script>
 </body></html>
 """

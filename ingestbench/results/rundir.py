@@ -101,3 +101,15 @@ def _json(path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: not a JSON object")
     return doc
+
+
+def point_latest(out_root: Path, run_id: str) -> None:
+    """``<out>/latest`` becomes a link to this run's directory (replaced atomically; where links cannot be
+    made, there is none)."""
+    tmp = out_root / f".latest-{run_id}"
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(run_id, target_is_directory=True)
+        tmp.replace(out_root / "latest")
+    except OSError:
+        tmp.unlink(missing_ok=True)

@@ -39,12 +39,13 @@ def test_config_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path
 def test_unreachable_target_is_invalid_exit_3(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.run([*CMD, "--url", "http://127.0.0.1:1", "--declared-rate-eps", "5", "--duration", "1",
-                           "--interval", "0.1", "--drain", "0", "--out", str(out)],
+                           "--interval", "0.1", "--drain", "0", "--out", str(out.parent), "--run-id", out.name],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 3, proc.stderr
     assert "INVALID" in proc.stdout and "errored" in proc.stdout and "Cannot connect" in proc.stdout
     samples = load_samples(out / "samples.jsonl")
     assert samples and all(o.outcome == "errored" for o in samples)
+    assert (out.parent / "latest").resolve() == out.resolve()  # --out is the results root, as for run
 
 
 @pytest.mark.server
@@ -53,7 +54,7 @@ def test_sigint_stops_cleanly_with_metrics_and_table(tmp_path: Path) -> None:
     with start_pipeline(tmp_path, flush_rows=5, flush_max_wait_s=0.3) as p:
         proc = subprocess.Popen(
             [*CMD, "--url", p.url, "--declared-rate-eps", "10", "--interval", "0.1", "--time-scale", "0.1",
-             "--metrics-port", "0", "--tag", "env=ci", "--out", str(out)],
+             "--metrics-port", "0", "--tag", "env=ci", "--out", str(out.parent), "--run-id", out.name],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
         try:
             port = None
@@ -105,7 +106,8 @@ def test_gate_on_a_probe_directory_gives_the_probes_exit_code(tmp_path: Path, ho
         source = ["--declared-rate-eps", "2000", "--lost-after", "2"]
     with start_pipeline(tmp_path, flush_rows=5, flush_max_wait_s=0.3) as p:
         proc = subprocess.run([*CMD, "--url", p.url, *source, "--time-scale", "0.1", "--interval", "0.1",
-                               "--duration", "6", "--out", str(out)], capture_output=True, text=True, timeout=60)
+                               "--duration", "6", "--out", str(out.parent), "--run-id", out.name],
+                              capture_output=True, text=True, timeout=60)
     assert proc.returncode in (0, 1, 3), proc.stderr
     if how == "timeline":
         (tmp_path / "load.jsonl").unlink()  # the directory holds its own copy

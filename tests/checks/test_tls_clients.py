@@ -33,7 +33,7 @@ def probe(collector: RecordingCollector, out: Path, *extra: str) -> subprocess.C
                        collector.url, "--reader-opt", "query_path=/warehouse/query", "--reader-opt",
                        'query_body={"ids": {ids}}', "--reader-opt", "rows_path=result.rows", "--reader-opt",
                        "canary_path=id", "--declared-rate-eps", "10", "--duration", "1", "--interval", "0.1",
-                       "--no-transactional", "--out", str(out), *extra,
+                       "--no-transactional", "--out", str(out.parent), "--run-id", out.name, *extra,
                        env={"INGESTBENCH_SEGMENT_WRITE_KEY": WRITE_KEY})
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -27,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from tests.ci import in_ci
+
 FLAGS = ("--enable-feature=exemplar-storage", "--web.enable-lifecycle")
 
 
@@ -36,7 +37,7 @@ def need(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
         message = f"{tool} is not installed (apt-get install prometheus docker-compose)"
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
     return path

@@ -65,6 +65,7 @@ class FaultyTarget(FakeTarget):
         self.load_requests_in: Counter[str] = Counter()  # load requests received inside each fault's window
         self.canaries_hit: dict[str, str] = {}
         self.received_at: dict[str, float] = {}  # canary id -> monotonic time it was stored
+        self.arrived_unix_s: dict[str, float] = {}  # canary id -> wall time its ingest reached the fake
         self._garbage_turn = 0
 
     def _active(self, kinds: tuple[str, ...]) -> Fault | None:
@@ -76,6 +77,10 @@ class FaultyTarget(FakeTarget):
     async def _ingest(self, request: web.Request) -> web.Response:
         body = await request.read()
         is_load = b"canary_id" not in body
+        if not is_load:
+            arrived = time.time()
+            for cid in _canary_ids(body):
+                self.arrived_unix_s.setdefault(cid, arrived)
         if is_load and self.t0 is None:
             self.t0, self.t0_unix_s = time.monotonic(), time.time()
         fault = self._active(INGEST_FAULTS)

@@ -16,13 +16,22 @@ import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from tests.faults.faulty_target import Fault, FaultyTarget
-from tests.faults.runs import SLO, FaultRun, gate, scenario
+from tests.faults.reported import (
+    LOAD_TIMEOUT_S,
+    Case,
+    assert_ended_cleanly,
+    assert_fault_reported_at,
+    assert_refused_canaries_are_errored,
+    assert_step_invalid_for,
+    episode_rows,
+    fault_window,
+    outcomes,
+)
+from tests.faults.runs import SLO, FaultRun, scenario
 from tests.http import Client
 from tests.servers import PipelineProcess, start_pipeline
 
@@ -32,15 +41,6 @@ START_S = 4.0  # every fault starts this long after the target saw the first loa
 RUN_TIMEOUT_S = 150
 # exit-1 cases must not be invalid for the generator's own lag on a busy machine
 LENIENT = scenario(lag_bound_s=1.0, max_behind_s=5.0)
-
-
-@dataclass
-class Case:
-    run: FaultRun
-    fake: FaultyTarget | None = None
-    pipeline: PipelineProcess | None = None
-    fault_at: float | None = None  # monotonic time the test applied a fault to a real pipeline
-    stored: Counter[str] = field(default_factory=Counter)  # canary id -> events stored (pipeline cases)
 
 
 def _when_stored(p: PipelineProcess, events: int, timeout_s: float = 60) -> None:
@@ -135,63 +135,6 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
     return out
 
 
-def outcomes(run: FaultRun) -> dict[str, dict[str, Any]]:
-    return {r["canary_id"]: r for r in run.judged()}
-
-
-def errors(run: FaultRun) -> dict[str, str]:
-    return {s["canary_id"]: s.get("error") or "" for s in run.jsonl("samples.jsonl") if s["outcome"] == "errored"}
-
-
-def episode_rows(run: FaultRun) -> list[tuple[float, float, str, str]]:
-    """The report's "what went wrong, and when" table."""
-    text = run.report().split("## What went wrong, and when", 1)
-    assert len(text) == 2, "the report has no 'what went wrong' section"
-    rows = []
-    for line in text[1].split("\n## ", 1)[0].splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 4 and cells[0].replace(".", "").lstrip("-").isdigit():
-            rows.append((float(cells[0]), float(cells[1]), cells[2], cells[3]))
-    return rows
-
-
-def assert_ended_cleanly(case: Case, code: int) -> dict[str, Any]:
-    """Ended by itself with ``code``, no traceback anywhere, ``gate`` agrees; returns run.json."""
-    run = case.run
-    assert run.code == code, run.output[-3000:]
-    assert "Traceback" not in run.output
-    for log in (run.run_dir / "logs").glob("*.log"):
-        assert "Traceback" not in log.read_text(errors="replace"), log
-    again = gate(run.run_dir)
-    assert again.returncode == code, again.stdout + again.stderr
-    return run.doc
-
-
-def assert_step_invalid_for(doc: dict[str, Any], *words: str) -> None:
-    (step,) = doc["steps"]
-    assert step["valid"] is False, step
-    assert all(w in step["reason"] for w in words), step["reason"]
-    assert any("was not reached" in r for r in doc["invalid_reasons"]), doc["invalid_reasons"]
-
-
-def assert_refused_canaries_are_errored(case: Case, error_text: str) -> None:
-    """Exactly the canaries the fake failed are errored, each with the error it met, and none is lost."""
-    assert case.fake is not None
-    hit = set(case.fake.canaries_hit)
-    errored = errors(case.run)
-    assert hit and set(errored) == hit, (len(hit), len(errored))
-    assert all(error_text in e for e in errored.values()), Counter(errored.values())
-    judged = outcomes(case.run)
-    assert not [c for c, r in judged.items() if r["outcome"] in ("lost", "late")]
-
-
-def assert_fault_reported_at(case: Case, where: str, text: str) -> None:
-    rows = [r for r in episode_rows(case.run) if r[2] == where and text in r[3]]
-    assert rows, episode_rows(case.run)
-    start, end = rows[0][0], rows[-1][1]
-    assert START_S - 1.5 <= start <= START_S + 1.5 and end <= START_S + 12, rows
-
-
 def test_throttled_target_retry_after_honoured_step_invalid(cases: dict[str, Case]) -> None:
     case = cases["throttled"]
     doc = assert_ended_cleanly(case, 3)
@@ -228,7 +171,10 @@ def test_refused_ingests_error_exactly_their_canaries_and_invalidate_the_step(
     ttas = [r["tta_s"] for r in case.run.judged() if r["tta_s"] is not None]
     assert min(ttas) > -0.1, min(ttas)
     assert_fault_reported_at(case, "canaries", canary_error)
-    assert case.run.elapsed_s < 120
+    # bounded: a target that refuses, resets or never answers holds its run no longer than one request timeout
+    # past the quickest run of its wave (same start, same machine; each run's own duration from its run.json)
+    wave = [cases[n].run.doc["duration_s"] for n in ("throttled", "unavailable", "slow", "reset")]
+    assert doc["duration_s"] <= min(wave) + LOAD_TIMEOUT_S, (name, doc["duration_s"], wave)
 
 
 def test_nonsense_query_answers_are_failed_polls_never_sightings(cases: dict[str, Case]) -> None:
@@ -239,7 +185,9 @@ def test_nonsense_query_answers_are_failed_polls_never_sightings(cases: dict[str
     assert tier["lost"] == 0 and tier["errored"] == 0, tier
     assert tier["status"] == "fail" and "exceeds the 0.5 s target" in tier["reason"], tier
     assert case.fake is not None and case.fake.hits["garbage"] >= 20
-    assert doc["probe"]["poll_failures"] == case.fake.hits["garbage"]  # every nonsense answer, and only those
+    # every failed poll is a nonsense answer, and every nonsense answer a failed poll but for at most one poll
+    # in flight when its answer came (one poller: the probe gave up on it at its timeout, before reading it)
+    assert 0 <= case.fake.hits["garbage"] - doc["probe"]["poll_failures"] <= 1, (doc["probe"], case.fake.hits)
     # canaries sent during the 3 s of nonsense waited for it to end: found after, never before
     assert max(r["tta_s"] for r in case.run.judged() if r["tta_s"] is not None) > 1.0
     assert_fault_reported_at(case, "queries", "polls failed")
@@ -292,18 +240,39 @@ def test_pipeline_stalled_then_resumed_delays_but_loses_nothing(cases: dict[str,
     assert stalled, "canaries sent into the stall waited for it"
 
 
+# What each fault must make the run report: its exit code and, in the report's "what went wrong" table, the
+# episodes (where, words) that say what happened.
+REPORTED: dict[str, tuple[set[int], list[tuple[str, str]]]] = {
+    "throttled": ({3}, [("load", "throttled"), ("canaries", "throttled: HTTP 429")]),
+    "unavailable": ({3}, [("load", "server_error"), ("canaries", "server_error: HTTP 503")]),
+    "slow": ({3}, [("load", "timeout"), ("canaries", "TimeoutError")]),
+    "reset": ({3}, [("load", "connection_error"), ("canaries", "Connection reset by peer")]),
+    "garbage": ({1}, [("queries", "polls failed")]),
+    "lagging": ({1}, [("canaries", "canaries lost")]),
+    "killed": ({1, 3}, [("load", "connection_error"), ("canaries", "errored")]),
+    "stalled": ({3}, []),  # the stall shows as schedule lag (run.json's step), not always as an episode
+}
+
+
 def test_what_each_fault_reported(cases: dict[str, Case]) -> None:
-    """One line per fault: the exit code and what the run said (``-s`` shows it; the doc's table is this)."""
-    summary = {}
+    """Every fault, as the product reported it: the exit code (run.json, the report's result line and ``gate``
+    agree), the step's reason and the report's episodes. ``-s`` prints one line per fault (the doc's table)."""
+    assert set(cases) == set(REPORTED)
     for name, case in cases.items():
+        codes, episodes = REPORTED[name]
         doc = case.run.doc
+        assert case.run.code in codes and doc["exit_code"] == case.run.code, (name, case.run.code, doc["exit_code"])
+        assert f"(exit code {case.run.code})" in case.run.report(), name
+        rows = episode_rows(case.run)
+        for where, words in episodes:
+            assert any(r[2] == where and words in r[3] for r in rows), (name, where, words, rows)
+        (step,) = doc["steps"]
+        assert step["valid"] is (case.run.code != 3), (name, step)
         (tier,) = doc["tiers"]
-        summary[name] = {"exit_code": case.run.code, "seconds": round(case.run.elapsed_s, 1),
-                         "steps": [s["reason"] for s in doc["steps"]],
-                         "tier": {k: tier[k] for k in ("canaries", "lost", "late", "errored")},
-                         "poll_failures": doc["probe"].get("poll_failures"),
-                         "episodes": [f"{a:.1f}-{b:.1f} s {w}: {t}" for a, b, w, t in episode_rows(case.run)],
-                         "fake_answered": dict(case.fake.hits) if case.fake else None,
-                         "load_requests_in_window": dict(case.fake.load_requests_in) if case.fake else None}
-        print(f"{name}: {summary[name]}")
-    assert set(summary) == {"throttled", "unavailable", "slow", "reset", "garbage", "lagging", "killed", "stalled"}
+        print(f"{name}:", {"exit_code": case.run.code, "seconds": round(case.run.elapsed_s, 1),
+                            "step": step["reason"],
+                            "tier": {k: tier[k] for k in ("canaries", "lost", "late", "errored")},
+                            "poll_failures": doc["probe"].get("poll_failures"),
+                            "episodes": [f"{a:.1f}-{b:.1f} s {w}: {t}" for a, b, w, t in rows],
+                            "fake_answered": dict(case.fake.hits) if case.fake else None,
+                            "window_slack_s": [round(x, 2) for x in fault_window(case)] if case.fake else None})

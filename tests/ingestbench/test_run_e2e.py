@@ -108,20 +108,29 @@ def test_bad_setting_fails_the_high_tier(bad_run):
     assert "exceeds the 0.3 s target" in t["high"]["reason"]
 
 
-def test_compare_flags_the_regression_not_the_rerun(good_run, tmp_path):
+def compare_rows(base_dir, candidate_dir):
+    """``ingestbench compare``: its exit code and its table's verdict by tier."""
+    done = subprocess.run([sys.executable, "-m", "ingestbench", "compare", str(base_dir), str(candidate_dir)],
+                          capture_output=True, text=True, cwd=ROOT)
+    lines = done.stdout.splitlines()
+    assert lines and lines[0].startswith("tier"), done.stdout + done.stderr
+    verdicts = {line.split()[0]: line.split("  ")[-1].strip() for line in lines[1:] if line.strip()}
+    return done, verdicts
+
+
+def test_compare_flags_the_regression_not_the_rerun(good_run, bad_run, tmp_path):
     _, base_dir, _, _ = good_run
     code, again_dir, _, output = ib_run(tmp_path / "again", "--scenario", "quick")
     assert code == 0, output[-3000:]
-    same = subprocess.run([sys.executable, "-m", "ingestbench", "compare", str(base_dir), str(again_dir)],
-                          capture_output=True, text=True, cwd=ROOT)
+    same, rows = compare_rows(base_dir, again_dir)  # the rerun: the same setting, only noise between them
     assert same.returncode == 0, same.stdout + same.stderr
-
-
-def test_compare_flags_a_real_regression(good_run, bad_run):
-    worse = subprocess.run([sys.executable, "-m", "ingestbench", "compare", str(good_run[1]), str(bad_run[1])],
-                           capture_output=True, text=True, cwd=ROOT)
+    assert set(rows) == {t["tier"] for t in json.loads((base_dir / "run.json").read_text())["tiers"]}, rows
+    assert not [t for t, v in rows.items() if v.startswith("REGRESSION")], same.stdout
+    worse, rows = compare_rows(base_dir, bad_run[1])  # 100x the flush rows: the high tier regresses
     assert worse.returncode == 1, worse.stdout + worse.stderr
-    assert "REGRESSION" in worse.stdout and "high" in worse.stdout
+    assert rows["high"].startswith("REGRESSION: "), worse.stdout  # slower beyond the noise, or canaries lost
+    assert not rows["low"].startswith("REGRESSION"), worse.stdout
+    assert "regression in tier high" in worse.stderr, worse.stderr
 
 
 def test_unreachable_step_makes_the_run_invalid(tmp_path):

@@ -14,6 +14,8 @@ from ingestbench.orchestrate.resolve import resolve_run
 from ingestbench.records.config import ConfigError
 from ingestbench.records.plan import Plan, TargetPlan
 from ingestbench.records.scenario import parse_target
+from ingestbench.targets.registry import specs
+from ingestbench.targets.spec import WRITER
 
 BASE = """description = "x"
 [load]
@@ -22,6 +24,15 @@ steps = [{{ rate_eps = 100, duration_s = 60 }}, {{ rate_eps = 2000, duration_s =
 payload_bytes = {payload}
 {target}
 """
+
+
+@pytest.fixture(autouse=True)
+def writer_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every writer's key set (resolving refuses a writer without the key its spec says it needs)."""
+    for kind, spec in specs().items():
+        for secret in spec.secrets:
+            if WRITER in secret.needed_by:
+                monkeypatch.setenv(secret.env, f"{kind}-key")
 
 
 def plan_for(tmp_path: Path, target: str, *args: str, batch: int = 10, payload: int = 400) -> Plan:

@@ -1,12 +1,14 @@
-"""Arbitrary JSON and bytes against the ingest endpoints: never a 5xx, nothing stored when rejected."""
+"""Arbitrary JSON and bytes against the ingest endpoints: never a 5xx, nothing stored when rejected, and a
+204 means the body's events are stored and read back (:mod:`tests.pipeline.stored`)."""
 
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.http import Client
+from tests.pipeline.stored import assert_stored, tagged
 from tests.servers import start_pipeline
 
 pytestmark = pytest.mark.server
@@ -27,6 +29,15 @@ event_like = st.fixed_dictionaries(
         "deviceData": json_values,
     },
 )
+# events the API must accept (any properties, ids and names within the documented rules): a 204 is checked
+valid_event = st.fixed_dictionaries(
+    {"name": st.from_regex(r"[a-z_$.]{1,40}", fullmatch=True),
+     "timestamp": st.one_of(st.integers(min_value=10**11, max_value=10**14 - 1),
+                            st.floats(min_value=1e11, max_value=9.9e13))},
+    optional={"userId": st.text(min_size=1, max_size=8), "anonymousId": st.text(min_size=1, max_size=8),
+              "properties": st.dictionaries(st.text(max_size=8), json_values, max_size=4)},
+).filter(lambda e: e.get("userId") or e.get("anonymousId"))
+VALID = {"name": "signup", "userId": "u1", "timestamp": 1764000000000, "properties": {"plan": "pro"}}
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -39,13 +50,14 @@ def client(tmp_path_factory):
         c.close()
 
 
-def check(client, path, body):
+def check(client, path, body, tags=None):
     before = client.stats()["events"]
     status, raw = client.request("POST", path, body, {"Content-Type": "application/json"})
     assert status < 500, raw
-    after = client.stats()["events"]
     if status == 204:
+        assert_stored(client, path, body, before, tags)
         return
+    after = client.stats()["events"]
     assert 400 <= status < 500
     doc = json.loads(raw)
     assert set(doc) == {"error", "field", "index"}
@@ -53,15 +65,18 @@ def check(client, path, body):
 
 
 @SETTINGS
-@given(doc=st.one_of(json_values, event_like))
+@given(doc=st.one_of(json_values, event_like, valid_event))
+@example(doc=VALID)
 def test_single_endpoint_arbitrary_json(client, doc):
-    check(client, "/event/ingest", json.dumps(doc).encode())
+    check(client, "/event/ingest", *tagged(doc, "/event/ingest"))
 
 
 @SETTINGS
-@given(events=st.lists(st.one_of(event_like, json_values), max_size=25))
+@given(events=st.one_of(st.lists(st.one_of(event_like, json_values, valid_event), max_size=25),
+                        st.lists(valid_event, min_size=1, max_size=20)))
+@example(events=[VALID, VALID])
 def test_batch_endpoint_arbitrary_events(client, events):
-    check(client, "/event/ingest/batch", json.dumps({"events": events}).encode())
+    check(client, "/event/ingest/batch", *tagged({"events": events}, "/event/ingest/batch"))
 
 
 @SETTINGS

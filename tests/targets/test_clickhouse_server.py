@@ -99,7 +99,7 @@ def test_a_setting_the_server_lacks_is_a_clear_error(clickhouse, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ingestbench", "probe", "--target", "clickhouse", "--url",
                            clickhouse.url, "--target-opt", "database=old", "--target-opt",
                            "insert_settings=async_insert=1,wait_for_async_insert=0", "--declared-rate-eps", "10",
-                           "--duration", "1.5", "--interval", "0.2", "--out", str(tmp_path / "out")],
+                           "--duration", "1.5", "--interval", "0.2", "--out", str(tmp_path), "--run-id", "out"],
                           capture_output=True, text=True, timeout=60, cwd=ROOT, env={**os.environ, **clickhouse.env})
     assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "every canary's ingest failed" in proc.stdout
