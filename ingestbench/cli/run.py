@@ -16,7 +16,7 @@ from ingestbench.orchestrate.run import Run, RunOptions
 from ingestbench.orchestrate.targeting import TargetFlags
 from ingestbench.records.config import ConfigError, resolve
 from ingestbench.records.plan import Plan
-from ingestbench.records.scenario import load_scenario, scenarios_dirs
+from ingestbench.records.scenario import EXAMPLES, is_slo_file, load_scenario, scenarios_dirs
 
 DESCRIPTION = """Run a whole scenario against a target and judge it: start the target (the embedded reference
 pipeline unless --url is given), drive the scenario's load steps with Locust, write canaries and look them up with
@@ -73,29 +73,44 @@ def register(sub: Any) -> None:
                    "(and one profile) to the target with its keys and read it back, with timings; a rejected key "
                    "exits 2, an unreachable target or a canary not visible in time 3")
     p.set_defaults(func=run)
-    s = command(sub, "scenarios", summary="list the built-in scenarios", exits=EXIT_CODES_PLAIN,
+    s = command(sub, "scenarios", summary="list the built-in scenarios and the examples", exits=EXIT_CODES_PLAIN,
                 description="List the scenarios that come with ingestbench, with their rates and length; any "
-                "of them is a --scenario NAME for `ingestbench run`.", examples=("ingestbench scenarios",))
+                "of them is a --scenario NAME for `ingestbench run`. Then the examples, one for each target kind "
+                "with its SLO file beside it, by path: copy one and edit it, or give its path to --scenario.",
+                examples=("ingestbench scenarios",))
     s.set_defaults(func=list_scenarios)
 
 
 def list_scenarios(_args: argparse.Namespace) -> int:
-    seen = set()
+    """The built-in scenarios by name, then the examples (``examples/``: one per target kind, each beside its SLO
+    file) by path, to copy and edit. A file of SLO tiers is not a scenario, and is not listed as a broken one."""
+    seen: set[str] = set()
     for d in scenarios_dirs():
         for path in sorted(d.glob("*.toml")) if d.is_dir() else []:
-            if path.stem in seen:
-                continue
-            seen.add(path.stem)
-            try:
-                sc = load_scenario(path)
-            except ConfigError as exc:
-                print(f"{path.stem:18} (invalid: {exc})")
-                continue
-            rates = ", ".join(f"{s.rate_eps:g}" for s in sc.load.steps)
-            total = sum(s.duration_s for s in sc.load.steps) * sc.time_scale
-            print(f"{path.stem:18} {sc.description}\n{'':18} rates {rates} events/s; {total:.0f} s of load at time "
-                  f"scale {sc.time_scale:g}")
+            if path.stem not in seen and not is_slo_file(path):
+                seen.add(path.stem)
+                _describe(path.stem, path, 18)
+    examples = next((d / EXAMPLES for d in scenarios_dirs() if (d / EXAMPLES).is_dir()), None)
+    listed = [p for p in sorted(examples.glob("*.toml")) if not is_slo_file(p)] if examples else []
+    if listed:
+        print(f"\nexamples (--scenario PATH; copy one and edit it), in {examples}:")
+        width = max(len(f"{EXAMPLES}/{p.name}") for p in listed) + 1
+        for path in listed:
+            _describe(f"{EXAMPLES}/{path.name}", path, width)
     return 0
+
+
+def _describe(label: str, path: Path, width: int) -> None:
+    try:
+        sc = load_scenario(path)
+    except ConfigError as exc:
+        print(f"{label:{width}} (invalid: {exc})")
+        return
+    rates = ", ".join(f"{s.rate_eps:g}" + (f"..{s.end_rate_eps:g}" if s.end_rate_eps is not None else "")
+                      for s in sc.load.steps)
+    total = sum(s.duration_s for s in sc.load.steps) * sc.time_scale
+    print(f"{label:{width}} {sc.description}\n{'':{width}} rates {rates} events/s; {total:.0f} s of load at time "
+          f"scale {sc.time_scale:g}")
 
 
 def flags_of(args: argparse.Namespace) -> RunFlags:

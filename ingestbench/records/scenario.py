@@ -133,6 +133,18 @@ TABLE_PARSERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
 TOP_LEVEL_KEYS = {"description", "time_scale", "slo"}
 
 
+EXAMPLES = "examples"  # the subfolder of scenarios/ with an example per target kind, each beside its SLO file
+
+
+def is_slo_file(path: Path) -> bool:
+    """Whether a TOML file holds SLO tiers (``[[tier]]``) rather than a scenario: the examples keep both side by
+    side. A file that does not parse is not an SLO file (loading it as a scenario names its error)."""
+    try:
+        return "tier" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+
+
 def scenarios_dirs() -> list[Path]:
     """Where bare scenario names are looked up: the repository's ``scenarios/``, then ``./scenarios``."""
     repo = Path(__file__).resolve().parent.parent / "scenarios"
