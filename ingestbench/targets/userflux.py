@@ -149,8 +149,8 @@ SPEC = TargetSpec(
     options=tuple(Option(name, text, type={"location_enrichment": "boolean", "metrics_url": "url"}.get(name, "text"),
                     default=DEFAULTS.get(name)) for name, text in OPTIONS.items()),
     secrets=(Secret(SECRETS[0], "the write key events and profiles are sent with", needed_by=(WRITER, PROFILES)),
-             Secret(SECRETS[1], "the read+write key profiles are read back with", needed_by=(PROFILES,)),
+             Secret(SECRETS[1], "the read+write key profiles are read back with (default: the write key)"),
              Secret(SECRETS[2], "the Metrics API client secret (the reader)", needed_by=(READER,)),
-             Secret(SECRETS[3], "the environment API key for the Metrics API (the reader)", needed_by=(READER,))),
+             Secret(SECRETS[3], "the environment API key for the Metrics API (the reader; default: the write key)")),
     roles=(WRITER, READER, PROFILES),
 )

@@ -227,7 +227,7 @@ def test_the_secret_is_nowhere_a_run_or_probe_writes(target: str, tmp_path: Path
         (tmp_path / "probe-slo.toml").write_text(SLO.replace("min_samples = 20", "min_samples = 5"))
         probe = subprocess.run([sys.executable, "-m", "ingestbench", "probe", "--target", target, "--url", url,
                                 "--declared-rate-eps", "10", "--duration", "2", "--interval", "0.2",
-                                "--slo", str(tmp_path / "probe-slo.toml"), "--out", str(probe_out),
+                                "--slo", str(tmp_path / "probe-slo.toml"), "--out", str(tmp_path), "--run-id", "probe",
                                 "--no-transactional"], capture_output=True, text=True, cwd=ROOT, timeout=120,
                                env={**os.environ, "INGESTBENCH_WRITE_KEY": KEY})
     # the target refuses requests without the key (401, "rejected"): the load and the canaries had it, so the
