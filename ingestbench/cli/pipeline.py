@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ingestbench.cli.help import EXIT_CODES_PLAIN, command, internal, seconds
+from ingestbench.orchestrate.resolve import scenario_pipeline
 from ingestbench.pipeline.app import PipelineApp, PipelineConfig
 from ingestbench.records import defaults
 from ingestbench.records.config import ConfigError, check_number, positive, resolve
@@ -48,21 +49,30 @@ DESCRIPTION = """Run the reference ingestion pipeline in the foreground: the emb
 run`, here to be started on its own and pointed at with --url. It accepts events over HTTP, buffers them and
 makes them queryable when a flush rule fires: every --flush-rows events, or when the oldest buffered event has
 waited --flush-max-wait-s (so at low volume events take up to that long to become queryable, at high volume
-much less). With INGESTBENCH_WRITE_KEY set, writes and queries must carry it as a Bearer key. Ctrl-C stops it."""
+much less). --scenario takes the flush settings from a scenario's [pipeline] table, scaled by its time scale
+exactly as `ingestbench run` scales its embedded pipeline (so a pipeline started here for `ingestbench run
+--url` of the same scenario behaves as the embedded one would); a flush flag still overrides it. With
+INGESTBENCH_WRITE_KEY set, writes and queries must carry it as a Bearer key. Ctrl-C stops it."""
 
 
 def register(sub: Any) -> None:
     p = command(sub, "pipeline", summary="run the reference ingestion pipeline (the default target)",
                 description=DESCRIPTION, exits=EXIT_CODES_PLAIN, examples=(
                     "ingestbench pipeline --port 8080 --data /var/lib/ingestbench",
-                    "ingestbench pipeline --port 0 --flush-rows 300 --flush-max-wait-s 3"))
+                    "ingestbench pipeline --port 0 --flush-rows 300 --flush-max-wait-s 3",
+                    "ingestbench pipeline --host 0.0.0.0 --port 8080 --scenario quick"))
     p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port to bind (default 8080; 0 picks a free one)")
     p.add_argument("--data", default=None, metavar="DIR", help="directory of the durable store (default: a new "
                    "temporary directory)")
+    p.add_argument("--scenario", default=None, metavar="NAME|PATH", help="take the flush settings from this "
+                   "scenario's [pipeline] table at its time scale, as `ingestbench run` would (default: none)")
+    p.add_argument("--time-scale", type=float, default=None, metavar="FACTOR", help="with --scenario: the time "
+                   "scale instead of the scenario's, as `ingestbench run --time-scale` (default: the scenario's)")
     p.add_argument("--flush-rows", type=int, default=None, help="flush when this many events are buffered "
-                   "(default 3000)")
-    seconds(p, "flush-max-wait", "flush when the oldest buffered event has waited this long (default 30)")
+                   "(default: the scenario's, else 3000)")
+    seconds(p, "flush-max-wait", "flush when the oldest buffered event has waited this long (default: the "
+            "scenario's, else 30)")
     p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body (default 5 MiB)")
     p.add_argument("--max-batch", type=int, default=None, help="most events per batch request (default 1000)")
     p.add_argument("--run-id", default=None, help="a run_id label on every metric (default none)")
@@ -72,7 +82,7 @@ def register(sub: Any) -> None:
 
 def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig, str | None]:
     """Where to listen, the pipeline's settings and the ready file: from a run's plan alone (``--plan``), or
-    flags > environment > defaults."""
+    flags > environment > the scenario's ``[pipeline]`` table (scaled) > defaults."""
     if args.plan is not None:
         return _from_plan(args)
     host = resolve("host", args.host, defaults.PIPELINE_HOST, str)
@@ -80,9 +90,11 @@ def _config(args: argparse.Namespace) -> tuple[str, int, PipelineConfig, str | N
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be 0..65535, got {port}")
     data = resolve("data", args.data, None, str) or tempfile.mkdtemp(prefix="ingestbench-pipeline-")
+    scenario = scenario_pipeline(args.scenario, args.time_scale, os.environ)
     checks = {
-        "flush-rows": (args.flush_rows, defaults.FLUSH_ROWS, positive(int)),
-        "flush-max-wait-s": (args.flush_max_wait_s, defaults.FLUSH_MAX_WAIT_S, positive(float)),
+        "flush-rows": (args.flush_rows, scenario.flush_rows if scenario else defaults.FLUSH_ROWS, positive(int)),
+        "flush-max-wait-s": (args.flush_max_wait_s,
+                             scenario.flush_max_wait_s if scenario else defaults.FLUSH_MAX_WAIT_S, positive(float)),
         "max-body-bytes": (args.max_body_bytes, defaults.MAX_BODY_BYTES, positive(int)),
         "max-batch": (args.max_batch, defaults.MAX_BATCH_EVENTS, positive(int)),
     }

@@ -26,7 +26,7 @@ from ingestbench.records.config import ConfigError, check_number, check_run_id, 
 from ingestbench.records.load import LARGEST_TIME_SCALE
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import PipelinePlan, Plan, ProbePlan
-from ingestbench.records.scenario import load_scenario, with_load_seed
+from ingestbench.records.scenario import PipelineTable, Scenario, load_scenario, with_load_seed
 from ingestbench.records.slo import DEFAULT_SLO_PATH
 from ingestbench.records.slo_file import load_slo
 
@@ -56,8 +56,7 @@ class Resolved:
 def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
     """The plan of a run, with every setting decided and every duration scaled."""
     scenario = load_scenario(resolve("scenario", flags.scenario, defaults.SCENARIO, str, environ=environ))
-    ts = resolve("time-scale", flags.time_scale, scenario.time_scale, positive(float), environ=environ)
-    check_number("--time-scale", ts, maximum=LARGEST_TIME_SCALE)
+    ts = time_scale_of(scenario, flags.time_scale, environ)
     # bad kinds, options or CA file: exit 2
     targeting = resolve_targets(flags.targets, scenario.target_table, environ, scenario.path.parent)
     target, roles = targeting.target, targeting.roles
@@ -100,8 +99,7 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
         description=scenario.description, time_scale=ts, load=load.scaled(ts),
         target=target, slo_path=slo_path, processes=processes, expected_tiers=expected, notes=tuple(notes),
         unmeasured=unmeasured, tags=tags,
-        pipeline=PipelinePlan(flush_rows=max(1, round(pipe.flush_rows * ts)),
-                              flush_max_wait_s=pipe.flush_max_wait_s * ts) if target.url is None else None,
+        pipeline=pipeline_plan(pipe, ts) if target.url is None else None,
         probe=ProbePlan(target=target.kind, url=target.url or "", slo_path=slo_path, slo=slo, time_scale=ts,
                         target_options=target.options, reader=target.reader, tls=target.tls,
                         interval_s=probe.interval_s * ts, poll_interval_s=probe.poll_interval_s * ts,
@@ -112,6 +110,34 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
         observe_pids=pids, observe_cgroups=cgroups,
     )
     return Resolved(plan, text)
+
+
+def time_scale_of(scenario: Scenario, flag: float | None, environ: Mapping[str, str]) -> float:
+    """The run's time scale: ``--time-scale``, else ``INGESTBENCH_TIME_SCALE``, else the scenario's."""
+    ts = resolve("time-scale", flag, scenario.time_scale, positive(float), environ=environ)
+    check_number("--time-scale", ts, maximum=LARGEST_TIME_SCALE)
+    return ts
+
+
+def pipeline_plan(table: PipelineTable, time_scale: float) -> PipelinePlan:
+    """The reference pipeline's settings from a scenario's ``[pipeline]`` table at a time scale: the flush rows
+    and the flush wait both follow it, so the rate at which a flush by size overtakes the timer stays put."""
+    return PipelinePlan(flush_rows=max(1, round(table.flush_rows * time_scale)),
+                        flush_max_wait_s=table.flush_max_wait_s * time_scale)
+
+
+def scenario_pipeline(scenario: str | None, time_scale: float | None,
+                      environ: Mapping[str, str]) -> PipelinePlan | None:
+    """The pipeline a run of ``scenario`` (flag, else ``INGESTBENCH_SCENARIO``) would embed, scaled as that run
+    would scale it; None when no scenario is named. A pipeline started on its own with this plan's settings is
+    the one ``ingestbench run --url`` of the same scenario expects."""
+    name = resolve("scenario", scenario, None, str, environ=environ)
+    if not name:
+        if time_scale is not None:
+            raise ConfigError("--time-scale scales a scenario's [pipeline] settings: give --scenario too")
+        return None
+    found = load_scenario(name)
+    return pipeline_plan(found.pipeline, time_scale_of(found, time_scale, environ))
 
 
 def observed(flags: RunFlags, environ: Mapping[str, str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
