@@ -1,37 +1,52 @@
-"""``docker-compose.yml`` and the ``Dockerfile``: valid for Compose and the compose-spec schema, pinned, bound to
-127.0.0.1, consistent with the Prometheus config, and every service's command run natively with the same
-arguments (no Docker engine here)."""
+"""``docker-compose.yml``, ``.env.example``, the ``Dockerfile`` and ``requirements.lock``, checked statically:
+valid for Compose (rendered with the example environment) and the compose-spec schema, images pinned by digest,
+healthchecks behind every ``depends_on`` condition, a stop grace longer than the probe's drain, the lock
+covering every runtime dependency. Running the services is ``tests/test_deploy_parity.py``."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
+import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from tests.compose import COMPOSE, ROOT, Native, container_ports, load, mounts
-from tests.dashboards.prom import free_port, need
+from ingestbench.orchestrate.resolve import RunFlags, resolve_run
+from ingestbench.records import defaults
+from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
+from ingestbench.records.scenario import scenarios_dirs
+from tests.compose import COMPOSE, ROOT
+from tests.dashboards.prom import need
+from tests.deploy import DIGEST, ENV_EXAMPLE, compose_config, example_env, rendered, seconds
 
-ENV = {**os.environ, "GRAFANA_ADMIN_PASSWORD": "test-only-password"}
 PROM_CONFIG = ROOT / "dashboards" / "prometheus" / "prometheus.yml"
-HARNESS = ("pipeline", "locust-master", "locust-worker", "probe")
+HARNESS = ("pipeline", "run", "worker")
+CLICKHOUSE = ("clickhouse-setup", "clickhouse-run", "clickhouse-worker")
+LOAD_STOP_GRACE_S = 15.0  # the coordinator gives the load this long to stop (orchestrate/supervisor.py)
 
 
-def test_docker_compose_accepts_the_file_and_demands_the_grafana_password() -> None:
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return rendered(need("docker-compose"), profile="clickhouse")
+
+
+def test_the_documented_command_needs_nothing_but_the_example_env(tmp_path: Path) -> None:
+    """`cp .env.example .env && docker compose up ...`: with .env beside the file and nothing else set, Compose
+    accepts it; without a Grafana password it still refuses, naming the variable."""
     tool = need("docker-compose")
-    ok = subprocess.run([tool, "-f", str(COMPOSE), "config", "-q"], env=ENV, capture_output=True, text=True,
-                        timeout=60)
+    assert compose_config(tool, "-q").returncode == 0
+    shutil.copy(COMPOSE, tmp_path / "docker-compose.yml")
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env")
+    env = {"PATH": os.environ["PATH"]}
+    ok = subprocess.run([tool, "config", "-q"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
-    env = {k: v for k, v in ENV.items() if k != "GRAFANA_ADMIN_PASSWORD"}
-    refused = subprocess.run([tool, "-f", str(COMPOSE), "config", "-q"], env=env, capture_output=True, text=True,
+    (tmp_path / ".env").write_text(re.sub(r"^GRAFANA_ADMIN_PASSWORD=.*$", "", ENV_EXAMPLE.read_text(), flags=re.M))
+    refused = subprocess.run([tool, "config", "-q"], cwd=tmp_path, env=env, capture_output=True, text=True,
                              timeout=60)
     assert refused.returncode != 0 and "GRAFANA_ADMIN_PASSWORD" in refused.stderr
 
@@ -43,138 +58,128 @@ def test_the_compose_spec_schema_accepts_the_file() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_images_pinned_ports_on_loopback_mounts_exist() -> None:
-    doc = load(ENV)
+def test_images_are_pinned_by_digest_ports_on_loopback_mounts_exist(doc: dict[str, Any]) -> None:
     for name, service in doc["services"].items():
         image = service["image"]
-        repo, _, tag = image.rpartition(":")
-        assert repo and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: image {image} is not pinned to a version"
+        if name in HARNESS + CLICKHOUSE:
+            assert image == "ingestbench:0.1.0" and service["build"]["context"] == str(ROOT), name
+        else:
+            assert DIGEST.match(image), f"{name}: image {image} is not pinned by digest (name:tag@sha256:...)"
         for port in service.get("ports", []):
-            assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is published beyond loopback"
+            published = port if isinstance(port, str) else f"{port.get('host_ip')}:{port['published']}"
+            assert published.startswith("127.0.0.1:"), f"{name}: {port} is published beyond loopback"
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
-            if source.startswith("./"):
-                assert (ROOT / source).exists(), f"{name}: mounts {source}, which does not exist"
+            if source.startswith("/"):
+                assert source == str(ROOT / "results") or Path(source).exists(), f"{name}: mounts {source}"
             else:
                 assert source in doc["volumes"], f"{name}: named volume {source} is not declared"
-    grafana = yaml.safe_load(COMPOSE.read_text())["services"]["grafana"]["environment"]
-    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", grafana["GF_SECURITY_ADMIN_PASSWORD"])
-    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "true" and grafana["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+    assert "./results:/results" in yaml.safe_load(COMPOSE.read_text())["services"]["run"]["volumes"]
 
 
-def _listen_port(command: list[str], flag: str) -> int:
-    for i, a in enumerate(command):
-        if a == flag:
-            return int(command[i + 1])
-        if a.startswith(flag + "="):
-            return int(a.rpartition(":")[2])
-    raise AssertionError(f"{flag} not in {command}")
-
-
-def test_scrape_targets_and_the_datasource_match_services_and_ports() -> None:
-    services = load(ENV)["services"]
-    serves = {"pipeline": _listen_port(services["pipeline"]["command"], "--port"),
-              "locust-master": _listen_port(services["locust-master"]["command"], "--metrics-port"),
-              "probe": _listen_port(services["probe"]["command"], "--metrics-port"),
-              "prometheus": _listen_port(services["prometheus"]["command"], "--web.listen-address")}
-    static = [t for job in yaml.safe_load(PROM_CONFIG.read_text())["scrape_configs"]
-              for sc in job.get("static_configs", []) for t in sc["targets"]]
-    assert sorted(static) == sorted(f"{s}:{p}" for s, p in serves.items() if s != "prometheus")
-    datasource = yaml.safe_load((ROOT / "dashboards/grafana/provisioning/datasources/prometheus.yml").read_text())
-    assert datasource["datasources"][0]["url"] == f"http://prometheus:{serves['prometheus']}"
-    mounted = {v.split(":")[1] for v in services["prometheus"]["volumes"]}
-    config = next(a for a in services["prometheus"]["command"] if a.startswith("--config.file="))
-    assert Path(config.partition("=")[2]).parent.as_posix() in mounted
-
-
-def test_the_dockerfile_is_pinned_and_copies_what_exists() -> None:
+def test_the_dockerfile_is_pinned_and_installs_the_lock_with_hashes() -> None:
     text = (ROOT / "Dockerfile").read_text()
     (base,) = re.findall(r"^FROM (\S+)", text, re.M)
-    assert re.fullmatch(r"[\w./-]+:\d+\.\d+\.\d+[\w.-]*", base), base
+    assert DIGEST.match(base), base
+    runs = re.findall(r"^RUN (.+)$", text, re.M)
+    assert any("pip install --require-hashes" in r and "-r requirements.lock" in r for r in runs), runs
+    assert any("pip install --no-deps" in r and r.rstrip().split("&&")[0].split()[-1] == "." for r in runs), runs
     for line in re.findall(r"^COPY (.+)$", text, re.M):
         for source in line.split()[:-1]:
             assert (ROOT / source).exists(), source
-    services = load(ENV)["services"]
-    harness_image = {services[s]["image"] for s in HARNESS}
-    assert len(harness_image) == 1 and all(services[s].get("build") == "." for s in HARNESS)
-    assert services["locust-master"]["command"][2].startswith("/app/")  # the image's WORKDIR holds the source
-    assert "WORKDIR /app" in text
 
 
-def _get(url: str) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.read().decode()
-    except OSError:
-        return None
+def _name(requirement: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)[0]).lower()  # type: ignore[index]
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """By PID: SIGTERM twice (the probe's second one skips its drain), then SIGKILL."""
-    for sig in (signal.SIGTERM, signal.SIGTERM):
-        if proc.poll() is None:
-            proc.send_signal(sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(timeout=10)
+def test_the_lock_covers_every_runtime_dependency_with_hashes() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9][\w.-]*)==(\S+)", lock, re.M))
+    locked = {_name(n) for n in pins}
+    wanted = {_name(r) for r in project["dependencies"]}
+    assert wanted <= locked, f"not in requirements.lock: {sorted(wanted - locked)}"
+    for block in re.split(r"\n(?=[A-Za-z0-9])", lock):  # one block per pinned package
+        if re.match(r"[A-Za-z0-9]", block):
+            assert "--hash=sha256:" in block, f"no hash for {block.splitlines()[0]}"
+    assert "setuptools" in pins  # the Dockerfile builds the package with --no-build-isolation from the lock
 
 
-@pytest.mark.slow
-@pytest.mark.server
-def test_every_service_command_runs_natively_with_the_same_arguments(tmp_path: Path) -> None:
-    """Pipeline, Locust master and worker, probe and Prometheus, started with the compose commands: the load
-    flows through the worker, canaries come back, every metrics endpoint carries the stack's run_id."""
-    prometheus = need("prometheus")
-    doc = load(ENV)
+def test_every_condition_has_a_healthcheck_and_the_order_is_the_runs(doc: dict[str, Any]) -> None:
     services = doc["services"]
-    named = {name: tmp_path / name for name in doc["volumes"]}
-    for path in named.values():
-        path.mkdir()
-    ports = {p: free_port() for p in container_ports(doc)}
-    procs: list[subprocess.Popen[bytes]] = []
+    wants = {"run": {"pipeline": "service_healthy", "prometheus": "service_healthy"},
+             "worker": {"run": "service_started"},
+             "grafana": {"prometheus": "service_healthy"},
+             "clickhouse-setup": {"clickhouse": "service_healthy"},
+             "clickhouse-run": {"clickhouse-setup": "service_completed_successfully",
+                                "prometheus": "service_healthy"},
+             "clickhouse-worker": {"clickhouse-run": "service_started"}}
+    for name, deps in wants.items():
+        got = {dep: cond["condition"] for dep, cond in services[name].get("depends_on", {}).items()}
+        assert got == deps, f"{name} depends_on {got}, expected {deps}"
+    for name, service in services.items():
+        for dep, cond in service.get("depends_on", {}).items():
+            if cond["condition"] == "service_healthy":
+                assert services[dep].get("healthcheck", {}).get("test"), f"{name} waits for {dep}'s health: none"
+    pipeline = services["pipeline"]["healthcheck"]["test"]
+    assert pipeline[:2] == ["CMD", "python"] and "127.0.0.1:8080/healthz" in pipeline[-1]
+    assert services["prometheus"]["healthcheck"]["test"][-1] == "http://127.0.0.1:9090/-/ready"
 
-    def start(name: str, entrypoint: str | None = None) -> None:
-        native = Native(set(services), ports, {"/app": ROOT, **mounts(services[name], named)})
-        env = {**os.environ, **{k: str(v) for k, v in (services[name].get("environment") or {}).items()}}
-        with (tmp_path / f"{name}.log").open("wb") as log:
-            procs.append(subprocess.Popen(native.command(services[name], entrypoint), stdout=log,
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=ROOT))
 
-    def wait(what: str, check: object, timeout_s: float = 90) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if callable(check) and check():
-                return
-            for p in procs:
-                assert p.poll() is None, f"{p.args} exited with {p.returncode}"
-            time.sleep(0.3)
-        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}" for p in tmp_path.glob("*.log"))
-        raise AssertionError(f"{what} within {timeout_s} s\n{logs}")
+def _drain_limit_s(scenario: str) -> float:
+    """The longest drain of a run of ``scenario`` (as orchestrate/supervisor.py bounds it): its last canary's
+    loss horizon, two polls and a request timeout, capped by the scenario's drain_s."""
+    plan = resolve_run(RunFlags(scenario=scenario), {}).plan
+    horizon = max(plan.slo.probe_horizon_s(ANALYTICAL), plan.slo.probe_horizon_s(TRANSACTIONAL))
+    limit = horizon + 2 * plan.probe.poll_interval_s + plan.probe.timeout_s
+    return limit if plan.probe.drain_s is None else min(limit, plan.probe.drain_s)
 
-    local = "http://127.0.0.1:{}".format
-    try:
-        start("pipeline")
-        wait("pipeline healthy", lambda: _get(local(ports[8080]) + "/healthz"))
-        start("locust-master")
-        start("locust-worker")
-        start("probe")
-        start("prometheus", prometheus)
-        wait("prometheus ready", lambda: _get(local(ports[9090]) + "/-/ready"))
-        generator = local(ports[9646]) + "/metrics"
-        wait("events acknowledged through the worker",
-             lambda: re.search(r'ingestbench_loadgen_achieved_eps\{run_id="compose",target="pipeline"\} [1-9]',
-                               _get(generator) or ""))
-        probe = local(ports[9465]) + "/metrics"
-        # a profile read straight back, and analytical canaries waiting for the pipeline's 30 s flush timer
-        wait("a transactional canary found and analytical ones pending",
-             lambda: re.search(r'ingestbench_canaries_total\{outcome="available",path="transactional",'
-                               r'run_id="compose",target="pipeline",tier="[a-z]+"\} [1-9]', _get(probe) or "")
-             and re.search(r'ingestbench_canaries_pending\{path="analytical",run_id="compose",'
-                           r'target="pipeline"\} [1-9]', _get(probe) or ""))
-        assert 'run_id="compose"' in (_get(local(ports[8080]) + "/metrics") or "")
-        assert (named["results"] / "rates.jsonl").stat().st_size > 0  # the shared volume: master writes, probe reads
-    finally:
-        for p in reversed(procs):
-            _stop(p)
+
+def test_the_stop_grace_outlasts_the_longest_drain(doc: dict[str, Any]) -> None:
+    builtin = sorted({p.stem for d in scenarios_dirs() for p in d.glob("*.toml")})
+    assert {"quick", "threshold-sweep", "soak", "spike"} <= set(builtin)
+    longest = max(_drain_limit_s(s) for s in builtin)
+    assert longest >= 300  # the default SLO at time scale 1: 30 s x lost_after 10
+    assert defaults.REQUEST_TIMEOUT_S == 5.0  # the comment's arithmetic
+    for name in ("run", "clickhouse-run"):
+        grace = seconds(doc["services"][name]["stop_grace_period"])
+        assert grace > longest + LOAD_STOP_GRACE_S, f"{name}: stop_grace_period {grace} s <= drain {longest} s"
+
+
+def test_workers_match_the_coordinator_and_prometheus_receives_the_run(doc: dict[str, Any]) -> None:
+    services, env = doc["services"], example_env()
+    for run, worker in (("run", "worker"), ("clickhouse-run", "clickhouse-worker")):
+        command = services[run]["command"]
+        workers = command[command.index("--workers") + 1]
+        assert workers == env["INGESTBENCH_WORKERS"] == str(services[worker]["deploy"]["replicas"])
+        master = command[command.index("--master-bind") + 1].rpartition(":")[2]
+        assert services[worker]["command"] == ["ingestbench", "worker", "--master", f"{run}:{master}"]
+        remote = command[command.index("--remote-write") + 1]
+        assert remote == "http://prometheus:9090/api/v1/write"
+    prometheus = services["prometheus"]["command"]
+    assert "--web.enable-remote-write-receiver" in prometheus
+    assert "--web.listen-address=0.0.0.0:9090" in prometheus
+    static = [t for job in yaml.safe_load(PROM_CONFIG.read_text())["scrape_configs"]
+              for sc in job.get("static_configs", []) for t in sc["targets"]]
+    pipeline = services["pipeline"]["command"]
+    assert static == [f"pipeline:{pipeline[pipeline.index('--port') + 1]}"]  # the run itself pushes
+    datasource = yaml.safe_load((ROOT / "dashboards/grafana/provisioning/datasources/prometheus.yml").read_text())
+    assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
+
+
+def test_the_pipeline_and_the_run_share_the_scenario(doc: dict[str, Any]) -> None:
+    services = doc["services"]
+    scenario = example_env()["INGESTBENCH_SCENARIO"]
+    for name in ("pipeline", "run"):
+        command = services[name]["command"]
+        assert command[command.index("--scenario") + 1] == scenario, name
+    example = services["clickhouse-run"]["command"]
+    path = example[example.index("--scenario") + 1]
+    assert path.startswith("/app/") and (ROOT / path.removeprefix("/app/")).is_file()
+    setup = services["clickhouse-setup"]["command"]
+    text = (ROOT / path.removeprefix("/app/")).read_text()
+    buffer = setup[setup.index("--target-opt") + 1].partition("=")[2]
+    assert f'buffer = "{buffer}"' in text  # the setup creates the Buffer table the example inserts into
