@@ -24,11 +24,16 @@ from typing import Any
 
 import yaml
 
+from ingestbench.orchestrate.resolve import RunFlags, resolve_run
+from ingestbench.records import defaults
+from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
+from ingestbench.records.scenario import scenarios_dirs
 from tests.compose import COMPOSE, ROOT, VENV_BIN
 
 ENV_EXAMPLE = ROOT / ".env.example"
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 DIGEST = re.compile(r"^[a-z0-9][\w./-]*:[\w.-]+@sha256:[0-9a-f]{64}$")
+LOAD_STOP_GRACE_S = 15.0  # the coordinator gives the load this long to stop (orchestrate/supervisor.py)
 
 
 def example_env() -> dict[str, str]:
@@ -70,6 +75,25 @@ def seconds(value: str | int) -> float:
     assert parts and any(parts.groups()), f"not a duration: {value}"
     h, m, s = (int(g or 0) for g in parts.groups())
     return h * 3600 + m * 60 + s
+
+
+def drain_limit_s(scenario: str) -> float:
+    """The longest drain of a run of ``scenario`` (as orchestrate/supervisor.py bounds it): its last canary's
+    loss horizon, two polls and a request timeout, capped by the scenario's drain_s."""
+    plan = resolve_run(RunFlags(scenario=scenario), {}).plan
+    horizon = max(plan.slo.probe_horizon_s(ANALYTICAL), plan.slo.probe_horizon_s(TRANSACTIONAL))
+    limit = horizon + 2 * plan.probe.poll_interval_s + plan.probe.timeout_s
+    return limit if plan.probe.drain_s is None else min(limit, plan.probe.drain_s)
+
+
+def longest_drain_s() -> float:
+    """The longest drain of any built-in scenario: what a stop grace period must outlast."""
+    builtin = sorted({p.stem for d in scenarios_dirs() for p in d.glob("*.toml")})
+    assert {"quick", "threshold-sweep", "soak", "spike"} <= set(builtin)
+    longest = max(drain_limit_s(s) for s in builtin)
+    assert longest >= 300  # the default SLO at time scale 1: 30 s x lost_after 10 (the comments' arithmetic)
+    assert defaults.REQUEST_TIMEOUT_S == 5.0
+    return longest
 
 
 class Stack:

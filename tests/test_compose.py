@@ -16,18 +16,22 @@ from typing import Any
 import pytest
 import yaml
 
-from ingestbench.orchestrate.resolve import RunFlags, resolve_run
-from ingestbench.records import defaults
-from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
-from ingestbench.records.scenario import scenarios_dirs
 from tests.compose import COMPOSE, ROOT
 from tests.dashboards.prom import need
-from tests.deploy import DIGEST, ENV_EXAMPLE, compose_config, example_env, rendered, seconds
+from tests.deploy import (
+    DIGEST,
+    ENV_EXAMPLE,
+    LOAD_STOP_GRACE_S,
+    compose_config,
+    example_env,
+    longest_drain_s,
+    rendered,
+    seconds,
+)
 
 PROM_CONFIG = ROOT / "dashboards" / "prometheus" / "prometheus.yml"
 HARNESS = ("pipeline", "run", "worker")
 CLICKHOUSE = ("clickhouse-setup", "clickhouse-run", "clickhouse-worker")
-LOAD_STOP_GRACE_S = 15.0  # the coordinator gives the load this long to stop (orchestrate/supervisor.py)
 
 
 @pytest.fixture(scope="module")
@@ -129,21 +133,8 @@ def test_every_condition_has_a_healthcheck_and_the_order_is_the_runs(doc: dict[s
     assert services["prometheus"]["healthcheck"]["test"][-1] == "http://127.0.0.1:9090/-/ready"
 
 
-def _drain_limit_s(scenario: str) -> float:
-    """The longest drain of a run of ``scenario`` (as orchestrate/supervisor.py bounds it): its last canary's
-    loss horizon, two polls and a request timeout, capped by the scenario's drain_s."""
-    plan = resolve_run(RunFlags(scenario=scenario), {}).plan
-    horizon = max(plan.slo.probe_horizon_s(ANALYTICAL), plan.slo.probe_horizon_s(TRANSACTIONAL))
-    limit = horizon + 2 * plan.probe.poll_interval_s + plan.probe.timeout_s
-    return limit if plan.probe.drain_s is None else min(limit, plan.probe.drain_s)
-
-
 def test_the_stop_grace_outlasts_the_longest_drain(doc: dict[str, Any]) -> None:
-    builtin = sorted({p.stem for d in scenarios_dirs() for p in d.glob("*.toml")})
-    assert {"quick", "threshold-sweep", "soak", "spike"} <= set(builtin)
-    longest = max(_drain_limit_s(s) for s in builtin)
-    assert longest >= 300  # the default SLO at time scale 1: 30 s x lost_after 10
-    assert defaults.REQUEST_TIMEOUT_S == 5.0  # the comment's arithmetic
+    longest = longest_drain_s()
     for name in ("run", "clickhouse-run"):
         grace = seconds(doc["services"][name]["stop_grace_period"])
         assert grace > longest + LOAD_STOP_GRACE_S, f"{name}: stop_grace_period {grace} s <= drain {longest} s"
