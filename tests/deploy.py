@@ -116,7 +116,7 @@ class Stack:
         self.logs[name] = self.tmp / f"{name}.log"
         with self.logs[name].open("wb") as log:
             proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=full, cwd=cwd)
+                                    env=full, cwd=cwd, start_new_session=True)  # a group, as a container
         self.procs[name] = proc
         return proc
 
@@ -140,17 +140,22 @@ class Stack:
         except subprocess.TimeoutExpired:
             raise AssertionError(f"{name} still running after {timeout_s:g} s\n{self.tails()}") from None
 
+    def kill(self, name: str) -> None:
+        """SIGKILL to the process and everything it started, as when its container is killed."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.procs[name].pid, signal.SIGKILL)
+        self.procs[name].wait(timeout=10)
+
     def stop_all(self) -> None:
-        """SIGTERM twice (the second skips a probe's drain), then SIGKILL; by PID, newest first."""
-        for proc in reversed(list(self.procs.values())):
+        """As Compose stops containers: SIGTERM twice (the second skips a probe's drain), then SIGKILL to what
+        is left of each one's process group; by PID, newest first."""
+        for name, proc in reversed(list(self.procs.items())):
             for sig in (signal.SIGTERM, signal.SIGTERM):
                 if proc.poll() is None:
                     proc.send_signal(sig)
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         proc.wait(timeout=5)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+            self.kill(name)
 
 
 @contextlib.contextmanager
