@@ -174,3 +174,55 @@ def test_the_pipeline_and_the_run_share_the_scenario(doc: dict[str, Any]) -> Non
     text = (ROOT / path.removeprefix("/app/")).read_text()
     buffer = setup[setup.index("--target-opt") + 1].partition("=")[2]
     assert f'buffer = "{buffer}"' in text  # the setup creates the Buffer table the example inserts into
+
+
+def _shell_lines(*docs: Path) -> list[str]:
+    from tests.test_docs_commands import shell_blocks
+
+    return [line for doc in docs for _start, lines in shell_blocks(doc.read_text()) for line in lines
+            if "docker compose" in line or line.startswith("kubectl")]
+
+
+def _check_compose(words: list[str], line: str, services: dict[str, Any]) -> None:
+    up = words[words.index("up") + 1:]
+    named = [w for i, w in enumerate(up) if not w.startswith("-") and (i == 0 or up[i - 1] != "--exit-code-from")]
+    exit_from = up[up.index("--exit-code-from") + 1] if "--exit-code-from" in up else None
+    for service in [*named, *([exit_from] if exit_from else [])]:
+        assert service in services, f"{line}: no service {service}"
+    if "--profile" in words:
+        assert exit_from in named, f"{line}: name the profile's services to start only them"
+    for w in words:
+        if w.startswith("worker="):
+            assert f"INGESTBENCH_WORKERS={w.partition('=')[2]}" in words, f"{line}: --scale without the count"
+
+
+def test_the_documented_compose_and_kubectl_commands_name_what_exists(doc: dict[str, Any]) -> None:
+    """Every `docker compose` and `kubectl` line of the README and docs/deploy.md: the files, services, profiles,
+    objects, secret and settings keys it names exist, and --scale comes with the matching INGESTBENCH_WORKERS."""
+    import shlex
+
+    from tests.deploy import manifests
+
+    lines = _shell_lines(ROOT / "README.md", ROOT / "docs" / "deploy.md")
+    assert any("cp .env.example .env && docker compose up --build --exit-code-from run" in line for line in lines)
+    objects = {(d["kind"].lower(), d["metadata"]["name"]) for d in manifests()}
+    reads = {(r["name"], r["key"]) for d in manifests()
+             for c in d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+             for e in c.get("env", []) for r in e.get("valueFrom", {}).values()}
+    plain = rendered(need("docker-compose"))["services"]
+    for line in lines:
+        words = shlex.split(line, comments=True)
+        if "cp" in words:
+            assert (ROOT / words[words.index("cp") + 1]).is_file(), line
+        if "docker" in words:
+            _check_compose(words, line, doc["services"] if "--profile" in words else plain)
+        if words[:1] == ["kubectl"]:
+            if "-k" in words:
+                assert (ROOT / words[words.index("-k") + 1] / "kustomization.yaml").is_file(), line
+            for w in words:
+                if w.startswith("job/"):
+                    assert ("job", w[4:]) in objects, line
+                if w.startswith("--from-literal="):
+                    name = words[words.index("generic" if "secret" in words else "configmap") + 1]
+                    key = w.partition("=")[2].partition("=")[0]
+                    assert (name, key) in reads, f"{line}: nothing reads {name} key {key}"
