@@ -35,6 +35,7 @@ COMMANDS = {  # subcommand -> the module that registers and runs it
     "compare": "ingestbench.cli.results",
     "setup": "ingestbench.cli.setup",
     "targets": "ingestbench.cli.targets",
+    "worker": "ingestbench.cli.worker",
 }
 
 

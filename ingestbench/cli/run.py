@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestbench.cli.connect import connect_and_print
-from ingestbench.cli.help import EXIT_CODES_PLAIN, command, kinds
+from ingestbench.cli.help import EXIT_CODES_PLAIN, command, kinds, seconds
 from ingestbench.cli.probe import add_reader_flags
 from ingestbench.cli.tls import add_tls_flags
 from ingestbench.orchestrate.resolve import RunFlags, resolve_run
@@ -48,7 +48,15 @@ def register(sub: Any) -> None:
     p.add_argument("--time-scale", type=float, default=None, metavar="FACTOR",
                    help="multiply every duration (steps, SLO targets, flush waits) by this; rates are never "
                    "scaled (default: the scenario's, else 1)")
-    p.add_argument("--processes", type=int, default=None, help="Locust processes generating the load (default 1)")
+    p.add_argument("--processes", type=int, default=None, help="Locust processes generating the load on this "
+                   "machine (default 1)")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="generate the load with N workers "
+                   "started elsewhere (`ingestbench worker --master HOST:PORT`, on this or other machines) instead "
+                   "of local processes: the run waits for all N, then runs as usual (default 0)")
+    p.add_argument("--master-bind", default=None, metavar="HOST:PORT", help="where a run with --workers listens "
+                   "for them (default 0.0.0.0:5557: every interface)")
+    seconds(p, "workers-timeout", "how long to wait for the --workers to connect before the run ends invalid, "
+            "naming how many came (default 120)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="the results root: this run writes DIR/<run-id>/ (default results)")
     p.add_argument("--run-id", default=None, help="the run's id: its directory's name and a label on every "
@@ -115,7 +123,8 @@ def _describe(label: str, path: Path, width: int) -> None:
 
 def flags_of(args: argparse.Namespace) -> RunFlags:
     return RunFlags(scenario=args.scenario, targets=TargetFlags.of(args), slo=args.slo, time_scale=args.time_scale,
-                    processes=args.processes, seed=args.seed, run_id=args.run_id, tags=args.tag,
+                    processes=args.processes, workers=args.workers, master_bind=args.master_bind,
+                    workers_timeout_s=args.workers_timeout_s, seed=args.seed, run_id=args.run_id, tags=args.tag,
                     observe_pids=args.observe_pid, observe_cgroups=args.observe_cgroup)
 
 
@@ -126,8 +135,7 @@ def print_plan(plan: Plan) -> None:
     target = f"{plan.target.kind} at {plan.target.url}" if plan.target.url else "the embedded pipeline"
     reader = f"; reading through {plan.target.reader.kind} at {plan.target.reader.url}" if plan.target.reader else ""
     print(f"scenario {plan.scenario_name} ({plan.scenario_path}): {len(load.steps)} step(s) at {rates} events/s, "
-          f"{plan.load_duration_s:g} s of load at time scale {plan.time_scale:g}, {plan.processes} generator "
-          f"process(es)")
+          f"{plan.load_duration_s:g} s of load at time scale {plan.time_scale:g}, " + generators_text(plan))
     print(f"target {target}{reader}; SLO {plan.slo_path}; judged tiers: {', '.join(plan.expected_tiers) or 'none'}; "
           f"a canary every {probe.interval_s:g} s, polled every {probe.poll_interval_s:g} s; "
           f"{plan.target.tls.describe()}")
@@ -135,6 +143,13 @@ def print_plan(plan: Plan) -> None:
         print(f"note: {line}")
     if not plan.unmeasured:
         print("ok: nothing started (--check)")
+
+
+def generators_text(plan: Plan) -> str:
+    if plan.workers:
+        return (f"{plan.workers} generator worker(s) connecting to {plan.master_bind} (`ingestbench worker --master "
+                f"HOST:PORT`; waits {plan.workers_timeout_s:g} s for them)")
+    return f"{plan.processes} generator process(es)"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,8 +13,10 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import LoadTestShape
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from prometheus_client import CollectorRegistry, start_http_server
@@ -28,6 +30,7 @@ from ingestbench.loadgen.registry import TargetRegistry
 from ingestbench.loadgen.worker import HELLO_MESSAGE, LEAVE_MESSAGE, PLAN_MESSAGE, STATS_MESSAGE, WorkerSide
 from ingestbench.records.config import ConfigError
 from ingestbench.records.exposition import render, run_registry
+from ingestbench.records.jsonl import write_json_atomic
 from ingestbench.records.plan import Plan
 from ingestbench.records.process import die_with_parent
 from ingestbench.records.tls import INSECURE_NOTE, TlsPlan
@@ -38,6 +41,7 @@ log = logging.getLogger("ingestbench.loadgen")
 # long, unless ``--stop-timeout`` says otherwise: killed, a user would lose a response in flight (the events
 # sent, their acknowledgement never counted). A master sends it on to its workers with each spawn.
 USER_STOP_TIMEOUT_S = 2.0
+WORKERS_REPORT_S = 0.2
 
 
 class ScheduleShape(LoadTestShape):
@@ -101,6 +105,9 @@ def _attach_worker(environment: Any, runner: Any, registry: TargetRegistry) -> N
         # the master this worker quit (its own quitting listener was added earlier, and listeners are
         # called last-added first), while the users still run.
         environment.events.quitting.add_listener(lambda **_: side.leave())
+        opts = environment.parsed_options
+        log.info("ingestbench: worker %s takes its load from the run at %s:%s", runner.client_id,
+                 getattr(opts, "master_host", "?"), getattr(opts, "master_port", "?"))
         runner.send_message(HELLO_MESSAGE, {})
 
 
@@ -128,6 +135,7 @@ def _attach_master(environment: Any, runner: Any, plan: Plan, registry: TargetRe
 
     master = MasterSide(name=plan.scenario_name, load=plan.load, time_scale=1.0, target=target.kind,
                         target_options=target.options, sinks=sinks, on_start=metrics.started,
+                        on_sharing=lambda count, lost: metrics.sharing(count, lost=lost), target_url=target.url,
                         workers=workers, set_exit_code=set_exit_code,
                         send_plan=lambda wid, data: runner.send_message(PLAN_MESSAGE, data, client_id=wid))
     runner.register_message(STATS_MESSAGE, lambda environment, msg, **_: master.on_stats(msg.node_id, msg.data))
@@ -145,6 +153,8 @@ def _attach_master(environment: Any, runner: Any, plan: Plan, registry: TargetRe
         environment.shape_class = ScheduleShape()
         environment.shape_class.runner = runner
     environment.shape_class.master = master
+    if isinstance(runner, MasterRunner) and plan.generators_file:
+        gevent.spawn(_report_workers, runner, plan.workers, Path(plan.generators_file))
     if plan.generator_metrics_port:
         start_http_server(plan.generator_metrics_port, addr=metrics_host, registry=exposed)
     if environment.web_ui is not None:
@@ -153,3 +163,16 @@ def _attach_master(environment: Any, runner: Any, plan: Plan, registry: TargetRe
             return body, 200, {"Content-Type": content_type}
 
         environment.web_ui.app.add_url_rule("/ingestbench/metrics", "ingestbench_metrics", web_metrics)
+
+
+def _report_workers(runner: Any, expected: int, path: Path) -> None:
+    """While the run waits for its workers (and after), keep ``path`` saying which are connected, so the run
+    can start its probe once all are there, or name how many came."""
+    last: list[str] | None = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        ready = sorted(c.id for c in runner.clients.ready + runner.clients.spawning + runner.clients.running)
+        if ready != last:
+            write_json_atomic(path, {"expected": expected, "connected": ready})
+            last = ready
+        gevent.sleep(WORKERS_REPORT_S)

@@ -9,7 +9,8 @@ no request is sent twice or by nobody: a joining worker gets a share once it sai
 registered, so its plan is not dropped), from the request due ``JOIN_LEAD_S`` ahead; a worker that quits
 mid-run says so first (``ingestbench_leave``, :meth:`ingestbench.loadgen.worker.WorkerSide.leave`) with the request from
 which the others take over, and stays in the timeline until its last report. A worker that vanishes without
-a word (killed, crashed) is split away from the current time on: what it had not sent by then is lost.
+a word (killed, crashed, cut off) is split away from the current time on: what it had not sent by then is
+lost, and so is the run's validity: the generator is named as lost and the run's exit code is 3.
 
 When the schedule (plus a short tail for the last reports) is over, :meth:`MasterSide.tick` returns None so
 Locust stops; :meth:`MasterSide.finish` writes the step checks and, if any step is invalid, logs it loudly
@@ -50,7 +51,8 @@ class MasterSide:
                  workers: Callable[[], list[str]], send_plan: Callable[[str, dict[str, Any]], None],
                  set_exit_code: Callable[[int], None], lead_s: float = 1.0,
                  wall: Callable[[], float] = time.time,
-                 on_start: Callable[[float, float], None] | None = None):
+                 on_start: Callable[[float, float], None] | None = None,
+                 on_sharing: Callable[[int, int], None] | None = None, target_url: str | None = None):
         self.name = name
         self.load = load
         self.time_scale = time_scale
@@ -64,6 +66,8 @@ class MasterSide:
         self.lead_s = lead_s
         self.wall = wall
         self.on_start = on_start  # (t0_unix_s, duration_s) of each schedule started
+        self.on_sharing = on_sharing  # (generators sharing the load, generators lost since the last change)
+        self.target_url = target_url  # sent to every worker: one on another machine has no plan of its own
         self.timeline: RateMerger | None = None
         self.step_checks: list[StepCheck] | None = None
         self.t0_unix_s = 0.0
@@ -180,6 +184,11 @@ class MasterSide:
             log.error("RUN INVALID: %d of %d step(s) did not deliver the asked-for rate; exit code %d",
                       len(bad), len(self.step_checks), int(ExitCode.INVALID))
             self.set_exit_code(int(ExitCode.INVALID))
+        lost = self.timeline.generators.lost_ids()
+        if lost:
+            log.error("RUN INVALID: generator(s) lost mid-run: %s; exit code %d", ", ".join(lost),
+                      int(ExitCode.INVALID))
+            self.set_exit_code(int(ExitCode.INVALID))
         return self.step_checks
 
     # --- internals ------------------------------------------------------------------------------
@@ -188,21 +197,31 @@ class MasterSide:
         self._leaving &= set(connected)  # a leaver that is gone is forgotten
         if first:
             self._switch(0, [w for w in connected if w not in self._leaving], joined=set())
+            if self.on_sharing is not None:
+                self.on_sharing(len(self._shares), 0)
         else:
             offset = self.wall() - self.t0_unix_s
             kept = [w for w in self._shares if w in connected]
             joiners = [w for w in connected
                        if w not in self._shares and w not in self._leaving and w in self._hello]
             if len(kept) < len(self._shares):  # gone without a word: what it had not sent is lost
+                gone = [w for w in self._shares if w not in connected]
+                assert self.timeline is not None
+                for w in gone:
+                    self.timeline.generators.lost(w, offset)
                 at = request_at(self.schedule, self.load.batch_size, offset)
                 self._switch(at, kept, joined=set())  # joiners wait for the next loop
-                log.warning("generators changed: rate now split %d ways (lost without notice; from request %d)",
-                            len(kept), at)
+                log.error("generator %s LOST at t=%.1f s (it vanished without handing its share over): the run is "
+                          "invalid; rate now split %d ways from request %d", ", ".join(gone), offset, len(kept), at)
+                if self.on_sharing is not None:
+                    self.on_sharing(len(kept), len(gone))
             elif joiners:
                 at = request_at(self.schedule, self.load.batch_size, offset + JOIN_LEAD_S)
                 self._switch(at, sorted(kept + joiners), joined=set(joiners))
                 log.warning("generators changed: rate now split %d ways (%s joins; from request %d, t=%.2f s)",
                             len(self._shares), ", ".join(joiners), at, offset + JOIN_LEAD_S)
+                if self.on_sharing is not None:
+                    self.on_sharing(len(self._shares), 0)
         self._sync_timeline()
 
     def _switch(self, at: int, ids: list[str], *, joined: set[str]) -> None:
@@ -220,7 +239,7 @@ class MasterSide:
         return plan_message(
             t0_unix_s=self.t0_unix_s, index=self._shares.index(worker_id), count=len(self._shares), join=join,
             load=self.load, time_scale=self.time_scale, target=self.target, target_options=self.target_options,
-            shares=shares, rev=self._rev)
+            shares=shares, rev=self._rev, host=self.target_url)
 
     def _sync_timeline(self) -> None:
         """The timeline waits for the reports of the generators with a share and of those leaving."""

@@ -34,6 +34,14 @@ JSON lines format (``--rates-out PATH``; one object per line, flushed after each
      "reason": "achieved ...", "stalled_s": 0, "allowed_stalled_s": 2.5}
 
   A step's ``achieved_eps`` is the events acknowledged while the step ran divided by its duration.
+
+* then one ``"type": "generator"`` line per generator process (:class:`~ingestbench.records.timeline.GeneratorRow`)::
+
+    {"type": "generator", "id": "host-a_3f2c...", "sent_events": 5500, "ok_events": 5500, "failed_events": 0,
+     "dropped_events": 0, "achieved_eps": 166.7, "seconds": 33, "cpu_mean": 0.21, "cpu_peak": 0.35,
+     "lost_at_s": null}
+
+  ``lost_at_s`` is the schedule offset at which the generator vanished without handing its share over.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from typing import Any, Protocol
 
 from hdrh.histogram import HdrHistogram
 
+from ingestbench.loadgen.generators import GeneratorTally
 from ingestbench.loadgen.meter import TAIL_STEP, new_lag_histogram
 from ingestbench.loadgen.schedule import RateSchedule
 from ingestbench.loadgen.step_check import StepCheck, allowed_stall_s, check_step
@@ -60,6 +69,8 @@ class TimelineSink(Protocol):
     def second(self, row: dict[str, Any], lag_us: HdrHistogram) -> None: ...
 
     def step(self, row: dict[str, Any]) -> None: ...
+
+    def generator(self, row: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -136,6 +147,7 @@ class RateMerger:
         self._stalled = [0 for _ in schedule.segments]  # stalled seconds per step
         self._finished = False
         self._stopped_at_s: float | None = None
+        self.generators = GeneratorTally()
 
     def set_workers(self, worker_ids: Iterable[str]) -> None:
         """The generators whose reports a second waits for (joined ones start at 0, left ones are forgotten)."""
@@ -144,6 +156,8 @@ class RateMerger:
 
     def add(self, worker_id: str, bins: Iterable[dict[str, Any]], upto_s: int) -> None:
         """One ``ingestbench_stats`` report: bins of completed seconds, all seconds ``< upto_s`` are final."""
+        bins = list(bins)
+        self.generators.add(worker_id, bins)
         for b in bins:
             lag = HdrHistogram.decode(b["lag"]) if b["lag"] else None
             self._pending.setdefault(int(b["sec"]), []).append((b, lag))
@@ -175,6 +189,9 @@ class RateMerger:
                 row = StepRow(start_s=start_s, end_s=end_s, **asdict(self.checks[i])).to_dict()
                 for sink in self.sinks:
                     sink.step(row)
+            for generator in self.generators.rows():
+                for sink in self.sinks:
+                    sink.generator(generator.to_dict())
         return [self.checks[i] for i in range(len(self.schedule.segments))]
 
     def _write_second(self, s: int) -> None:

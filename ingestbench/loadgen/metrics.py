@@ -8,6 +8,8 @@
 - ``ingestbench_loadgen_generator_cpu_ratio``, ``ingestbench_loadgen_host_cpu_ratio``: the busiest generator
   process's share of a core, and its machine's busy share (last second)
 - ``ingestbench_loadgen_steps_total{outcome="valid|invalid"}``: load steps judged (each on its last second)
+- ``ingestbench_loadgen_generators``: generator processes sharing the load now;
+  ``ingestbench_loadgen_generators_lost_total``: those that vanished mid-run (each makes the run invalid)
 - ``ingestbench_loadgen_lag_bound_seconds``: the schedule-lag p99 above which a step is invalid
 - ``ingestbench_run_info{run_id, scenario, target}``, ``ingestbench_run_start_time_seconds`` and
   ``ingestbench_run_end_time_seconds``: which run this is, and when its load schedule starts and is due to end
@@ -102,6 +104,11 @@ class LoadgenMetrics:
                                    "near 1 the generator is the bottleneck", registry=registry)
         self.host_cpu = Gauge("ingestbench_loadgen_host_cpu_ratio",
                               "Busy share of the busiest generator's machine (last second)", registry=registry)
+        self.generators = Gauge("ingestbench_loadgen_generators", "Generator processes with a share of the load",
+                                registry=registry)
+        self.generators_lost = Counter("ingestbench_loadgen_generators_lost",
+                                       "Generator processes that vanished mid-run without handing their share "
+                                       "over (each makes the run invalid)", registry=registry)
         self.steps = Counter("ingestbench_loadgen_steps", "Load steps judged, by outcome (valid | invalid)",
                              ["outcome"], registry=registry)
         for outcome in ("valid", "invalid"):
@@ -140,3 +147,12 @@ class LoadgenMetrics:
 
     def step(self, row: dict[str, Any]) -> None:
         pass
+
+    def generator(self, row: dict[str, Any]) -> None:
+        pass
+
+    def sharing(self, count: int, *, lost: int = 0) -> None:
+        """The load is now split ``count`` ways; ``lost`` generators vanished since the last change."""
+        self.generators.set(count)
+        if lost:
+            self.generators_lost.inc(lost)

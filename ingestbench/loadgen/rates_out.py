@@ -27,6 +27,9 @@ class RatesWriter:
     def step(self, row: dict[str, Any]) -> None:
         self._write(row)
 
+    def generator(self, row: dict[str, Any]) -> None:
+        self._write(row)
+
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()

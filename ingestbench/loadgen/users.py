@@ -47,11 +47,25 @@ class IngestUser(User):
     def on_start(self) -> None:
         self.side: WorkerSide = self.environment.ingestbench_worker
         self.stats: BulkStats = self.environment.ingestbench_stats
-        self.conn = HttpConnection(self.host or "http://127.0.0.1", connect_timeout_s=self.connection_timeout,
-                                   timeout_s=self.network_timeout, tls=self.environment.ingestbench_tls)
+        self._conn: HttpConnection | None = None
+        self._conn_url = ""
+
+    @property
+    def conn(self) -> HttpConnection:
+        """The connection to the target the plan names (a worker on another machine learns it from the plan,
+        which may arrive after this user started)."""
+        url = self.side.host or self.host or "http://127.0.0.1"
+        if self._conn is None or self._conn_url != url:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = HttpConnection(url, connect_timeout_s=self.connection_timeout,
+                                        timeout_s=self.network_timeout, tls=self.environment.ingestbench_tls)
+            self._conn_url = url
+        return self._conn
 
     def on_stop(self) -> None:
-        self.conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     @task
     def send(self) -> None:

@@ -63,11 +63,14 @@ def schedule_for(load: LoadConfig, time_scale: float) -> RateSchedule:
 
 def plan_message(*, t0_unix_s: float, index: int, count: int, join: bool, load: LoadConfig,
                  time_scale: float, target: str, target_options: dict[str, str],
-                 shares: list[list[int]] | None = None, rev: int = 0) -> dict[str, Any]:
+                 shares: list[list[int]] | None = None, rev: int = 0, host: str | None = None) -> dict[str, Any]:
     """``shares``: the worker's history ``[[from_seq, index, count], ...]`` (None: ``index`` of ``count`` from
-    the start, or for a joiner from when the plan arrives); ``rev`` orders the master's plans."""
+    the start, or for a joiner from when the plan arrives); ``rev`` orders the master's plans; ``host``: the
+    target's base URL (None: the worker's own ``--host``)."""
     msg = {"t0_unix_s": t0_unix_s, "index": index, "count": count, "join": join, "load": load.to_dict(),
            "time_scale": time_scale, "target": target, "target_options": target_options, "rev": rev}
+    if host:
+        msg["host"] = host
     if shares is not None:
         msg["shares"] = shares
     return msg
@@ -122,6 +125,7 @@ class WorkerSide:
         self._leave_seq = None
         load = LoadConfig.from_dict(data["load"])
         schedule = schedule_for(load, float(data["time_scale"]))
+        self.host = str(data.get("host") or self.host)
         self.target = self.registry.create(str(data["target"]), self.host, data.get("target_options") or {})
         factory = EventFactory(seed=load.seed * 1_000_003 + int(data["index"]), casing=load.casing,
                                property_count=load.property_count, payload_bytes=load.payload_bytes,

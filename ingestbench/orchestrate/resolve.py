@@ -22,7 +22,7 @@ from ingestbench.checks.judge import expected_tiers
 from ingestbench.orchestrate.resources import cgroup_dir, check_pid
 from ingestbench.orchestrate.targeting import TargetFlags, check_fits, check_secrets, resolve_targets
 from ingestbench.records import defaults
-from ingestbench.records.config import ConfigError, check_number, check_run_id, parse_tags, positive, resolve
+from ingestbench.records.config import ConfigError, check_number, check_run_id, host_port, parse_tags, positive, resolve
 from ingestbench.records.load import LARGEST_TIME_SCALE
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import PipelinePlan, Plan, ProbePlan
@@ -40,6 +40,9 @@ class RunFlags:
     slo: str | None = None
     time_scale: float | None = None
     processes: int | None = None
+    workers: int | None = None  # generator workers started elsewhere, to wait for (0: fork local processes)
+    master_bind: str | None = None  # HOST:PORT where they connect
+    workers_timeout_s: float | None = None
     seed: int | None = None
     run_id: str | None = None
     tags: list[str] | None = None  # KEY=VALUE
@@ -68,6 +71,16 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
     processes = resolve("processes", flags.processes, defaults.PROCESSES, positive(int), environ=environ)
     if processes < 1:
         raise ConfigError(f"--processes must be >= 1, got {processes}")
+    workers = resolve("workers", flags.workers, 0, int, environ=environ)
+    check_number("--workers", workers, minimum=0, allow_minimum=True, maximum=10_000)
+    if workers and flags.processes is not None:
+        raise ConfigError("--workers and --processes cannot be combined: with --workers the generator processes "
+                          "are the `ingestbench worker`s that connect (start several on a machine for its cores)")
+    master_bind = resolve("master-bind", flags.master_bind, defaults.MASTER_BIND, str, environ=environ)
+    host_port(master_bind, "--master-bind")
+    workers_timeout_s = resolve("workers-timeout-s", flags.workers_timeout_s, defaults.WORKERS_TIMEOUT_S,
+                                positive(float), environ=environ)
+    check_number("--workers-timeout-s", workers_timeout_s, maximum=86_400)
     seed = resolve("seed", flags.seed, None, int, environ=environ)
     text = scenario.path.read_text(encoding="utf-8")
     load = scenario.load
@@ -97,7 +110,8 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
     plan = Plan(
         run_id=run_id, scenario_name=scenario.name, scenario_path=str(scenario.path),
         description=scenario.description, time_scale=ts, load=load.scaled(ts),
-        target=target, slo_path=slo_path, processes=processes, expected_tiers=expected, notes=tuple(notes),
+        target=target, slo_path=slo_path, processes=1 if workers else processes, workers=workers,
+        master_bind=master_bind, workers_timeout_s=workers_timeout_s, expected_tiers=expected, notes=tuple(notes),
         unmeasured=unmeasured, tags=tags,
         pipeline=pipeline_plan(pipe, ts) if target.url is None else None,
         probe=ProbePlan(target=target.kind, url=target.url or "", slo_path=slo_path, slo=slo, time_scale=ts,

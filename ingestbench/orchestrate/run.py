@@ -115,6 +115,7 @@ class Run:
                         slo_path=str(self.dir / SLO_COPY), metrics_port=free_port())
         self.plan = replace(plan, probe=probe, target=replace(plan.target, url=url),
                             rates_out=str(self.dir / RATES),
+                            generators_file=str(self.dir / "logs" / "generators.json") if plan.workers else None,
                             generator_metrics_port=free_port() if self.discovery.path else None)
 
     def _record(self, status: str) -> RunRecord:
@@ -127,7 +128,8 @@ class Run:
                                   load_duration_s=plan.load_duration_s),
             target=TargetInfo(name=plan.target.kind, url=plan.target.url, embedded=plan.pipeline is not None,
                               pipeline=asdict(plan.pipeline) if plan.pipeline is not None else None),
-            settings={"processes": plan.processes, "target_options": plan.target.options,
+            settings={"processes": plan.processes, "workers": plan.workers,
+                      "master_bind": plan.master_bind if plan.workers else None, "target_options": plan.target.options,
                       "reader": asdict(plan.target.reader) if plan.target.reader else None,
                       "tls": asdict(plan.target.tls),
                       "transactional": plan.probe.transactional, "interval_s": plan.probe.interval_s,

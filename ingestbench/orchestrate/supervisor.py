@@ -20,6 +20,8 @@ from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.net import free_port, reachable, tls_problem
 from ingestbench.orchestrate.progress import Progress
 from ingestbench.orchestrate.resources import ResourceSampler
+from ingestbench.records.config import host_port
+from ingestbench.records.jsonl import read_json
 from ingestbench.records.observation import ANALYTICAL, TRANSACTIONAL
 from ingestbench.records.plan import Plan
 
@@ -83,16 +85,32 @@ class Supervisor:
         # Locust's own words only: headless, its summary, and how it forks its processes
         locust_cmd = [py, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
                       "--plan", self.plan_file]
-        if self.plan.processes > 1:
+        if self.plan.workers:
+            # workers started elsewhere connect here; Locust's own wait is only a backstop for this run's
+            bind_host, bind_port = host_port(self.plan.master_bind, "--master-bind")
+            # Locust gives up at the timeout itself: it then tells the workers that came to quit (stopped by a
+            # signal while it waits, it could not, and they would wait a minute for its heartbeat)
+            locust_cmd += ["--master", "--expect-workers", str(self.plan.workers), "--expect-workers-max-wait",
+                           f"{self.plan.workers_timeout_s:g}", "--master-bind-host", bind_host,
+                           "--master-bind-port", str(bind_port)]
+        elif self.plan.processes > 1:
             # Locust's master listens for its workers on *:5557 unless told otherwise: on every interface, and
             # where a second run's workers would join this run's master. Loopback and a port of its own.
             master_port = str(free_port())
             locust_cmd += ["--processes", str(self.plan.processes), "--master-bind-host", "127.0.0.1",
                            "--master-bind-port", master_port, "--master-port", master_port]
         load = Child("locust", locust_cmd, self.dir / "logs" / "locust.log", ok_exit_codes=(0, 1, 3))
-        for child in (probe, load):
-            child.start()
-            self.children.append(child)
+        if self.plan.workers:  # the probe starts once every worker is there, as the load does
+            load.start()
+            self.children.append(load)
+            if not self._await_workers(load):
+                return
+            probe.start()
+            self.children.insert(0, probe)
+        else:
+            for child in (probe, load):
+                child.start()
+                self.children.append(child)
         self.discovery.add("probe", f"127.0.0.1:{self.plan.probe.metrics_port}")
         if self.plan.generator_metrics_port:
             self.discovery.add("generator", f"127.0.0.1:{self.plan.generator_metrics_port}")
@@ -126,6 +144,43 @@ class Supervisor:
         self.problems.append(f"the pipeline did not become ready within {READY_WITHIN_S:g} s"
                              if not self.interrupted else "interrupted before the pipeline was ready")
         return False
+
+    def _await_workers(self, load: Child) -> bool:
+        """Wait for the plan's workers to connect to the master; False (with the problem recorded and the
+        master stopped) when they do not come in time, the master exits, or the run is interrupted."""
+        plan = self.plan
+        assert plan.generators_file is not None
+        print(f"ingestbench: waiting up to {plan.workers_timeout_s:g} s for {plan.workers} generator worker(s) on "
+              f"{plan.master_bind} (start each with `ingestbench worker --master HOST:PORT`)", file=sys.stderr)
+        started = time.monotonic()
+        connected: list[str] = []
+        while True:
+            # read until the timeout: a master that gives up tells the workers to quit, and they leave its list
+            in_time = time.monotonic() - started < plan.workers_timeout_s
+            now = read_json(Path(plan.generators_file)).get("connected") or [] if in_time else connected
+            if now != connected:
+                print(f"ingestbench: {len(now)} of {plan.workers} worker(s) connected", file=sys.stderr)
+                connected = now
+            if len(connected) >= plan.workers:
+                return True
+            problem = None
+            waited_s = time.monotonic() - started
+            if load.poll() is not None and waited_s < plan.workers_timeout_s:
+                problem = (f"the generator's master exited with {load.poll()} while waiting for its workers; last "
+                           f"lines:\n{load.tail(10)}")
+            elif self.interrupted:
+                problem = f"interrupted while waiting for workers ({len(connected)} of {plan.workers} connected)"
+            elif load.poll() is not None or waited_s > plan.workers_timeout_s + 10:
+                problem = (f"only {len(connected)} of the {plan.workers} generator workers connected within "
+                           f"{plan.workers_timeout_s:g} s ({', '.join(connected) or 'none'}); nothing was sent. "
+                           f"Start each with `ingestbench worker --master HOST:PORT` (this run listened on "
+                           f"{plan.master_bind})")
+            if problem is not None:
+                self.problems.append(problem)
+                self.cut_short = True
+                load.stop(sig=signal.SIGTERM, grace_s=5.0)
+                return False
+            time.sleep(0.1)
 
     def _drain_limit_s(self) -> float:
         """The longest the probe's drain can take: until the last canary is past its loss horizon (a few

@@ -116,6 +116,15 @@ def check_number(key: str, value: float, *, minimum: float = 0.0, allow_minimum:
         raise ConfigError(f"{key} must be <= {maximum:g}, got {value!r}")
 
 
+def host_port(value: str, key: str) -> tuple[str, int]:
+    """``HOST:PORT`` (an IPv6 host in brackets) as its parts; a :class:`ConfigError` naming ``key`` otherwise."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in host):
+        raise ConfigError(f"{key}: expected HOST:PORT (e.g. 10.0.0.5:5557), got {value!r}")
+    return host, int(port)
+
+
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # labels the metrics already carry: a tag may not take one over

@@ -12,6 +12,8 @@ SCENARIO = "quick"
 RESULTS_ROOT = "results"
 TIME_SCALE = 1.0
 PROCESSES = 1
+MASTER_BIND = "0.0.0.0:5557"  # where a run with --workers listens for its generator workers
+WORKERS_TIMEOUT_S = 120.0  # how long such a run waits for them
 
 # the embedded reference pipeline
 FLUSH_ROWS = 3000

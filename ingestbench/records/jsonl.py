@@ -52,6 +52,15 @@ def parse_objects(lines: list[bytes]) -> list[dict[str, Any]]:
     return out
 
 
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object written with :func:`write_json_atomic`; empty when the file is missing or not one."""
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Replace ``path`` with ``doc`` as indented JSON, atomically."""
     _replace(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")

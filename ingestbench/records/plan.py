@@ -132,6 +132,11 @@ class Plan:
     probe: ProbePlan
     pipeline: PipelinePlan | None = None  # None: the target is not the embedded pipeline
     processes: int = defaults.PROCESSES
+    # generator workers started elsewhere (``ingestbench worker``) that the run waits for (0: it forks its own)
+    workers: int = 0
+    master_bind: str = defaults.MASTER_BIND  # HOST:PORT the master listens on for them
+    workers_timeout_s: float = defaults.WORKERS_TIMEOUT_S
+    generators_file: str | None = None  # the master writes the workers it sees here, while the run waits for them
     expected_tiers: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # what the run will not measure, or measure more coarsely than asked, and why
     unmeasured: tuple[str, ...] = ()  # what the SLO needs and the targets cannot give: each makes the run invalid

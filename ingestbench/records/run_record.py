@@ -17,7 +17,7 @@ from typing import Any
 from ingestbench.records.config import ConfigError
 from ingestbench.records.fields import known
 from ingestbench.records.resources import Resources
-from ingestbench.records.timeline import StepRow
+from ingestbench.records.timeline import GeneratorRow, StepRow
 from ingestbench.records.verdicts import TierVerdict
 
 SCHEMA_VERSION = 2
@@ -111,6 +111,7 @@ class RunRecord:
     run_problems: tuple[str, ...] = ()
     resources: Resources | None = None  # the observed target's own CPU and memory (None: not sampled)
     steps: tuple[StepRow, ...] = ()
+    generators: tuple[GeneratorRow, ...] = ()  # each generator process: its achieved rate, CPU, whether lost
     tiers: tuple[TierVerdict, ...] = ()
     gate: Gate | None = None
     invalid_reasons: tuple[str, ...] = ()
@@ -126,6 +127,7 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["steps"] = [s.to_dict() for s in self.steps]
+        doc["generators"] = [g.to_dict() for g in self.generators]
         doc["tiers"] = [t.to_dict() for t in self.tiers]
         doc["resources"] = self.resources.to_dict() if self.resources is not None else None
         return doc
@@ -142,6 +144,7 @@ class RunRecord:
             kw["scenario"] = replace(kw["scenario"], rates_eps=tuple(kw["scenario"].rates_eps or ()))
         kw["children"] = tuple(ChildInfo(**known(ChildInfo, c)) for c in doc.get("children") or [])
         kw["steps"] = tuple(s for s in (StepRow.from_dict(d) for d in doc.get("steps") or []) if s)
+        kw["generators"] = tuple(g for g in (GeneratorRow.from_dict(d) for d in doc.get("generators") or []) if g)
         kw["tiers"] = tuple(TierVerdict.from_dict(t) for t in doc.get("tiers") or [])
         kw["gate"] = Gate(**known(Gate, doc["gate"])) if isinstance(doc.get("gate"), dict) else None
         res = doc.get("resources")

@@ -23,7 +23,7 @@ from typing import Any
 from ingestbench.records.fields import known
 from ingestbench.records.jsonl import LineTail, parse_objects, write_jsonl_atomic
 
-SECOND, STEP = "second", "step"
+SECOND, STEP, GENERATOR = "second", "step", "generator"
 
 
 @dataclass(frozen=True)
@@ -121,9 +121,40 @@ class StepRow:
 
 
 @dataclass(frozen=True)
+class GeneratorRow:
+    """One generator process (a Locust worker, or the local runner) over the whole run: what it sent and
+    acknowledged, how busy it was, and whether it was lost (gone without handing its share over)."""
+
+    id: str
+    sent_events: int = 0
+    ok_events: int = 0
+    failed_events: int = 0
+    dropped_events: int = 0
+    achieved_eps: float = 0.0  # events it had acknowledged per second of the seconds it reported
+    seconds: int = 0  # seconds of the schedule it reported
+    cpu_mean: float | None = None  # its share of a core, mean over the seconds it reported
+    cpu_peak: float | None = None
+    lost_at_s: float | None = None  # schedule offset at which it vanished without a word (None: it was not lost)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": GENERATOR, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> GeneratorRow | None:
+        if doc.get("type", GENERATOR) != GENERATOR or not isinstance(doc.get("id"), str):
+            return None
+        return cls(**known(cls, doc))
+
+    @property
+    def lost(self) -> bool:
+        return self.lost_at_s is not None
+
+
+@dataclass(frozen=True)
 class RateTimeline:
     seconds: tuple[SecondRow, ...] = ()
     steps: tuple[StepRow, ...] = ()
+    generators: tuple[GeneratorRow, ...] = ()
 
     @property
     def points(self) -> tuple[RatePoint, ...]:
@@ -133,12 +164,14 @@ class RateTimeline:
 def parse_rows(docs: list[dict[str, Any]]) -> RateTimeline:
     seconds = [r for r in (SecondRow.from_dict(d) for d in docs if d.get("type", SECOND) == SECOND) if r]
     steps = [r for r in (StepRow.from_dict(d) for d in docs if d.get("type") == STEP) if r]
-    return RateTimeline(tuple(seconds), tuple(steps))
+    generators = [r for r in (GeneratorRow.from_dict(d) for d in docs if d.get("type") == GENERATOR) if r]
+    return RateTimeline(tuple(seconds), tuple(steps), tuple(generators))
 
 
 def write_timeline(path: Path, timeline: RateTimeline) -> None:
     """A whole timeline as a ``rates.jsonl`` file, atomically (a copy of what a probe tiered by)."""
-    write_jsonl_atomic(path, [*(r.to_dict() for r in timeline.seconds), *(r.to_dict() for r in timeline.steps)])
+    write_jsonl_atomic(path, [*(r.to_dict() for r in timeline.seconds), *(r.to_dict() for r in timeline.steps),
+                              *(r.to_dict() for r in timeline.generators)])
 
 
 def of_points(points: Sequence[RatePoint]) -> RateTimeline:

@@ -21,6 +21,7 @@ from ingestbench.records.run_record import Gate, RunRecord
 from ingestbench.records.samples_cache import write_cache
 from ingestbench.records.slo import Slo
 from ingestbench.records.slo_file import load_slo
+from ingestbench.records.timeline import RateTimeline
 from ingestbench.records.verdicts import WINDOWS, write_judged_rows
 from ingestbench.results.rundir import JUDGED, SAMPLES, SLO_COPY, RunFiles
 
@@ -56,6 +57,13 @@ def run_problems(run: RunRecord) -> list[str]:
     return problems
 
 
+def lost_generators(timeline: RateTimeline) -> list[str]:
+    """A generator that vanished mid-run left its share of the schedule unsent until the others took it over:
+    the load was not the one asked for, so the run is invalid, naming it."""
+    return [f"generator {g.id} was lost {g.lost_at_s:g} s into the load (it vanished without handing its share "
+            "over: killed, its machine gone or cut off)" for g in timeline.generators if g.lost_at_s is not None]
+
+
 def judge_files(files: RunFiles, slo: Slo, *, other_slo: bool = False, judge_resources: bool = True) -> RunVerdict:
     """Judge a run from its files. ``other_slo``: ``slo`` is not the one the run was made for, so the tiers
     it must cover come from it and the scenario's rates rather than from ``run.json``. ``judge_resources``:
@@ -66,13 +74,15 @@ def judge_files(files: RunFiles, slo: Slo, *, other_slo: bool = False, judge_res
         transactional = bool(files.run.settings.get("transactional", False))
         expected = expected_tiers(slo, files.run.scenario.rates_eps, transactional=transactional)
     return judge_run(files.samples, slo=slo, rates=rate_source(files, slo), steps=files.timeline.steps,
-                     problems=run_problems(files.run), expected=expected, resources=files.run.resources,
+                     problems=[*run_problems(files.run), *lost_generators(files.timeline)], expected=expected,
+                     resources=files.run.resources,
                      judge_resources=judge_resources)
 
 
 def with_verdict(run: RunRecord, verdict: RunVerdict, files: RunFiles) -> RunRecord:
     """The run record with the judge's part filled in."""
-    return run.with_(steps=files.timeline.steps, tiers=verdict.tiers, invalid_reasons=verdict.invalid_reasons,
+    return run.with_(steps=files.timeline.steps, generators=files.timeline.generators, tiers=verdict.tiers,
+                     invalid_reasons=verdict.invalid_reasons,
                      gate=Gate(verdict.status, verdict.reason, verdict.untiered, verdict.undecided),
                      exit_code=int(verdict.exit_code))
 

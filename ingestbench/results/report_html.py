@@ -19,7 +19,7 @@ from ingestbench.records.numbers import fmt
 from ingestbench.records.observation import ANALYTICAL, AVAILABLE
 from ingestbench.records.samples import OUTCOME_CODE
 from ingestbench.records.verdicts import STEADY, TierVerdict
-from ingestbench.results import resources_report
+from ingestbench.results import generators_report, resources_report
 from ingestbench.results.report_md import ci_text, count_text, status_text, verdict_text
 from ingestbench.results.rundir import RunFiles
 from ingestbench.results.svg import Axis, Chart
@@ -188,6 +188,7 @@ status {escape(run.status)}.</p>
 <table><tr><th>step</th><th>target events/s</th><th>achieved events/s</th><th>lag p99 s</th><th>stalled s</th>
 <th class='l'>valid</th>
 <th class='l'>note</th></tr>{steps}</table>
+{generators_report.html(run.generators)}
 {resources_report.html(run.resources, resources_report.limits_of(run.slo))}
 <script>{SIZE_PROBE}</script>
 </body></html>

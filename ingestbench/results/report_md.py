@@ -10,7 +10,7 @@ from ingestbench.records.exit_codes import meaning
 from ingestbench.records.numbers import fmt
 from ingestbench.records.observation import OUTCOMES
 from ingestbench.records.verdicts import TierVerdict
-from ingestbench.results import resources_report
+from ingestbench.results import generators_report, resources_report
 from ingestbench.results.episodes import episodes
 from ingestbench.results.rundir import RunFiles
 
@@ -86,6 +86,7 @@ def summary(files: RunFiles) -> str:
         stalled = f"{s.stalled_s} of {fmt(s.allowed_stalled_s)}" if s.allowed_stalled_s is not None else "-"
         lines.append(f"| {s.step} | {fmt(s.target_eps)} | {fmt(s.achieved_eps)} | {fmt(s.lag_p99_s)} | {stalled} | "
                      f"{'yes' if s.valid else '**NO**'} | {s.reason or ''} |")
+    lines += generators_report.markdown(run.generators)
     lines += resources_report.markdown(run.resources, resources_report.limits_of(run.slo))
     found = episodes(files)
     if found:

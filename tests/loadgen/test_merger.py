@@ -73,6 +73,9 @@ def _paused(sched, stalled_seconds, *, lag_s=0.3, paused=True):
         def step(self, row):
             rows.append(row)
 
+        def generator(self, row):
+            rows.append(row)
+
     meter = Meter(sched, t0_s=0.0)
     for i in range(int(sched.total_events)):
         due = sched.time_of_event(i)
@@ -129,6 +132,9 @@ def test_two_workers_merge_and_seconds_wait_for_both():
         def step(self, row):
             rows.append(row)
 
+        def generator(self, row):
+            rows.append(row)
+
     a, b = Meter(sched, t0_s=0.0), Meter(sched, t0_s=0.0)
     simulate(a, sched, share=0.5)
     simulate(b, sched, share=0.5)
@@ -140,7 +146,14 @@ def test_two_workers_merge_and_seconds_wait_for_both():
     tl.add("b", *b.drain(3.5))
     tl.flush(3.5)
     assert [r["achieved_eps"] for r in rows] == [1000.0, 1000.0, 1000.0]
+    tl.generators.lost("b", 3.4)  # what the master notes when b vanishes without a word
     assert tl.finish(3.5)[0].valid
+    gens = {r["id"]: r for r in rows if r.get("type") == "generator"}
+    assert sorted(gens) == ["a", "b"]
+    assert gens["a"]["ok_events"] + gens["b"]["ok_events"] == 3000  # each its own share, none counted twice
+    assert gens["a"]["seconds"] == 3 and gens["a"]["achieved_eps"] == gens["a"]["ok_events"] / 3
+    assert gens["a"]["lost_at_s"] is None and gens["b"]["lost_at_s"] == 3.4
+    assert tl.generators.lost_ids() == ["b"]
 
 
 def test_missing_worker_times_out_and_stopped_run_is_incomplete():
@@ -219,7 +232,8 @@ def test_generator_cpu_is_attributed_to_seconds_and_merged_as_the_busiest_proces
         m.note_cpu(11.5, 5.0 + 1.5 * share)  # one interval touching seconds 0 and 1
         m.note_cpu(13.0, 5.0 + 1.5 * share + 1.5 * share / 2)  # seconds 1 and 2 at half the share
     rows = []
-    sink = type("Sink", (), {"second": lambda self, row, lag: rows.append(row), "step": lambda self, row: None})()
+    sink = type("Sink", (), {"second": lambda self, row, lag: rows.append(row), "step": lambda self, row: None,
+                                  "generator": lambda self, row: None})()
     reg = CollectorRegistry()
     tl = RateMerger(sched, t0_unix_s=0.0, sinks=[sink, LoadgenMetrics(reg)])
     tl.set_workers(["busy", "idle"])

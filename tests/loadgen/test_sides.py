@@ -169,3 +169,30 @@ def test_master_passes_a_leavers_switch_request_on_and_waits_for_its_reports(sce
     assert plans == [] and set(master.timeline._upto) == {"w-a"}
     master.on_leave("w-x", {"t0_unix_s": 1.0, "switch_seq": 3})  # another run's: ignored
     assert plans == []
+
+
+def test_a_worker_that_vanishes_is_named_lost_and_every_plan_names_the_target(scenario):
+    clock = Clock(0.0, 5_000.0)
+    plans, codes, sharing = [], [], []
+    workers = ["w-a", "w-b"]
+    master = MasterSide(name="sc", load=scenario.load, time_scale=0.5, target="pipeline", sinks=[],
+                        workers=lambda: list(workers), send_plan=lambda wid, d: plans.append((wid, d)),
+                        set_exit_code=codes.append, lead_s=1.0, wall=lambda: clock.wall,
+                        on_sharing=lambda n, lost: sharing.append((n, lost)), target_url="http://10.0.0.9:8080")
+    master.tick()
+    assert {d["host"] for _, d in plans} == {"http://10.0.0.9:8080"}  # a worker elsewhere has no plan file
+    # ... and a worker takes the target from the plan, not from its own (absent) --host
+    side = WorkerSide(host="http://127.0.0.1", send_message=lambda k, d: None, registry=TargetRegistry.default(),
+                      clock=lambda: clock.mono, wall=lambda: clock.wall, tune_gc=False)
+    side.on_plan(orjson.loads(orjson.dumps(plans[0][1])))
+    assert side.host == "http://10.0.0.9:8080"
+    side.stop()
+    assert sharing == [(2, 0)]
+    workers.remove("w-b")  # killed: no leave message, just gone from Locust's list
+    clock.advance(3.0)
+    master._reshard()
+    assert sharing[-1] == (1, 1)
+    assert master.timeline is not None and master.timeline.generators.lost_ids() == ["w-b"]
+    assert [w for w, _ in plans[-1:]] == ["w-a"]  # the survivor takes the whole rate
+    master.finish()
+    assert 3 in codes
