@@ -226,3 +226,20 @@ def test_the_documented_compose_and_kubectl_commands_name_what_exists(doc: dict[
                     name = words[words.index("generic" if "secret" in words else "configmap") + 1]
                     key = w.partition("=")[2].partition("=")[0]
                     assert (name, key) in reads, f"{line}: nothing reads {name} key {key}"
+
+
+def test_the_variables_given_to_the_coordinator_are_the_ones_it_reads(doc: dict[str, Any], tmp_path: Path) -> None:
+    """Each INGESTBENCH_* setting the compose file and the Job give the coordinator changes what it would run
+    (`run --check` prints it): a misspelt name would be ignored without a word."""
+    from tests.deploy import manifests
+
+    (job,) = [d for d in manifests() if d["kind"] == "Job"]
+    given = {e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]} | set(
+        doc["services"]["run"]["environment"])
+    settings = {n for n in given if n.startswith("INGESTBENCH_") and "KEY" not in n and "REMOTE" not in n}
+    assert settings == {"INGESTBENCH_WORKERS_TIMEOUT_S"}, settings
+    tool = Path(sys.executable).with_name("ingestbench")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "INGESTBENCH_WORKERS_TIMEOUT_S": "7"}
+    proc = subprocess.run([str(tool), "run", "--check", "--workers", "2", "--scenario", "quick"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "waits 7 s" in proc.stdout, proc.stdout + proc.stderr
