@@ -19,6 +19,7 @@ set INGESTBENCH_REMOTE_WRITE_USERNAME and INGESTBENCH_REMOTE_WRITE_PASSWORD, or 
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,8 +53,10 @@ class RemoteWrite:
         return None
 
     def secrets(self) -> tuple[str, ...]:
-        """Every credential value: scrubbed from any error text before it is kept."""
-        return tuple(s for s in (self.password, self.bearer_token) if s)
+        """Every credential value, and the basic-auth header value made of them: scrubbed from any error text
+        before it is kept (a server may echo a header)."""
+        basic = base64.b64encode(f"{self.username}:{self.password}".encode()).decode() if self.password else None
+        return tuple(s for s in (self.password, basic, self.bearer_token) if s)
 
     def describe(self) -> str:
         how = "bearer token" if self.bearer_token else "basic auth" if self.username else "no credentials"
