@@ -103,6 +103,7 @@ class Pusher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="remote-write", daemon=True)
         self.pushes = self.failures = self.requests = self.samples = 0
+        self.unreadable = 0  # expositions that could not be parsed (their endpoint then counts as down)
         self.last_error: str | None = None
 
     def start(self) -> None:
@@ -123,7 +124,8 @@ class Pusher:
 
     def summary(self) -> dict[str, object]:
         return {**self.settings.summary(), "pushes": self.pushes, "failed_pushes": self.failures,
-                "requests": self.requests, "samples": self.samples, "last_error": self.last_error}
+                "requests": self.requests, "samples": self.samples, "unreadable": self.unreadable,
+                "last_error": self.last_error}
 
     def note(self) -> str | None:
         """A line for the report when pushes failed (the run's verdict does not depend on them)."""
@@ -173,7 +175,7 @@ class Pusher:
                     self._up(batch, component, self._targets[component], *last)
                 self._gone(batch, component)
         except Exception as exc:  # never let a malformed exposition end the run
-            self.failures += 1
+            self.unreadable += 1
             self.last_error = self._scrub(f"reading the run's metrics: {type(exc).__name__}: {exc}")
         return batch
 
@@ -186,6 +188,7 @@ class Pusher:
         try:
             series = exposition_series(body, self._labels(component, target))
         except ValueError as exc:
+            self.unreadable += 1
             self.last_error = self._scrub(f"{JOB_PREFIX}{component}: not the text format ({exc})")
             self._down(batch, component, target)
             return

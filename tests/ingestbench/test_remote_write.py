@@ -132,6 +132,27 @@ def test_an_endpoint_that_goes_is_marked_stale_and_one_that_does_not_answer_is_d
     assert _values(gone, "demo_events_total") and not _values(receiver.requests[-1][1], "demo_events_total")
 
 
+class Garbage(LoopbackApp):
+    """A ``/metrics`` that is not the text format."""
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/metrics", self._body)
+
+    async def _body(self, _request: web.Request) -> web.Response:
+        return web.Response(text="this is not an exposition\n")
+
+
+def test_an_exposition_that_cannot_be_read_counts_as_down_and_is_recorded() -> None:
+    with Receiver() as receiver, Garbage() as garbage:
+        pusher = _pusher(receiver, {"pipeline": f"127.0.0.1:{garbage.port}"})
+        pusher.finish()
+    ((_, series),) = receiver.requests
+    down, gone = _values(series, "up", job="ingestbench-pipeline")
+    assert down == 0 and _is_stale(gone)
+    assert pusher.unreadable == 1 and "ingestbench-pipeline: not the text format" in str(pusher.last_error)
+    assert pusher.failures == 0  # the push itself went through
+
+
 @pytest.mark.parametrize("auth, header", [
     ({"username": "alice", "password": "pw-1"}, "Basic " + base64.b64encode(b"alice:pw-1").decode()),
     ({"bearer_token": "tok-1"}, "Bearer tok-1")])
