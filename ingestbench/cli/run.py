@@ -11,6 +11,7 @@ from ingestbench.cli.connect import connect_and_print
 from ingestbench.cli.help import EXIT_CODES_PLAIN, command, kinds, seconds
 from ingestbench.cli.probe import add_reader_flags
 from ingestbench.cli.tls import add_tls_flags
+from ingestbench.orchestrate.remote_write import remote_write_settings
 from ingestbench.orchestrate.resolve import RunFlags, resolve_run
 from ingestbench.orchestrate.run import Run, RunOptions
 from ingestbench.orchestrate.targeting import TargetFlags
@@ -74,6 +75,13 @@ def register(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
     p.add_argument("--metrics-sd", default=None, metavar="PATH", help="keep a Prometheus file_sd list of the "
                    "run's /metrics endpoints (pipeline, generator, probe) in PATH while it runs")
+    p.add_argument("--remote-write", default=None, metavar="URL", help="push the run's metrics (the same series "
+                   "and labels a Prometheus scraping it stores) to this Prometheus remote-write endpoint while it "
+                   "runs, and once more after the drain, for machines nothing can scrape (e.g. "
+                   "http://prometheus:9090/api/v1/write; the receiver needs --web.enable-remote-write-receiver); "
+                   "credentials from INGESTBENCH_REMOTE_WRITE_USERNAME and _PASSWORD, or _BEARER_TOKEN, never in "
+                   "the URL; a failed push is counted in run.json and never fails the run")
+    seconds(p, "remote-write-interval", "time between pushes (default 5)")
     p.add_argument("--check", action="store_true", help="validate the scenario, its SLO, the targets, their "
                    "options and secrets, print what would run, and start nothing (exit 0, or 2 naming what is "
                    "wrong)")
@@ -128,8 +136,9 @@ def flags_of(args: argparse.Namespace) -> RunFlags:
                     observe_pids=args.observe_pid, observe_cgroups=args.observe_cgroup)
 
 
-def print_plan(plan: Plan) -> None:
-    """What ``run`` would do with this plan (``--check``); no secret is in a plan, so none is printed."""
+def print_plan(plan: Plan, more: tuple[str, ...] = ()) -> None:
+    """What ``run`` would do with this plan (``--check``), and ``more`` lines; no secret is in a plan, so none is
+    printed."""
     load, probe = plan.load, plan.probe
     rates = ", ".join(f"{r:g}" for r in plan.rates_eps)
     target = f"{plan.target.kind} at {plan.target.url}" if plan.target.url else "the embedded pipeline"
@@ -139,6 +148,8 @@ def print_plan(plan: Plan) -> None:
     print(f"target {target}{reader}; SLO {plan.slo_path}; judged tiers: {', '.join(plan.expected_tiers) or 'none'}; "
           f"a canary every {probe.interval_s:g} s, polled every {probe.poll_interval_s:g} s; "
           f"{plan.target.tls.describe()}")
+    for line in more:
+        print(line)
     for line in plan.notes:
         print(f"note: {line}")
     if not plan.unmeasured:
@@ -155,8 +166,9 @@ def generators_text(plan: Plan) -> str:
 def run(args: argparse.Namespace) -> int:
     resolved = resolve_run(flags_of(args), os.environ)
     plan = resolved.plan
+    remote_write = remote_write_settings(args.remote_write, args.remote_write_interval_s, environ=os.environ)
     if args.check or args.connect:
-        print_plan(plan)
+        print_plan(plan, (f"remote write: {remote_write.describe()}",) if remote_write else ())
         if plan.unmeasured:  # a run of this plan is certain to be invalid: say so now, as a setting to fix
             raise ConfigError(f"the SLO cannot be measured: {plan.unmeasured[0]}")
         if not args.connect:
@@ -165,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
                                  timeout_s=plan.probe.timeout_s)
     sd = resolve("metrics-sd", args.metrics_sd, None, str)
     options = RunOptions(out_root=Path(resolve("out", args.out, "results", str)), progress=not args.no_progress,
-                         metrics_sd=Path(sd) if sd else None)
+                         metrics_sd=Path(sd) if sd else None, remote_write=remote_write)
     done = Run(plan, options, scenario_text=resolved.scenario_text).execute()
     print(done.summary.rstrip())  # the tables: the full report is in report.md
     print(f"\nresults: {done.path} (report.md, report.html, junit.xml, run.json, samples.jsonl, rates.jsonl); "

@@ -19,6 +19,7 @@ a file); at the end of the run the list is empty.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from ingestbench.records.jsonl import write_json_atomic
@@ -28,30 +29,41 @@ JOBS = ("pipeline", "generator", "probe")
 
 
 class MetricsDiscovery:
-    """The endpoints of one run as a ``file_sd`` file; with no path, every call does nothing."""
+    """The endpoints of one run, as a ``file_sd`` file when there is a path (without one, only
+    :meth:`endpoints` tells them: a run that pushes its metrics reads them there)."""
 
     def __init__(self, path: Path | None, *, run_id: str):
         self.path = path
         self.run_id = run_id
         self._endpoints: dict[str, str] = {}
+        self._lock = threading.Lock()  # read from the thread that pushes the metrics
 
     def add(self, component: str, address: str) -> None:
         """``component`` (one of :data:`JOBS`) now serves ``/metrics`` at ``address`` (``host:port``)."""
-        self._endpoints[component] = address
+        with self._lock:
+            self._endpoints[component] = address
         self._write()
 
     def remove(self, component: str) -> None:
-        if self._endpoints.pop(component, None) is not None:
+        with self._lock:
+            removed = self._endpoints.pop(component, None) is not None
+        if removed:
             self._write()
 
     def clear(self) -> None:
-        self._endpoints.clear()
+        with self._lock:
+            self._endpoints.clear()
         self._write()
+
+    def endpoints(self) -> dict[str, str]:
+        """component -> ``host:port`` of every endpoint up now."""
+        with self._lock:
+            return dict(self._endpoints)
 
     def _write(self) -> None:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         doc = [{"targets": [address], "labels": {"job": JOB_PREFIX + component, "run_id": self.run_id}}
-               for component, address in self._endpoints.items()]
+               for component, address in self.endpoints().items()]
         write_json_atomic(self.path, doc)

@@ -30,7 +30,7 @@ from ingestbench.checks.recorder import SAMPLES_FILE, SamplesWriter
 from ingestbench.loadgen.events import EventFactory
 from ingestbench.records.config import ConfigError
 from ingestbench.records.exposition import render, run_registry
-from ingestbench.records.jsonl import write_json_atomic
+from ingestbench.records.jsonl import write_bytes_atomic, write_json_atomic
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import ProbePlan
 from ingestbench.records.run_record import ProbeRecord, ProbeSummary
@@ -72,8 +72,8 @@ async def run_probe(plan: ProbePlan, roles: Roles) -> tuple[ProbeRecord, ProbeRe
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    runner = await _serve_metrics(run_registry(registry, {"run_id": run_id, **plan.tags}), plan.metrics_host,
-                                  plan.metrics_port)
+    served = run_registry(registry, {"run_id": run_id, **plan.tags})
+    runner = await _serve_metrics(served, plan.metrics_host, plan.metrics_port)
     settings = ProbeSettings(interval_s=plan.interval_s, poll_interval_s=plan.poll_interval_s,
                              transactional=plan.transactional, timeout_s=plan.timeout_s, drain_s=plan.drain_s,
                              batch_size=plan.batch_size)
@@ -116,6 +116,8 @@ async def run_probe(plan: ProbePlan, roles: Roles) -> tuple[ProbeRecord, ProbeRe
             duration_s=report.duration_s)
         write_json_atomic(out / PROBE_JSON, record.to_dict())
     finally:
+        if plan.final_metrics:  # the last state, before the endpoint goes: nothing changes it from here on
+            write_bytes_atomic(Path(plan.final_metrics), render(served, "text/plain")[0])
         if runner is not None:
             await runner.cleanup()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -21,6 +21,8 @@ from typing import Any
 from ingestbench.orchestrate.discovery import MetricsDiscovery
 from ingestbench.orchestrate.machine import machine_facts, versions
 from ingestbench.orchestrate.net import free_port
+from ingestbench.orchestrate.pusher import PROBE_FINAL_METRICS, Pusher
+from ingestbench.orchestrate.remote_write import RemoteWrite
 from ingestbench.orchestrate.supervisor import Supervisor
 from ingestbench.records.config import ConfigError
 from ingestbench.records.jsonl import write_json_atomic
@@ -49,6 +51,7 @@ class RunOptions:
     out_root: Path
     progress: bool = True
     metrics_sd: Path | None = None  # a Prometheus file_sd file listing the run's /metrics endpoints
+    remote_write: RemoteWrite | None = None  # push the run's metrics there while it lasts
 
 
 class Run:
@@ -65,6 +68,7 @@ class Run:
         self.discovery = MetricsDiscovery(options.metrics_sd, run_id=plan.run_id)
         self.supervisor: Supervisor | None = None
         self.resources: Resources | None = None
+        self.pusher: Pusher | None = None
 
     def execute(self) -> Finished:
         try:
@@ -76,10 +80,16 @@ class Run:
         shutil.copyfile(self.plan.slo_path, self.dir / SLO_COPY)
         self._settle_plan()
         self.plan.write(self.dir / PLAN_JSON)  # once, before any child starts: every child reads only this
+        rw = self.options.remote_write
+        final = {"probe": Path(self.plan.probe.final_metrics)} if self.plan.probe.final_metrics else {}
+        pusher = self.pusher = Pusher(rw, self.plan.target.tls, self.discovery.endpoints, run_id=self.run_id,
+                                      files=final) if rw else None
         sup = self.supervisor = Supervisor(self.plan, self.dir, self.discovery, progress=self.options.progress,
                                            on_started=lambda: self._write_run_json(RUNNING))
         self._write_run_json(RUNNING)
         print(f"ingestbench: run {self.run_id}: results in {self.dir}", file=sys.stderr)
+        if rw is not None:
+            print(f"ingestbench: remote write: {rw.describe()}", file=sys.stderr)
         warning = probe_load_warning(self.plan)
         if warning:
             print(f"ingestbench: warning: {warning}", file=sys.stderr)
@@ -87,10 +97,14 @@ class Run:
             print(f"ingestbench: note: {note}", file=sys.stderr)
         previous = signal.signal(signal.SIGINT, lambda *_: sup.interrupt())
         term = signal.signal(signal.SIGTERM, lambda *_: sup.interrupt())
+        if pusher is not None:
+            pusher.start()
         try:
             sup.run()
         finally:
             self.resources = sup.sampler.stop()  # before the target is stopped: its shutdown is not measured
+            if pusher is not None:  # after the probe's drain, while the pipeline still answers
+                pusher.finish()
             signal.signal(signal.SIGINT, previous)
             signal.signal(signal.SIGTERM, term)
             sup.stop_all()
@@ -112,11 +126,14 @@ class Run:
             url = f"http://127.0.0.1:{port}"
             plan = replace(plan, pipeline=pipeline)
         probe = replace(plan.probe, url=url or "", out=str(self.dir), rate_timeline=str(self.dir / RATES),
-                        slo_path=str(self.dir / SLO_COPY), metrics_port=free_port())
+                        slo_path=str(self.dir / SLO_COPY), metrics_port=free_port(),
+                        final_metrics=str(self.dir / "logs" / PROBE_FINAL_METRICS) if self.options.remote_write
+                        else None)
         self.plan = replace(plan, probe=probe, target=replace(plan.target, url=url),
                             rates_out=str(self.dir / RATES),
                             generators_file=str(self.dir / "logs" / "generators.json") if plan.workers else None,
-                            generator_metrics_port=free_port() if self.discovery.path else None)
+                            generator_metrics_port=free_port() if self.discovery.path or self.options.remote_write
+                            else None)
 
     def _record(self, status: str) -> RunRecord:
         plan, sup = self.plan, self.supervisor
@@ -134,11 +151,13 @@ class Run:
                       "tls": asdict(plan.target.tls),
                       "transactional": plan.probe.transactional, "interval_s": plan.probe.interval_s,
                       "poll_interval_s": plan.probe.poll_interval_s, "drain_s": plan.probe.drain_s,
-                      "seed": plan.load.seed, "out_root": str(self.options.out_root)},
+                      "seed": plan.load.seed, "out_root": str(self.options.out_root),
+                      **({"remote_write": self.pusher.summary()} if self.pusher else {})},
             slo={"path": plan.slo_path, "tiers": [_tier_doc(plan.slo, t) for t in plan.slo.tiers],
                  "resources": asdict(plan.slo.resources)},
             resources=self.resources,
-            expected_tiers=plan.expected_tiers, notes=plan.notes, tags=plan.tags,
+            expected_tiers=plan.expected_tiers, tags=plan.tags,
+            notes=(*plan.notes, *([n for n in [self.pusher.note()] if n] if self.pusher else [])),
             probe=ProbeSummary(canary_batch_size=plan.probe.batch_size, load_eps=probe_load_eps(plan)),
             versions=versions(), machine=machine_facts(),
             children=tuple(ChildInfo(c.name, c.pid, c.poll(), str(c.log_path.relative_to(self.dir)))

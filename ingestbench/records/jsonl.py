@@ -71,6 +71,11 @@ def write_jsonl_atomic(path: Path, records: Iterable[Any]) -> None:
     _replace(path, b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in records))
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``, atomically."""
+    _replace(path, data)
+
+
 def _replace(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)

@@ -104,6 +104,9 @@ class ProbePlan:
     run_id: str | None = None  # a label on every metric; a run sets its own, a probe alone takes --run-id
     tags: dict[str, str] = field(default_factory=dict)  # more labels on every metric (--tag KEY=VALUE)
     scenario: str = ""  # the run's scenario name (ingestbench_run_info); a probe alone has none
+    # a file the probe writes its last /metrics text to before it stops serving (a run pushing its metrics
+    # sends it: the drain's final outcomes may come after the last push)
+    final_metrics: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -90,12 +90,14 @@ class Prometheus:
 
 
 @contextlib.contextmanager
-def start_prometheus(config_dir: Path, tmp: Path, *, config: str = "prometheus.yml") -> Iterator[Prometheus]:
+def start_prometheus(config_dir: Path, tmp: Path, *, config: str = "prometheus.yml",
+                     flags: tuple[str, ...] = ()) -> Iterator[Prometheus]:
+    """``flags``: more command-line flags (``--web.enable-remote-write-receiver``)."""
     binary = need("prometheus")
     port = free_port()
     log_path = tmp / "prometheus.log"
     cmd = [binary, f"--config.file={config_dir / config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-           f"--web.listen-address=127.0.0.1:{port}", *FLAGS]
+           f"--web.listen-address=127.0.0.1:{port}", *FLAGS, *flags]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     prom = Prometheus(f"http://127.0.0.1:{port}", proc, log_path)

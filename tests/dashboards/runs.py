@@ -11,6 +11,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.dashboards.exprs import annotation_exprs, dashboards, panel_exprs, regex_of, substitute, variable_queries
 from tests.dashboards.prom import Prometheus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,3 +91,37 @@ def run(server: Server, name: str, scenario: str) -> Live:
     return Live(server.prom, run_dir.name, run_dir, start, time.time(), code, sd_path, scrapes)
 
 
+def variable_values(live: Live, doc: dict) -> dict[str, str]:
+    """Each query variable's values, queried as Grafana does (label values matching the selector), in order."""
+    values = dict(live.values)
+    for name, selector, label in variable_queries(doc):
+        found = live.prom.label_values(label, substitute(selector, values), live.start, live.end)
+        assert found, f"variable ${name}: no values for {label} of {selector}"
+        if name == "run_id":
+            assert live.run_id in found, found
+        else:
+            values[name] = regex_of(found)
+    return values
+
+
+def finite(series: list[dict], instant: bool) -> bool:
+    if not series:
+        return False
+    points = [[s["value"]] if instant else s["values"] for s in series]
+    return all(any(math.isfinite(float(v)) for _, v in p) for p in points)
+
+
+def panel_failures(live: Live, step_s: float = 1.0) -> tuple[list[str], int]:
+    """Every panel and annotation of every dashboard evaluated over the run, its variables substituted with the
+    values their queries return: the ones without finite data, and how many were checked."""
+    failures, checked = [], 0
+    for name, doc in dashboards().items():
+        values = variable_values(live, doc)
+        for e in [*panel_exprs(name, doc), *annotation_exprs(name, doc)]:
+            expr = substitute(e.expr, values)
+            result = (live.prom.query(expr, live.end) if e.instant
+                      else live.prom.query_range(expr, live.start, live.end, step_s))
+            checked += 1
+            if not finite(result, e.instant):
+                failures.append(f"{e.where}: {expr} -> {result}")
+    return failures, checked

@@ -23,18 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboards.exprs import (
-    Expr,
-    annotation_exprs,
-    dashboards,
-    panel_exprs,
-    regex_of,
-    rule_exprs,
-    substitute,
-    variable_queries,
-)
+from tests.dashboards.exprs import Expr, dashboards, rule_exprs, substitute
 from tests.dashboards.prom import need, start_prometheus
-from tests.dashboards.runs import SCRAPE_S, Live, Server, run
+from tests.dashboards.runs import SCRAPE_S, Live, Server, finite, panel_failures, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,37 +144,8 @@ def test_promtool_check_metrics_is_clean_on_every_component(live: Live) -> None:
         assert proc.returncode == 0 and not proc.stdout.strip() and not proc.stderr.strip(), (job, proc)
 
 
-def _variable_values(live: Live, doc: dict) -> dict[str, str]:
-    """Each query variable's values, queried as Grafana does (label values matching the selector), in order."""
-    values = dict(live.values)
-    for name, selector, label in variable_queries(doc):
-        found = live.prom.label_values(label, substitute(selector, values), live.start, live.end)
-        assert found, f"variable ${name}: no values for {label} of {selector}"
-        if name == "run_id":
-            assert live.run_id in found, found
-        else:
-            values[name] = regex_of(found)
-    return values
-
-
-def _finite(series: list[dict], instant: bool) -> bool:
-    if not series:
-        return False
-    points = [[s["value"]] if instant else s["values"] for s in series]
-    return all(any(math.isfinite(float(v)) for _, v in p) for p in points)
-
-
 def test_every_panel_and_annotation_has_finite_data(live: Live) -> None:
-    failures, checked = [], 0
-    for name, doc in dashboards().items():
-        values = _variable_values(live, doc)
-        for e in [*panel_exprs(name, doc), *annotation_exprs(name, doc)]:
-            expr = substitute(e.expr, values)
-            result = (live.prom.query(expr, live.end) if e.instant
-                      else live.prom.query_range(expr, live.start, live.end, STEP_S))
-            checked += 1
-            if not _finite(result, e.instant):
-                failures.append(f"{e.where}: {expr} -> {result}")
+    failures, checked = panel_failures(live)
     assert failures == [], "\n".join(failures)
     assert checked >= 30
 
@@ -204,7 +166,7 @@ def test_every_alert_rule_fires_on_the_sweep(live: Live) -> None:
                 failures.append(f"{rule.where} (must stay quiet): {result}")
             continue
         result = live.prom.query_range(rule.expr, live.start, live.end, STEP_S)
-        if not _finite(result, False) or not all(r["metric"].get("run_id") == live.run_id for r in result):
+        if not finite(result, False) or not all(r["metric"].get("run_id") == live.run_id for r in result):
             failures.append(f"{rule.where}: {result}")
     assert failures == [], "\n".join(failures)
 
