@@ -191,6 +191,8 @@ def test_the_compose_stack_ends_in_a_verdict_with_two_workers(tmp_path: Path) ->
     assert {"ingestbench-probe", "ingestbench-generator"} <= jobs, f"Prometheus received by remote write: {jobs}"
     names = {s["__name__"] for s in outcome.series}
     assert "ingestbench_canaries_total" in names and "ingestbench_loadgen_achieved_eps" in names, sorted(names)
+    # `up` too, as a scrape would give it: the dashboards' and the alerts' view of the probe is the same
+    assert {s["job"] for s in outcome.series if s["__name__"] == "up"} >= {"ingestbench-probe"}
 
 
 @pytest.mark.slow
