@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -103,11 +104,13 @@ class Stack:
         self.tmp = tmp
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Path] = {}
+        self.dirs: list[Path] = []
 
     def workdir(self, name: str) -> Path:
         """An empty directory outside the checkout (the test's tmp_path may be anywhere, so not inside it)."""
-        path = Path(tempfile.mkdtemp(prefix=f"ingestbench-{name}-"))
+        path = Path(tempfile.mkdtemp(prefix=f"ingestbench-rehearsal-{name}-"))
         assert ROOT not in path.parents
+        self.dirs.append(path)
         return path
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -156,6 +159,8 @@ class Stack:
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         proc.wait(timeout=5)
             self.kill(name)
+        for path in self.dirs:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager
