@@ -189,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
                          metrics_sd=Path(sd) if sd else None, remote_write=remote_write)
     count = resolve("replicates", args.replicates, 1, int)
     check_number("--replicates", count, minimum=1, allow_minimum=True, maximum=1000)
+    if count > 1 and plan.workers:
+        raise ConfigError("--replicates cannot be combined with --workers: a worker ends with the run it joined, so "
+                          "the next replicate would wait for workers that are gone; run the replicates one by one")
     if count > 1:
         spread = resolve("erratic-spread", args.erratic_spread, replicates.ERRATIC_SPREAD, float)
         check_number("--erratic-spread", spread)

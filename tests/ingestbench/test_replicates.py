@@ -120,3 +120,12 @@ def test_the_set_verdict_by_precedence() -> None:
     # interrupted: fewer replicates than asked for
     short = summarize(same[:2], requested=3)
     assert short.exit_code == 3 and "only 2 of the 3 replicates ran" in short.reason
+
+
+def test_replicates_and_remote_workers_are_refused_together(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "ingestbench", "run", "--scenario", "quick", "--replicates", "2",
+                           "--workers", "2", "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--replicates cannot be combined with --workers" in proc.stderr
+    assert not any(tmp_path.iterdir())  # nothing started, nothing written
