@@ -22,7 +22,7 @@ import numpy as np
 from ingestbench.records.config import ConfigError
 from ingestbench.records.exit_codes import ExitCode
 from ingestbench.records.observation import AVAILABLE, LATE, LOST
-from ingestbench.records.verdicts import STEADY, read_judged_rows
+from ingestbench.records.verdicts import read_judged_ttas
 from ingestbench.results.rundir import JUDGED, RUN_JSON, RunFiles
 
 _JUDGED_OUTCOMES = (AVAILABLE, LOST, LATE)
@@ -80,12 +80,8 @@ def load_run(path: Path) -> RunData:
         raise ConfigError(f"{path} has no verdicts yet: run `ingestbench report {path}` first")
     data = RunData(files)
     data.counts = {t.tier: (t.canaries, t.lost, t.errored) for t in run.tiers}
-    values: dict[str, list[float]] = {t.tier: [] for t in run.tiers}
-    for row in read_judged_rows(path / JUDGED):
-        if row.window == STEADY and row.outcome in _JUDGED_OUTCOMES and row.tier in values:
-            tta = row.tta_s if row.outcome == AVAILABLE and row.tta_s is not None else math.inf
-            values[row.tier].append(tta)
-    data.tta = {tier: np.sort(np.asarray(v, dtype=float)) for tier, v in values.items()}
+    ttas = read_judged_ttas(path / JUDGED, _JUDGED_OUTCOMES)
+    data.tta = {t.tier: ttas.get(t.tier, np.empty(0)) for t in run.tiers}
     targets = {s.step: s.target_eps for s in run.steps} | {s.step: s.target_eps for s in files.timeline.steps}
     by_step: dict[int, list[float]] = {}
     for sec in files.timeline.seconds:
