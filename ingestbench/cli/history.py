@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ingestbench.cli.help import add_global_options, command
 from ingestbench.records.config import ConfigError
@@ -21,35 +22,26 @@ from ingestbench.results.history_report import junit, markdown, terminal
 from ingestbench.results.history_store import HistoryStore
 from ingestbench.results.rundir import RunFiles
 
-
-def _probability(value: str) -> float:
-    try:
-        p = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {value!r}") from None
-    if not 0 < p < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return p
+T = TypeVar("T", int, float)
 
 
-def _percent(value: str) -> float:
-    try:
-        pct = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number (percent), got {value!r}") from None
-    if not 0 <= pct < 1000:
-        raise argparse.ArgumentTypeError(f"must be a percentage from 0 to 1000, got {value}")
-    return pct
+def _within(kind: Callable[[str], T], low: T, high: T, *, what: str, low_open: bool = False,
+            high_open: bool = False) -> Callable[[str], T]:
+    """An argparse type: ``kind`` of the text, between ``low`` and ``high`` (each end open or closed)."""
+    def convert(value: str) -> T:
+        try:
+            v = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}") from None
+        if (v <= low if low_open else v < low) or (v >= high if high_open else v > high):
+            raise argparse.ArgumentTypeError(f"must be {what} from {low} to {high}, got {value}")
+        return v
+    return convert
 
 
-def _count(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
-    if not 1 <= n <= 10_000:
-        raise argparse.ArgumentTypeError(f"must be from 1 to 10000, got {value}")
-    return n
+_probability = _within(float, 0.0, 1.0, what="a probability", low_open=True, high_open=True)
+_percent = _within(float, 0.0, 1000.0, what="a percentage", high_open=True)
+_count = _within(int, 1, 10_000, what="a whole number")
 
 
 def register(sub: Any) -> None:
