@@ -15,7 +15,9 @@ from ingestbench.cli import COMMANDS, build_parser, main
 from ingestbench.targets.registry import names
 
 MARKUP = re.compile(r"``|:(class|data|func|mod|meth|attr|exc):`")
-NOT_SECONDS = {"time_scale", "declared_rate_eps", "max_regression", "min_change"}  # floats that are not durations
+# floats that are not durations
+NOT_SECONDS = {"time_scale", "declared_rate_eps", "max_regression", "min_change", "erratic_spread",
+               "confidence"}
 
 
 def _sub(command: str) -> argparse.ArgumentParser:

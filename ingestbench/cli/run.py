@@ -12,12 +12,14 @@ from ingestbench.cli.help import EXIT_CODES_PLAIN, command, kinds, seconds
 from ingestbench.cli.probe import add_reader_flags
 from ingestbench.cli.tls import add_tls_flags
 from ingestbench.orchestrate.remote_write import remote_write_settings
+from ingestbench.orchestrate.replicates import run_replicates
 from ingestbench.orchestrate.resolve import RunFlags, resolve_run
 from ingestbench.orchestrate.run import Run, RunOptions
 from ingestbench.orchestrate.targeting import TargetFlags
-from ingestbench.records.config import ConfigError, resolve
+from ingestbench.records.config import ConfigError, check_number, resolve
 from ingestbench.records.plan import Plan
 from ingestbench.records.scenario import EXAMPLES, is_slo_file, load_scenario, scenarios_dirs
+from ingestbench.results import replicates
 
 DESCRIPTION = """Run a whole scenario against a target and judge it: start the target (the embedded reference
 pipeline unless --url is given), drive the scenario's load steps with Locust, write canaries and look them up with
@@ -58,6 +60,13 @@ def register(sub: Any) -> None:
                    "for them (default 0.0.0.0:5557: every interface)")
     seconds(p, "workers-timeout", "how long to wait for the --workers to connect before the run ends invalid, "
             "naming how many came (default 120)")
+    p.add_argument("--replicates", type=int, default=None, metavar="N", help="run the scenario N times (a fresh "
+                   "embedded target each time) and judge the set: per tier how many replicates passed and how far "
+                   "they spread; a tier whose replicates spread too far is erratic, not passed or failed on luck "
+                   "(default 1; results in DIR/<run-id>/ with one directory per replicate)")
+    p.add_argument("--erratic-spread", type=float, default=None, metavar="FRACTION", help="with --replicates: a "
+                   "tier is erratic when its judged percentile spreads over more than this share of its target "
+                   "across replicates (default 0.25)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="the results root: this run writes DIR/<run-id>/ (default results)")
     p.add_argument("--run-id", default=None, help="the run's id: its directory's name and a label on every "
@@ -178,6 +187,19 @@ def run(args: argparse.Namespace) -> int:
     sd = resolve("metrics-sd", args.metrics_sd, None, str)
     options = RunOptions(out_root=Path(resolve("out", args.out, "results", str)), progress=not args.no_progress,
                          metrics_sd=Path(sd) if sd else None, remote_write=remote_write)
+    count = resolve("replicates", args.replicates, 1, int)
+    check_number("--replicates", count, minimum=1, allow_minimum=True, maximum=1000)
+    if count > 1 and plan.workers:
+        raise ConfigError("--replicates cannot be combined with --workers: a worker ends with the run it joined, so "
+                          "the next replicate would wait for workers that are gone; run the replicates one by one")
+    if count > 1:
+        spread = resolve("erratic-spread", args.erratic_spread, replicates.ERRATIC_SPREAD, float)
+        check_number("--erratic-spread", spread)
+        rep = run_replicates(plan, options, scenario_text=resolved.scenario_text, count=count, erratic_spread=spread)
+        print(replicates.markdown(rep.summary).rstrip())
+        print(f"\nresults: {rep.path} (replicates.md, replicates.json, and each replicate's directory); exit code "
+              f"{rep.exit_code}")
+        return rep.exit_code
     done = Run(plan, options, scenario_text=resolved.scenario_text).execute()
     print(done.summary.rstrip())  # the tables: the full report is in report.md
     print(f"\nresults: {done.path} (report.md, report.html, junit.xml, run.json, samples.jsonl, rates.jsonl); "

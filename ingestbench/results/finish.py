@@ -28,6 +28,7 @@ class Finished:
 
     path: Path
     verdict: RunVerdict
+    record: RunRecord  # run.json as written
     written: tuple[str, ...]
     summary: str  # the Markdown report's result line and tables (the whole report is in report.md)
 
@@ -50,4 +51,4 @@ def finish(path: Path, *, amend: Callable[[RunRecord, RunFiles], RunRecord] | No
     write_json_atomic(files.path / RUN_JSON, run.to_dict())
     write_judged(files, verdict)
     written = write_reports(files)
-    return Finished(files.path, verdict, tuple(written), summary(files))
+    return Finished(files.path, verdict, run, tuple(written), summary(files))
