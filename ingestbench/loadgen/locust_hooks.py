@@ -42,6 +42,10 @@ log = logging.getLogger("ingestbench.loadgen")
 # sent, their acknowledgement never counted). A master sends it on to its workers with each spawn.
 USER_STOP_TIMEOUT_S = 2.0
 WORKERS_REPORT_S = 0.2
+# With workers started elsewhere the run starts its probe once they are all there, which is when Locust starts
+# the schedule: the schedule starts this much later, so that the probe's start (a second or two of CPU) is over
+# before the first request is due and does not take the CPU a small machine's workers need then.
+WORKERS_LEAD_S = 3.0
 
 
 class ScheduleShape(LoadTestShape):
@@ -136,6 +140,7 @@ def _attach_master(environment: Any, runner: Any, plan: Plan, registry: TargetRe
     master = MasterSide(name=plan.scenario_name, load=plan.load, time_scale=1.0, target=target.kind,
                         target_options=target.options, sinks=sinks, on_start=metrics.started,
                         on_sharing=lambda count, lost: metrics.sharing(count, lost=lost), target_url=target.url,
+                        lead_s=WORKERS_LEAD_S if plan.workers else 1.0,
                         workers=workers, set_exit_code=set_exit_code,
                         send_plan=lambda wid, data: runner.send_message(PLAN_MESSAGE, data, client_id=wid))
     runner.register_message(STATS_MESSAGE, lambda environment, msg, **_: master.on_stats(msg.node_id, msg.data))
