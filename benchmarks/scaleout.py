@@ -118,9 +118,11 @@ def run_workers(count: int, rate: int, batch: int, seconds: float, host: str, si
             f.close()
     delivered = tools.settle(host) - before
     step, gens, secs = tools.timeline(rates)
-    window = sampler.steady(seconds, tools.load_start(secs))
+    start = tools.load_start(secs)
+    window = sampler.steady(seconds, start)
     if step is None or window is None:
-        return {**base, "error": f"no step line (master exit {code})" if step is None else "no steady window"}
+        why = f"no step line (master exit {code})" if step is None else f"no window ({sampler.describe(start)})"
+        return {**base, "error": why}
     a, b = window
     wall = b.t - a.t
     worker_cpu = [b.cpu[p.pid] - a.cpu[p.pid] for p in procs[1:]]
@@ -131,6 +133,7 @@ def run_workers(count: int, rate: int, batch: int, seconds: float, host: str, si
             "seconds_over_50ms": sum(1 for x in lags if x > 0.05),
             "timeline_cpu_mean": [g["cpu_mean"] for g in gens], "timeline_cpu_peak": [g["cpu_peak"] for g in gens],
             "generator_eps": [g["achieved_eps"] for g in gens], "lost": [g["id"] for g in gens if g["lost_at_s"]],
+            "worker_peak_rss_mib": [sampler.peak_rss.get(p.pid) for p in procs[1:]],
             "window_s": round(wall, 2), "window_eps": events / wall,
             "worker_cpu_share": [c / wall for c in worker_cpu], "workers_cpu_cores": sum(worker_cpu) / wall,
             "events_per_core_s": events / sum(worker_cpu) if sum(worker_cpu) else None,
@@ -178,8 +181,8 @@ def print_workers(results: list[dict[str, Any]]) -> None:
               f"{r['machine_busy']:.0%} | {r['valid']} |")
     print("\nMedians over rounds:\n")
     print("| rate | workers | achieved | sink counted | lag p50 / p99 ms | workers' CPU, cores | per worker | "
-          "events per worker core-s | sink CPU | machine busy (others, cores) | valid runs |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "events per worker core-s | worker peak RSS | sink CPU | machine busy (others, cores) | valid runs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     keys = sorted({(r["rate_eps"], r["batch"], r["workers"]) for r in results})
     for rate, batch, count in keys:
         rs = [r for r in results if (r["rate_eps"], r["batch"], r["workers"]) == (rate, batch, count)
@@ -190,9 +193,10 @@ def print_workers(results: list[dict[str, Any]]) -> None:
             "achieved_eps", "sink_eps", "lag_p50_s", "lag_p99_s", "workers_cpu_cores", "events_per_core_s",
             "sink_cpu_share", "machine_busy", "others_cores")}
         per = tools.median([c for r in rs for c in r["worker_cpu_share"]]) or 0.0
+        rss = max((x for r in rs for x in r["worker_peak_rss_mib"] if x), default=0.0)
         print(f"| {rate:,} (batch {batch}) | {count} | {m['achieved_eps'] / rate:.2%} | {m['sink_eps']:,.0f} | "
               f"{1000 * m['lag_p50_s']:.1f} / {1000 * m['lag_p99_s']:.1f} | {m['workers_cpu_cores']:.2f} | "
-              f"{per:.0%} | {m['events_per_core_s']:,.0f} | {m['sink_cpu_share']:.0%} | "
+              f"{per:.0%} | {m['events_per_core_s']:,.0f} | {rss:.0f} MiB | {m['sink_cpu_share']:.0%} | "
               f"{m['machine_busy']:.0%} ({m['others_cores']:.2f}) | "
               f"{sum(1 for r in rs if r['valid'])}/{len(rs)} |")
 

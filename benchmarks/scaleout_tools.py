@@ -50,6 +50,12 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(x) for x in fields[11:15]) / CLK_TCK
 
 
+def peak_rss_mib(pid: int) -> float | None:
+    """The process's resident-memory high-water mark (``VmHWM``), MiB; None while it has none (exiting, exec)."""
+    line = next((x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM:")), None)
+    return None if line is None else int(line.split()[1]) / 1024
+
+
 def machine_ticks() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine since boot."""
     values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -73,6 +79,7 @@ class Sampler:
     host: str
     pids: list[int]
     samples: list[Sample] = field(default_factory=list)
+    peak_rss: dict[int, float | None] = field(default_factory=dict)  # pid -> MiB, the last high-water mark read
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -90,12 +97,22 @@ class Sampler:
         while not self._stop.is_set():
             try:
                 cpu = {pid: cpu_seconds(pid) for pid in self.pids}
+                for pid in self.pids:
+                    self.peak_rss[pid] = peak_rss_mib(pid) or self.peak_rss.get(pid) or 0.0
                 count = sink_count(self.host)
             except OSError:  # a process ended (its /proc entry is gone) or the sink did not answer in time
                 self._stop.wait(0.1)
                 continue
             self.samples.append(Sample(time.time(), cpu, count, *machine_ticks()))
             self._stop.wait(0.1)
+
+    def describe(self, start_unix: float | None) -> str:
+        """Why there is no window: how many samples, and when, relative to the load's start."""
+        if not self.samples:
+            return "no samples"
+        base = start_unix or self.samples[0].t
+        first, last = self.samples[0].t - base, self.samples[-1].t - base
+        return f"{len(self.samples)} samples from {first:+.1f} s to {last:+.1f} s after the load started"
 
     def steady(self, seconds: float, start_unix: float | None) -> tuple[Sample, Sample] | None:
         """The samples nearest the steady window's ends: 2 s after the load started (``start_unix``, from the
@@ -114,7 +131,7 @@ class Sampler:
         return (a, b) if b.t - a.t > 1.0 else None
 
 
-def settle(host: str, quiet_s: float = 1.0, timeout_s: float = 30.0) -> int:
+def settle(host: str, quiet_s: float = 2.0, timeout_s: float = 30.0) -> int:
     """Wait until the sink's count has not moved for ``quiet_s`` (requests of an earlier run still queued in
     its sockets are counted before the next run starts); the count then."""
     deadline = time.monotonic() + timeout_s
