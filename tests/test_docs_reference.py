@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingestbench.cli import main
+from ingestbench.records.compare_rules import METRICS, RULE_KEYS
 from ingestbench.records.load import LoadConfig, LoadStep
 from ingestbench.records.scenario import TOP_LEVEL_KEYS, PipelineTable, ProbeTable, parse_scenario
 from ingestbench.records.slo_file import _TIER_KEYS, _TOP_KEYS, parse_slo
@@ -45,6 +46,10 @@ def test_the_slo_reference_parses_and_names_every_key() -> None:
     documented = set(tier) | {"below_eps", "max_lost", "max_errored"}  # in the comments: band and budgets
     assert documented == _TIER_KEYS
     assert parse_slo(doc).tiers[0].name == "high"
+    (metric,) = set(doc["compare"]) - set(RULE_KEYS)
+    assert set(doc["compare"]) - {metric} == set(doc["compare"][metric]) == set(RULE_KEYS)
+    comment = next(line for line in README.splitlines() if line.startswith(f"[compare.{metric}]"))
+    assert all(m in comment.split() for m in METRICS), comment  # every metric named
 
 
 # The README: every run option that takes a value can also be set as INGESTBENCH_<OPTION> (a target option as

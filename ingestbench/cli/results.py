@@ -2,9 +2,10 @@
 
     ingestbench report results/<run-id>                  # re-render report.md / report.html / junit.xml
     ingestbench gate results/<run-id> --slo strict.toml  # re-judge against another SLO file
-    ingestbench compare results/<base> results/<candidate> [--max-regression 0.10]
+    ingestbench compare results/<base> results/<candidate> [--markdown PATH] [--junit PATH]
 
-``compare`` exits 1 on a regression and 3 when either run is invalid (nothing can be concluded from it).
+``compare`` exits 1 on a regression and 3 when nothing can be concluded (an invalid run on either side,
+different scenarios, a tier judged on one side only); docs/compare.md has the method.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from ingestbench.cli.help import command
 from ingestbench.records.config import ConfigError
 from ingestbench.records.exit_codes import ExitCode
 from ingestbench.records.numbers import fmt
-from ingestbench.results.compare import compare_runs
+from ingestbench.records.slo_file import load_slo
+from ingestbench.results import compare_render
+from ingestbench.results.ab_inputs import load_side
+from ingestbench.results.ab_stats import SEED
+from ingestbench.results.compare import compare_sides
 from ingestbench.results.finish import finish
 from ingestbench.results.judging import judge_files, slo_for
-from ingestbench.results.rundir import RunFiles
+from ingestbench.results.rundir import SLO_COPY, RunFiles
 
 
 def register(sub: Any) -> None:
@@ -41,19 +46,30 @@ def register(sub: Any) -> None:
     g.add_argument("run_dir", metavar="RUN_DIR", help="a run's (or a probe's) results directory")
     g.add_argument("--slo", default=None, metavar="PATH", help="SLO file (default: the one the run used)")
     g.set_defaults(func=gate)
-    c = command(sub, "compare", summary="compare a candidate run with a baseline, per tier",
-                description="Show the baseline's, the candidate's and the change of each tier's judged "
-                "percentile. A tier regresses when its percentile grew by more than --max-regression and by more "
-                "than --min-change of its target.",
-                examples=("ingestbench compare results/base results/candidate --max-regression 0.10",),
-                exits="exit codes: 0 no regression · 1 a tier regressed · 2 bad usage · 3 a run is invalid, so "
-                "the comparison proves nothing")
-    c.add_argument("base_dir", metavar="BASE_DIR", help="the baseline run's results directory")
-    c.add_argument("candidate_dir", metavar="CANDIDATE_DIR", help="the candidate run's results directory")
-    c.add_argument("--max-regression", type=float, default=0.10,
-                   help="allowed growth of a judged percentile, as a fraction (default 0.10 = 10%%)")
-    c.add_argument("--min-change", type=float, default=0.05,
-                   help="ignore growth smaller than this fraction of the tier's target (default 0.05)")
+    c = command(sub, "compare", summary="compare a candidate with a baseline (A/B), per tier and metric",
+                description="Compare a candidate with a baseline: each tier's TTA p50/p95/p99 and lost and "
+                "errored shares, each load step's achieved rate and the observed target's CPU and memory, each "
+                "with its change, a bootstrap (or score) interval and the confidence that it got worse. BASE and "
+                "CANDIDATE are each a run's results directory or a directory of several runs of one scenario (a "
+                "replicate set). A change is a regression when it is worse with at least --confidence and by "
+                "at least --min-change (the SLO file's [compare] table; docs/compare.md).",
+                examples=("ingestbench compare results/base results/candidate",
+                          "ingestbench compare base-runs/ candidate-runs/ --markdown compare.md --junit compare.xml"),
+                exits="exit codes: 0 no regression · 1 something regressed · 2 bad usage · 3 cannot be compared "
+                "(an invalid run, different scenarios, a tier judged on one side only)")
+    c.add_argument("base_dir", metavar="BASE", help="the baseline: a run's results directory, or a directory of runs")
+    c.add_argument("candidate_dir", metavar="CANDIDATE", help="the candidate: the same")
+    c.add_argument("--slo", default=None, metavar="PATH",
+                   help="SLO file whose [compare] table sets the rules (default: the candidate's copy)")
+    c.add_argument("--confidence", type=float, default=None,
+                   help="confidence needed that a change is worse, for every metric (default 0.9)")
+    c.add_argument("--min-change", type=float, default=None,
+                   help="smallest relative change that counts, for every relative metric (default 0.05)")
+    c.add_argument("--max-regression", type=float, default=None,
+                   help="deprecated: the --min-change of the TTA percentiles (p50, p95, p99) only")
+    c.add_argument("--markdown", default=None, metavar="PATH", help="also write the comparison as Markdown")
+    c.add_argument("--junit", default=None, metavar="PATH", help="also write a JUnit XML file (a case per metric)")
+    c.add_argument("--seed", type=int, default=SEED, help=f"the bootstrap's seed (default {SEED})")
     c.set_defaults(func=compare)
 
 
@@ -90,28 +106,33 @@ def gate(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    if not args.max_regression >= 0:
-        raise ConfigError(f"--max-regression must be >= 0, got {args.max_regression}")
-    base, cand = _load(args.base_dir, samples=False), _load(args.candidate_dir, samples=False)
-    for f in (base, cand):
-        if not f.run.tiers:
-            raise ConfigError(f"{f.path} has no verdicts yet: run `ingestbench report {f.path}` first")
-    rows = compare_runs(base.run.tiers, cand.run.tiers, max_regression=args.max_regression,
-                        min_change=args.min_change)
-    print(f"{'tier':14} {'pct':>4} {'baseline s':>11} {'candidate s':>12} {'change':>8}  verdict")
-    for r in rows:
-        change = "–" if r.change is None else ("∞" if math.isinf(r.change) else f"{r.change:+.0%}")
-        print(f"{r.tier:14} p{r.percentile:<3g} {fmt(r.base_s):>11} {fmt(r.candidate_s):>12} {change:>8}  "
-              f"{'REGRESSION: ' if r.regressed else ''}{r.note}")
-    regressed = [r.tier for r in rows if r.regressed]
-    invalid = [(role, f) for role, f in (("baseline", base), ("candidate", cand))
-               if f.run.exit_code == ExitCode.INVALID]
-    for role, f in invalid:
-        reasons = f.run.invalid_reasons or ("no reason recorded",)
-        print(f"the {role} run is invalid, so this comparison proves nothing: {reasons[0]}", file=sys.stderr)
-    if invalid:
+    for name in ("confidence", "min_change", "max_regression"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value >= 0 and (name != "confidence" or
+                                                                             0.5 <= value < 1)):
+            bound = "in [0.5, 1)" if name == "confidence" else ">= 0"
+            raise ConfigError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
+    base, cand = load_side(Path(args.base_dir)), load_side(Path(args.candidate_dir))
+    if args.slo is not None and not Path(args.slo).is_file():
+        raise ConfigError(f"--slo: file {args.slo} does not exist")
+    slo_path = Path(args.slo) if args.slo is not None else cand.runs[0].files.path / SLO_COPY
+    rules = load_slo(slo_path if slo_path.is_file() else None).compare
+    rules = rules.with_defaults(confidence=args.confidence, min_change=args.min_change)
+    if args.max_regression is not None:
+        print("--max-regression is deprecated: it sets min_change of p50, p95 and p99 (use [compare] in the SLO "
+              "file, or --min-change)", file=sys.stderr)
+        rules = rules.with_defaults(min_change=args.max_regression, metrics=("p50", "p95", "p99"))
+    result = compare_sides(base, cand, rules, seed=args.seed)
+    source = slo_path if slo_path.is_file() else "the defaults"
+    heading = (f"baseline {base.path} ({len(base.runs)} run{'s' * (len(base.runs) > 1)}) · candidate {cand.path} "
+               f"({len(cand.runs)} run{'s' * (len(cand.runs) > 1)}) · rules from {source}")
+    print(compare_render.terminal(result, heading), end="")
+    if args.markdown:
+        Path(args.markdown).write_text(compare_render.markdown(result, heading), encoding="utf-8")
+    if args.junit:
+        Path(args.junit).write_text(compare_render.junit(result), encoding="utf-8")
+    if result.problems or result.regressions:
+        print(compare_render.summary(result), file=sys.stderr)
+    if result.problems:
         return int(ExitCode.INVALID)
-    if regressed:
-        print(f"regression in tier {', '.join(regressed)}", file=sys.stderr)
-        return int(ExitCode.SLO_FAILED)
-    return int(ExitCode.OK)
+    return int(ExitCode.SLO_FAILED) if result.regressions else int(ExitCode.OK)

@@ -22,6 +22,10 @@
     max_cpu_cores = 1.5          # CPU cores on average over the run, per observed target
     max_rss_mib = 200            # the highest resident memory sampled, per observed target (MiB)
 
+    [compare]                    # optional: when `ingestbench compare` calls a change a regression
+    confidence = 0.9             # (records.compare_rules has the keys; [compare.p95] etc. per metric)
+    min_change = 0.05
+
 A canary not seen within its tier's loss horizon is lost. Lost and errored canaries count against their
 tier's budgets wherever they were sent (warm-up and transition windows too); exceeding a budget fails the
 tier whatever its percentile says.
@@ -37,6 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ingestbench.records.compare_rules import CompareRules
 from ingestbench.records.config import ConfigError
 from ingestbench.records.fields import known
 from ingestbench.records.resources import ResourceLimits
@@ -135,6 +140,7 @@ class Slo:
     warmup_min_unscaled_s: float = 10.0
     horizon_override_s: float | None = None  # seconds, already scaled (``probe --lost-after``)
     resources: ResourceLimits = field(default_factory=ResourceLimits)  # the target's own CPU and memory
+    compare: CompareRules = field(default_factory=CompareRules)  # what `compare` calls a regression
 
     def scaled(self, time_scale: float) -> Slo:
         if not time_scale > 0:
@@ -204,4 +210,5 @@ class Slo:
         kw = known(cls, doc)
         kw["tiers"] = tuple(tiers)
         kw["resources"] = ResourceLimits(**known(ResourceLimits, doc.get("resources") or {}))
+        kw["compare"] = CompareRules.from_dict(doc.get("compare") or {})
         return cls(**kw)

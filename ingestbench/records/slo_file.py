@@ -9,13 +9,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from ingestbench.records.compare_rules import parse_compare
 from ingestbench.records.config import ConfigError
 from ingestbench.records.observation import PATHS
 from ingestbench.records.resources import ResourceLimits
 from ingestbench.records.slo import DEFAULT_SLO_PATH, Budget, Horizon, Slo, Tier
 
 _BUDGET_KEYS = {"lost_after", "max_lost", "max_errored"}
-_TOP_KEYS = {"lost_after_s", "warmup_min_s", "tier", "resources"} | _BUDGET_KEYS  # lost_after_s: older spelling
+# lost_after_s: the older spelling of lost_after
+_TOP_KEYS = {"lost_after_s", "warmup_min_s", "tier", "resources", "compare"} | _BUDGET_KEYS
 _TIER_KEYS = {"name", "path", "below_eps", "at_least_eps", "target_s", "percentile", "min_samples"} | _BUDGET_KEYS
 _RESOURCE_KEYS = ("max_cpu_cores", "max_rss_mib")
 _MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*x\s*$")
@@ -56,7 +58,8 @@ def parse_slo(doc: dict[str, Any], *, source: str = "slo") -> Slo:
             raise ConfigError(f"{source}: tier.name {name!r} is used twice")
     _check_overlaps(tiers, source)
     warm = _number(doc.get("warmup_min_s", 10.0), "warmup_min_s", source, positive=False)
-    return Slo(tiers=tiers, warmup_min_unscaled_s=warm, resources=_resources(doc.get("resources", {}), source))
+    return Slo(tiers=tiers, warmup_min_unscaled_s=warm, resources=_resources(doc.get("resources", {}), source),
+               compare=parse_compare(doc.get("compare", {}), source))
 
 
 def _resources(raw: Any, source: str) -> ResourceLimits:
