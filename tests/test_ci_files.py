@@ -135,10 +135,25 @@ def test_the_gate_fails_on_a_failed_slo_an_invalid_run_and_a_regression(workflow
     assert "1) echo" in compare_case and "exit 1" in compare_case
 
 
+def test_it_adds_the_run_to_the_history_checks_it_and_keeps_the_default_branchs(workflow: dict[str, Any]) -> None:
+    restore, check, keep = (step(workflow, n) for n in ("Restore the metric history", "Check the metric history",
+                                                          "Keep the metric history"))
+    assert restore["uses"].startswith("actions/cache/restore@") and keep["uses"].startswith("actions/cache/save@")
+    assert restore["with"]["path"] == keep["with"]["path"] == "history.db"
+    assert restore["with"]["key"] == keep["with"]["key"] and "github.run_id" in keep["with"]["key"]
+    commands = ingestbench_commands(check["run"])
+    assert [c[:2] for c in commands] == [["history", "add"], ["history", "check"]]
+    assert "--markdown" in commands[1] and 'cat history.md >> "$GITHUB_STEP_SUMMARY"' in check["run"]
+    assert "default_branch" in keep["if"] and "pull_request" in keep["if"]
+    gate = step(workflow, "Gate")["run"]
+    history_case = gate.split('case "${{ steps.history.outputs.exit_code }}" in')[1]
+    assert "1) echo" in history_case and "exit 1" in history_case
+
+
 def test_every_ingestbench_command_of_the_ci_files_parses(workflow: dict[str, Any]) -> None:
     commands = [argv for s in job(workflow)["steps"] for argv in ingestbench_commands(s.get("run", ""))]
     commands += gitlab_commands()
-    assert len(commands) == 5, commands  # the workflow's check, run and compare; GitLab's run and compare
+    assert len(commands) == 7, commands  # the workflow's check, run, compare, history add and check; GitLab's 2
     problems = {" ".join(argv): parses(argv) for argv in commands}
     assert not any(problems.values()), {k: v for k, v in problems.items() if v}
 

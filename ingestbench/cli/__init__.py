@@ -32,6 +32,7 @@ COMMANDS = {  # subcommand -> the module that registers and runs it
     "scenarios": "ingestbench.cli.run",
     "report": "ingestbench.cli.results",
     "gate": "ingestbench.cli.results",
+    "history": "ingestbench.cli.history",
     "compare": "ingestbench.cli.results",
     "setup": "ingestbench.cli.setup",
     "targets": "ingestbench.cli.targets",
