@@ -77,6 +77,9 @@ def register(sub: Any) -> None:
                    help="significance a change point needs, Student's t-test between its segments (default 0.001)")
     c.add_argument("--min-change", type=_percent, default=5.0, metavar="PCT",
                    help="ignore changes of the mean smaller than this percentage (default 5)")
+    c.add_argument("--min-resource-change", type=_percent, default=25.0, metavar="PCT",
+                   help="the same for the target's CPU and memory, which move with a shared machine's other load "
+                   "(default 25)")
     c.add_argument("--recent", type=_count, default=None, metavar="N",
                    help="a regression fails the gate while its change point is among a series' newest N runs "
                    "(default 2 x --min-segment)")
@@ -105,7 +108,8 @@ def check_history(args: argparse.Namespace) -> int:
     try:
         with HistoryStore.open(Path(args.store)) as store:
             result = check(store, scenario=args.scenario, min_segment=args.min_segment, max_pvalue=args.max_pvalue,
-                           min_change=args.min_change / 100.0, recent=args.recent)
+                           min_change=args.min_change / 100.0, recent=args.recent,
+                           min_resource_change=args.min_resource_change / 100.0)
     except (FileNotFoundError, TooFewRuns) as exc:
         print(f"ingestbench history: cannot conclude: {exc}")
         return int(ExitCode.INVALID)

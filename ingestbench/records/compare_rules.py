@@ -12,7 +12,8 @@ A change is a regression when it is in the metric's worse direction with at leas
 least ``min_change`` in size. For ``lost`` and ``errored`` the change is the difference of the two shares of
 canaries (in share points, not relative: a baseline that lost none has no relative change), so their
 ``min_change`` defaults to 0.01 (one point) and the table's ``min_change`` does not apply to them; set it in
-``[compare.lost]`` / ``[compare.errored]``.
+``[compare.lost]`` / ``[compare.errored]``. The target's ``cpu`` counts from 25 % unless the table's
+``min_change`` is larger or ``[compare.cpu]`` sets its own (a second's CPU is measured in 10 ms ticks).
 
 >>> r = parse_compare({"confidence": 0.95, "p95": {"min_change": 0.1}}, "slo")
 >>> r.rule("p95"), r.rule("p50"), r.rule("lost")
@@ -33,6 +34,10 @@ METRICS = {"p50": 1, "p95": 1, "p99": 1, "lost": 1, "errored": 1, "rate": -1, "c
 SHARE_METRICS = ("lost", "errored")  # changes in share points, not relative
 RULE_KEYS = ("confidence", "min_change")
 DEFAULT_CONFIDENCE, DEFAULT_MIN_CHANGE, DEFAULT_MIN_SHARE_CHANGE = 0.9, 0.05, 0.01
+# The target's CPU is sampled once a second in clock ticks of 10 ms: 0.01 core a sample, a seventh of a small
+# target's 0.07 core; and on a shared machine the neighbours' load moved it by 15 % with no change of code
+# (docs/gates.md, measured error rates). Unless the SLO file says otherwise, a CPU change counts from 25 %.
+DEFAULT_MIN_CPU_CHANGE = 0.25
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,12 @@ class CompareRules:
         for name, rule in self.overrides:
             if name == metric:
                 return rule
-        floor = DEFAULT_MIN_SHARE_CHANGE if metric in SHARE_METRICS else self.min_change
+        if metric in SHARE_METRICS:
+            floor = DEFAULT_MIN_SHARE_CHANGE
+        elif metric == "cpu":
+            floor = max(self.min_change, DEFAULT_MIN_CPU_CHANGE)
+        else:
+            floor = self.min_change
         return MetricRule(self.confidence, floor)
 
     def with_defaults(self, *, confidence: float | None = None, min_change: float | None = None,

@@ -77,3 +77,9 @@ def test_student_t_p_values_match_the_formula() -> None:
     assert betainc(0.5, 0.5, 1 / 2) == pytest.approx(0.5)  # t = 1, df = 1: P(|T| > 1) = 0.5
     assert betainc(1.0, 0.5, 2 / (2 + 4.302652729911275 ** 2)) == pytest.approx(0.05, rel=1e-9)  # t(0.975, 2)
     assert t_test(np.array([1.0, 1.0]), np.array([1.0, 1.0]))[0] == 1.0
+
+
+def test_the_targets_resources_are_judged_against_their_own_minimum_change() -> None:
+    from ingestbench.results.history_check import is_resource
+    assert is_resource("pipeline.cpu_cores_mean") and is_resource("pid 12.rss_mib_max")
+    assert not is_resource("tta_p95_s") and not is_resource("achieved_eps")

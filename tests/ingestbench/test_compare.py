@@ -180,3 +180,11 @@ def test_the_slo_compare_table_and_the_deprecated_option_set_the_rules(tmp_path,
     assert main(["compare", str(base), str(worse), "--max-regression", "5"]) == 0
     assert "deprecated" in capsys.readouterr().err
     assert main(["compare", str(base), str(worse), "--confidence", "1.5"]) == 2
+
+
+def test_the_targets_cpu_counts_from_a_quarter_unless_the_slo_file_says_otherwise() -> None:
+    from ingestbench.records.compare_rules import CompareRules, parse_compare
+    assert CompareRules().rule("cpu").min_change == 0.25  # 10 ms ticks, and a shared machine's neighbours
+    assert CompareRules().rule("rss").min_change == 0.05 and CompareRules().rule("p95").min_change == 0.05
+    assert parse_compare({"min_change": 0.4}, "slo").rule("cpu").min_change == 0.4
+    assert parse_compare({"cpu": {"min_change": 0.1}}, "slo").rule("cpu").min_change == 0.1
