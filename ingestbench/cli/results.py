@@ -126,7 +126,7 @@ def compare(args: argparse.Namespace) -> int:
     source = slo_path if slo_path.is_file() else "the defaults"
     heading = (f"baseline {base.path} ({len(base.runs)} run{'s' * (len(base.runs) > 1)}) · candidate {cand.path} "
                f"({len(cand.runs)} run{'s' * (len(cand.runs) > 1)}) · rules from {source}")
-    print(compare_render.terminal(result, heading), end="")
+    print(compare_render.terminal(result, heading).rstrip("\n"))  # ends its line: stderr's summary follows
     if args.markdown:
         Path(args.markdown).write_text(compare_render.markdown(result, heading), encoding="utf-8")
     if args.junit:
