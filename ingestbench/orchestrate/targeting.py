@@ -73,7 +73,8 @@ def resolve_targets(args: TargetFlags, table: Mapping[str, Any], environ: Mappin
     url = resolve("url", args.url, writer_table.get("url"), str, environ=environ)
     if url is None and kind != "pipeline":
         raise ConfigError(f"--url is required for target {kind!r} (only the pipeline is embedded)")
-    options = target_options(args.target_opt, environ=environ, scenario=writer_table)
+    options = target_options(args.target_opt, environ=environ, scenario=writer_table,
+                             table="target.writer" if "writer" in table else "target")
     tls = resolve_tls(args.ca_file, args.insecure, environ=environ, table=table, base=base)
     reader = reader_plan(args, environ, table.get("reader"))
     target = TargetPlan(kind=kind, url=url, options=options, reader=replace(reader, tls=tls) if reader else None,
@@ -96,7 +97,7 @@ def reader_plan(args: TargetFlags, environ: Mapping[str, str],
     if not url:
         raise ConfigError(f"reader-url: required for reader {kind!r}")
     options = target_options(args.reader_opt, environ=environ, scenario=table, prefix=READER_ENV_PREFIX,
-                             flag="reader-opt")
+                             flag="reader-opt", table="target.reader")
     return TargetPlan(kind=kind, url=url, options=options)
 
 

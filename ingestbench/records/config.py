@@ -72,18 +72,20 @@ _NOT_OPTIONS = ("kind", "url", "writer", "reader", "ca_file", "tls_verify")  # T
 
 def target_options(flags: list[str] | None, *, environ: Mapping[str, str],
                    scenario: Mapping[str, object] | None = None, prefix: str = TARGET_ENV_PREFIX,
-                   flag: str = "target-opt") -> dict[str, str]:
+                   flag: str = "target-opt", table: str = "target") -> dict[str, str]:
     """A target's options by precedence: ``--target-opt KEY=VALUE`` > ``INGESTBENCH_TARGET_<KEY>`` > the
     scenario's ``[target]`` table (minus ``kind``, ``url``, the ``writer``/``reader`` tables and the run's TLS
     keys ``ca_file``/``tls_verify``). Values are
     strings; the target validates them. A separate reader's come from ``--reader-opt`` and
-    ``INGESTBENCH_READER_OPT_<KEY>`` (``prefix`` and ``flag``).
+    ``INGESTBENCH_READER_OPT_<KEY>`` (``prefix`` and ``flag``); ``table`` names the scenario's table in errors.
 
     >>> target_options(["table=events"], environ={"INGESTBENCH_TARGET_DATABASE": "db"}, scenario={"table": "x"})
     {'table': 'events', 'database': 'db'}
     """
     out: dict[str, str] = {}
     for key, value in (scenario or {}).items():
+        if not str(key).strip():
+            raise ConfigError(f"{table}: an option needs a name, got {key!r} = {value!r}")
         if key not in _NOT_OPTIONS:
             out[key] = value if isinstance(value, str) else _toml_text(value)
     for name, value in environ.items():

@@ -108,7 +108,9 @@ def cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
         for case in out.values():
             case.run.wait(RUN_TIMEOUT_S)
         # wave 2: the query side fails, or the real pipeline dies or stalls
-        garbage = stack.enter_context(FaultyTarget(Fault("garbage", START_S, START_S + 3)))
+        # 5 s of garbage: the judged TTA of a canary the failed polls kept from being seen is about half its wait
+        # (between the last real look-up and the sighting), so a 3 s window left p95 on the 0.5 s target's edge
+        garbage = stack.enter_context(FaultyTarget(Fault("garbage", START_S, START_S + 5)))
         out["garbage"] = Case(FaultRun.start(base / "garbage", url=garbage.url, scenario_text=LENIENT,
                                              slo_text=SLO.replace("lost_after = 20", "lost_after = 50")),
                               fake=garbage)
