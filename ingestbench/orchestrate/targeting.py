@@ -69,12 +69,14 @@ def resolve_targets(args: TargetFlags, table: Mapping[str, Any], environ: Mappin
     # an unknown kind, named before anything else is asked of it, by where it was given
     given = "--target" if args.target is not None else env_name("target") if env_name("target") in environ else \
         "target.writer.kind" if "writer" in table else "target.kind"
-    spec_of(kind, flag=given)
+    spec = spec_of(kind, flag=given)
     url = resolve("url", args.url, writer_table.get("url"), str, environ=environ)
     if url is None and kind != "pipeline":
         raise ConfigError(f"--url is required for target {kind!r} (only the pipeline is embedded)")
-    options = target_options(args.target_opt, environ=environ, scenario=writer_table,
-                             table="target.writer" if "writer" in table else "target")
+    where = "target.writer" if "writer" in table else "target"
+    # the scenario's own options first, so that a bad one is named by the table it is in, not as a --target-opt
+    spec.check_options(target_options(None, environ={}, scenario=writer_table, table=where), flag=where)
+    options = target_options(args.target_opt, environ=environ, scenario=writer_table, table=where)
     tls = resolve_tls(args.ca_file, args.insecure, environ=environ, table=table, base=base)
     reader = reader_plan(args, environ, table.get("reader"))
     target = TargetPlan(kind=kind, url=url, options=options, reader=replace(reader, tls=tls) if reader else None,
