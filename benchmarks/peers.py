@@ -28,11 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import peer_tools as tools  # a sibling script: python puts benchmarks/ first on sys.path
+from scaleout_tools import sink_count, start_sink
 
 from ingestbench.orchestrate.children import stop_process
 from ingestbench.orchestrate.net import free_port
@@ -48,25 +48,6 @@ def cpu_seconds(pid: int) -> float:
 
 def pin(core: int) -> list[str]:
     return ["taskset", "-c", str(core)] if (os.cpu_count() or 1) >= 2 else []
-
-
-def sink_count(host: str) -> int:
-    with urllib.request.urlopen(host + "/__count", timeout=5) as resp:
-        return int(json.loads(resp.read())["requests"])
-
-
-def start_sink(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([*pin(0), sys.executable, str(tools.ROOT / "benchmarks" / "bare204.py"), "--port",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            sink_count(f"http://127.0.0.1:{port}")
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    stop_process(proc)  # type: ignore[arg-type]
-    raise RuntimeError("sink did not start")
 
 
 def measure(cmd: tools.Command, case: tools.Case, host: str, log: Path) -> dict[str, Any]:
@@ -120,7 +101,7 @@ def main() -> int:
     names = [t for t in args.tools.split(",") if t]
     port = free_port()
     host = f"http://127.0.0.1:{port}"
-    sink = start_sink(port)
+    sink = start_sink(port, pin(0))
     runs: list[dict[str, Any]] = []
     ceiling: dict[str, list[float]] = {}
     try:

@@ -31,9 +31,10 @@ def sink_count(host: str) -> int:
         return int(json.loads(resp.read())["requests"])
 
 
-def start_sink(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "bare204.py"), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_sink(port: int, prefix: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """The counting 204 sink on ``port``, once it answers; ``prefix`` runs it under e.g. ``taskset``."""
+    proc = subprocess.Popen([*(prefix or []), sys.executable, str(ROOT / "benchmarks" / "bare204.py"), "--port",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
