@@ -1,8 +1,9 @@
 """RateSchedule ("when"): the target event rate as a pure function of elapsed time.
 
-A schedule is a sequence of :class:`Segment` values, each a linear ramp from ``start_rate_eps`` to
-``end_rate_eps`` over ``duration_s`` (equal rates make a flat step). ``constant``, ``steps``, ``ramp`` and
-``spike`` are constructors over that one representation, so the pacer needs only two functions:
+A schedule is a sequence of :class:`Segment` values, each a ramp from ``start_rate_eps`` to ``end_rate_eps``
+over ``duration_s`` (equal rates make a flat step): linear, or exponential (``curve="exponential"``: the rate
+grows or shrinks by the same factor every second, ``r(u) = r0 * (r1/r0) ** (u/d)``). ``constant``, ``steps``,
+``ramp`` and ``spike`` are constructors over that one representation, so the pacer needs only two functions:
 :meth:`RateSchedule.events_until` (the integral of the rate) and :meth:`RateSchedule.time_of_event` (its
 inverse), which give the open-model send time of event ``n`` exactly, even across rate changes.
 
@@ -18,39 +19,67 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
+
+LINEAR, EXPONENTIAL = "linear", "exponential"
+CURVES = (LINEAR, EXPONENTIAL)
 
 
 @dataclass(frozen=True)
 class Segment:
-    """A linear rate ramp (a flat step when both rates are equal)."""
+    """A rate ramp, linear or exponential (a flat step when both rates are equal).
+
+    >>> up = Segment(100, 800, 3, EXPONENTIAL)  # doubles every second
+    >>> round(up.rate_at(1.0)), round(up.events_until(1.0) * math.log(2)), round(up.time_of_event(up.events), 9)
+    (200, 100, 3.0)
+    """
 
     start_rate_eps: float
     end_rate_eps: float
     duration_s: float
+    curve: str = LINEAR
 
     def __post_init__(self) -> None:
         if self.start_rate_eps < 0 or self.end_rate_eps < 0:
             raise ValueError("segment rates must be >= 0")
         if not self.duration_s > 0:
             raise ValueError("segment duration_s must be > 0")
+        if self.curve not in CURVES:
+            raise ValueError(f"segment curve must be one of {', '.join(CURVES)}")
+        if self.curve == EXPONENTIAL and not (self.start_rate_eps > 0 and self.end_rate_eps > 0):
+            raise ValueError("an exponential segment needs both rates > 0")
 
-    @property
+    @cached_property
+    def _log_k(self) -> float:
+        """``ln(end / start)`` per duration for an exponential segment (0: flat)."""
+        return math.log(self.end_rate_eps / self.start_rate_eps) if self.curve == EXPONENTIAL else 0.0
+
+    @cached_property
     def events(self) -> float:
-        return (self.start_rate_eps + self.end_rate_eps) / 2.0 * self.duration_s
+        return self.events_until(self.duration_s)
 
     def rate_at(self, u_s: float) -> float:
+        if self.curve == EXPONENTIAL:
+            return self.start_rate_eps * math.exp(self._log_k * u_s / self.duration_s)
         return self.start_rate_eps + (self.end_rate_eps - self.start_rate_eps) * u_s / self.duration_s
 
     def events_until(self, u_s: float) -> float:
         u = min(max(u_s, 0.0), self.duration_s)
+        if self.curve == EXPONENTIAL:
+            # r0 d / ln k (k^(u/d) - 1), written as r0 u expm1(x)/x: exact as k nears 1 (x -> 0 gives r0 u)
+            x = self._log_k * u / self.duration_s
+            return self.start_rate_eps * u * (math.expm1(x) / x if x != 0 else 1.0)
         slope = (self.end_rate_eps - self.start_rate_eps) / self.duration_s
         return self.start_rate_eps * u + slope * u * u / 2
 
     def time_of_event(self, n: float) -> float:
         """Offset into the segment at which ``n`` events (0 <= n <= events) have been due."""
         a = self.start_rate_eps
+        if self.curve == EXPONENTIAL:
+            # d / ln k * ln(1 + n ln k / (r0 d)), written as n/r0 * log1p(y)/y: exact as k nears 1
+            y = n * self._log_k / (a * self.duration_s)
+            return n / a * (math.log1p(y) / y if y != 0 else 1.0)
         k = (self.end_rate_eps - a) / (2 * self.duration_s)
         if k == 0:
             return n / a
@@ -106,8 +135,7 @@ class RateSchedule:
         """Durations multiplied by ``time_scale``; rates are never scaled."""
         if not time_scale > 0:
             raise ValueError("time_scale must be > 0")
-        return RateSchedule(tuple(Segment(s.start_rate_eps, s.end_rate_eps, s.duration_s * time_scale)
-                                  for s in self.segments))
+        return RateSchedule(tuple(replace(s, duration_s=s.duration_s * time_scale) for s in self.segments))
 
     # --- queries ----------------------------------------------------------------------------------
     @property
@@ -136,7 +164,7 @@ class RateSchedule:
         return self.segments[i].rate_at(t_s - self._starts[i])
 
     def max_rate_between(self, t0_s: float, t1_s: float) -> float:
-        """Highest target rate within ``[t0_s, t1_s]`` (rates are linear per segment)."""
+        """Highest target rate within ``[t0_s, t1_s]`` (rates are monotone within a segment)."""
         points = [t0_s, min(t1_s, self.duration_s - 1e-9)]
         points += [s for s in self._starts if t0_s <= s < t1_s]
         for i in range(len(self.segments)):

@@ -57,7 +57,7 @@ GC_EVERY_S = 5.0  # a full collection this often, since the raised threshold is 
 def schedule_for(load: LoadConfig, time_scale: float) -> RateSchedule:
     """The ``[load]`` steps as a schedule, durations multiplied by ``time_scale``."""
     segments = tuple(Segment(s.rate_eps, s.rate_eps if s.end_rate_eps is None else s.end_rate_eps,
-                             s.duration_s) for s in load.steps)
+                             s.duration_s, s.ramp if s.end_rate_eps is not None else "linear") for s in load.steps)
     return RateSchedule(segments).scaled(time_scale)
 
 

@@ -21,11 +21,15 @@ LOAD_INT_BOUNDS = {"batch_size": (1, 10_000), "property_count": (0, 1_000), "pay
                    "max_users_per_process": (1, 100_000)}
 
 
+RAMPS = ("linear", "exponential")
+
+
 @dataclass(frozen=True)
 class LoadStep:
     rate_eps: float
     duration_s: float
-    end_rate_eps: float | None = None  # a linear ramp to this rate when set
+    end_rate_eps: float | None = None  # a ramp to this rate when set
+    ramp: str = "linear"  # the ramp's curve: "linear", or "exponential" (the same factor every second)
 
 
 @dataclass(frozen=True)
@@ -98,17 +102,28 @@ def _parse_steps(raw: Any) -> tuple[LoadStep, ...]:
         name = f"load.steps[{i}]"
         if not isinstance(step, dict):
             raise ConfigError(f"{name} must be a table like {{rate_eps = 900, duration_s = 30}}")
-        check_keys(name, step, {"rate_eps", "duration_s", "end_rate_eps"})
+        check_keys(name, step, set(LoadStep.__dataclass_fields__))
         for key in ("rate_eps", "duration_s"):
             if key not in step:
                 raise ConfigError(f"{name}.{key} is required")
-        end = step.get("end_rate_eps")
-        steps.append(LoadStep(
-            rate_eps=float(number(name, "rate_eps", step["rate_eps"])),
-            duration_s=float(number(name, "duration_s", step["duration_s"])),
-            end_rate_eps=None if end is None else float(number(name, "end_rate_eps", end)),
-        ))
+        steps.append(_parse_step(name, step))
     return tuple(steps)
+
+
+def _parse_step(name: str, step: Mapping[str, Any]) -> LoadStep:
+    end = step.get("end_rate_eps")
+    ramp = step.get("ramp", "linear")
+    if ramp not in RAMPS:
+        raise ConfigError(f"{name}.ramp must be one of {', '.join(RAMPS)}, got {ramp!r}")
+    if "ramp" in step and end is None:
+        raise ConfigError(f"{name}.ramp needs end_rate_eps: the rate the ramp ends at")
+    # every rate of a step is > 0, as an exponential ramp needs (a replayed shape may hold seconds of none)
+    return LoadStep(
+        rate_eps=float(number(name, "rate_eps", step["rate_eps"])),
+        duration_s=float(number(name, "duration_s", step["duration_s"])),
+        end_rate_eps=None if end is None else float(number(name, "end_rate_eps", end)),
+        ramp=ramp,
+    )
 
 
 def parse_load(doc: Mapping[str, Any]) -> LoadConfig:
