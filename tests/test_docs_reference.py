@@ -29,7 +29,10 @@ def toml_block(first_line: str) -> dict:
 def test_the_scenario_reference_parses_and_names_every_key() -> None:
     doc = toml_block('description = "what this run shows"')
     assert set(doc) - {"load", "pipeline", "probe", "target"} == TOP_LEVEL_KEYS
-    assert set(doc["load"]) == set(LoadConfig.__dataclass_fields__)
+    replay = toml_block("[load]                            # replay a traffic shape instead of steps")["load"]
+    assert set(doc["load"]) | set(replay) == set(LoadConfig.__dataclass_fields__)
+    replayed = parse_scenario({"load": replay}, name="replay", path=ROOT / "ingestbench" / "scenarios" / "r.toml")
+    assert replayed.load.replay == "shapes/day.csv" and len(replayed.load.steps) == 98
     assert set().union(*doc["load"]["steps"]) == set(LoadStep.__dataclass_fields__)  # end_rate_eps: a ramp
     assert set(doc["pipeline"]) == set(PipelineTable.__dataclass_fields__)
     assert set(doc["probe"]) == set(ProbeTable.__dataclass_fields__)

@@ -32,7 +32,8 @@ def test_the_wheel_installs_one_import_name_and_its_data(wheel: Path) -> None:
     assert {t for t in top if not t.endswith(".dist-info")} == {"ingestbench"}, sorted(top)
     for data in ("ingestbench/scenarios/quick.toml", "ingestbench/records/slo_default.toml",
                  "ingestbench/scenarios/examples/pipeline.toml", "ingestbench/scenarios/examples/pipeline-slo.toml",
-                 "ingestbench/cli/locustfile.py", "ingestbench/pipeline/app.py"):
+                 "ingestbench/cli/locustfile.py", "ingestbench/pipeline/app.py",
+                 "ingestbench/scenarios/replay-day.toml", "ingestbench/scenarios/shapes/day.csv"):
         assert data in names, data
 
 
@@ -49,6 +50,7 @@ def test_quick_passes_from_an_empty_directory_of_a_fresh_venv(wheel: Path, tmp_p
     listed = subprocess.run([ib, "scenarios"], capture_output=True, text=True, cwd=empty, env=env, timeout=60)
     assert listed.returncode == 0 and "quick" in listed.stdout and "threshold-sweep" in listed.stdout, listed
     assert "examples/clickhouse.toml" in listed.stdout and "invalid" not in listed.stdout, listed.stdout
+    assert "replay of shapes/day.csv (compressed 288x): 98 steps" in listed.stdout, listed.stdout  # the shape came
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import ingestbench, sys; print(ingestbench.__file__)"],
                            capture_output=True, text=True, cwd=empty, env=env, timeout=60)
     assert str(venv) in where.stdout and str(ROOT) not in where.stdout, where  # the wheel's copy, not the checkout

@@ -17,7 +17,9 @@ from ingestbench.orchestrate.resolve import RunFlags, resolve_run
 from ingestbench.orchestrate.run import Run, RunOptions
 from ingestbench.orchestrate.targeting import TargetFlags
 from ingestbench.records.config import ConfigError, check_number, resolve
+from ingestbench.records.load import LoadConfig
 from ingestbench.records.plan import Plan
+from ingestbench.records.replay import replay_summary
 from ingestbench.records.scenario import EXAMPLES, is_slo_file, load_scenario, scenarios_dirs
 from ingestbench.results import replicates
 
@@ -51,6 +53,13 @@ def register(sub: Any) -> None:
     p.add_argument("--time-scale", type=float, default=None, metavar="FACTOR",
                    help="multiply every duration (steps, SLO targets, flush waits) by this; rates are never "
                    "scaled (default: the scenario's, else 1)")
+    p.add_argument("--replay", default=None, metavar="FILE", help="replay a traffic shape instead of the "
+                   "scenario's load steps (its other [load] keys kept): CSV with the header second,events_per_s or "
+                   "JSON lines of {\"second\": .., \"events_per_s\": ..}; each rate holds until the next row's second "
+                   "(default: the scenario's replay, if any)")
+    p.add_argument("--replay-compress", type=float, default=None, metavar="FACTOR", help="divide the replayed "
+                   "shape's seconds by this (144 plays a day in 10 minutes); rates are never changed (default: the "
+                   "scenario's replay_compress, else 1)")
     p.add_argument("--processes", type=int, default=None, help="Locust processes generating the load on this "
                    "machine (default 1)")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="generate the load with N workers "
@@ -131,28 +140,37 @@ def _describe(label: str, path: Path, width: int) -> None:
     except ConfigError as exc:
         print(f"{label:{width}} (invalid: {exc})")
         return
-    rates = ", ".join(f"{s.rate_eps:g}" + (f"..{s.end_rate_eps:g}" if s.end_rate_eps is not None else "")
-                      for s in sc.load.steps)
     total = sum(s.duration_s for s in sc.load.steps) * sc.time_scale
-    print(f"{label:{width}} {sc.description}\n{'':{width}} rates {rates} events/s; {total:.0f} s of load at time "
+    print(f"{label:{width}} {sc.description}\n{'':{width}} {rates_text(sc.load)}; {total:.0f} s of load at time "
           f"scale {sc.time_scale:g}")
+
+
+def rates_text(load: LoadConfig) -> str:
+    """``rates 50, 900..3000, 3000..300 exponential events/s``, or for a replay one line of its steps' range."""
+    if load.replay is not None:
+        return replay_summary(load.replay, load.steps, load.replay_compress)
+    rates = ", ".join(f"{s.rate_eps:g}" + (f"..{s.end_rate_eps:g}" if s.end_rate_eps is not None else "")
+                      + (f" {s.ramp}" if s.end_rate_eps is not None and s.ramp != "linear" else "")
+                      for s in load.steps)
+    return f"rates {rates} events/s"
 
 
 def flags_of(args: argparse.Namespace) -> RunFlags:
     return RunFlags(scenario=args.scenario, targets=TargetFlags.of(args), slo=args.slo, time_scale=args.time_scale,
                     processes=args.processes, workers=args.workers, master_bind=args.master_bind,
                     workers_timeout_s=args.workers_timeout_s, seed=args.seed, run_id=args.run_id, tags=args.tag,
-                    observe_pids=args.observe_pid, observe_cgroups=args.observe_cgroup)
+                    observe_pids=args.observe_pid, observe_cgroups=args.observe_cgroup, replay=args.replay,
+                    replay_compress=args.replay_compress)
 
 
 def print_plan(plan: Plan, more: tuple[str, ...] = ()) -> None:
     """What ``run`` would do with this plan (``--check``), and ``more`` lines; no secret is in a plan, so none is
     printed."""
     load, probe = plan.load, plan.probe
-    rates = ", ".join(f"{r:g}" for r in plan.rates_eps)
     target = f"{plan.target.kind} at {plan.target.url}" if plan.target.url else "the embedded pipeline"
     reader = f"; reading through {plan.target.reader.kind} at {plan.target.reader.url}" if plan.target.reader else ""
-    print(f"scenario {plan.scenario_name} ({plan.scenario_path}): {len(load.steps)} step(s) at {rates} events/s, "
+    steps = rates_text(load) if load.replay else f"{len(load.steps)} step(s) at {rates_text(load)[6:]}"
+    print(f"scenario {plan.scenario_name} ({plan.scenario_path}): {steps}, "
           f"{plan.load_duration_s:g} s of load at time scale {plan.time_scale:g}, " + generators_text(plan))
     print(f"target {target}{reader}; SLO {plan.slo_path}; judged tiers: {', '.join(plan.expected_tiers) or 'none'}; "
           f"a canary every {probe.interval_s:g} s, polled every {probe.poll_interval_s:g} s; "

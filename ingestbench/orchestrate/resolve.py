@@ -23,9 +23,10 @@ from ingestbench.orchestrate.resources import cgroup_dir, check_pid
 from ingestbench.orchestrate.targeting import TargetFlags, check_fits, check_secrets, resolve_targets
 from ingestbench.records import defaults
 from ingestbench.records.config import ConfigError, check_number, check_run_id, host_port, parse_tags, positive, resolve
-from ingestbench.records.load import LARGEST_TIME_SCALE
+from ingestbench.records.load import LARGEST_COMPRESSION, LARGEST_TIME_SCALE, LoadConfig
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import PipelinePlan, Plan, ProbePlan
+from ingestbench.records.replay import read_shape
 from ingestbench.records.scenario import PipelineTable, Scenario, load_scenario, with_load_seed
 from ingestbench.records.slo import DEFAULT_SLO_PATH
 from ingestbench.records.slo_file import load_slo
@@ -48,6 +49,8 @@ class RunFlags:
     tags: list[str] | None = None  # KEY=VALUE
     observe_pids: list[int] | None = None  # processes whose CPU and memory are sampled (with descendants)
     observe_cgroups: list[str] | None = None  # cgroup v2 directories sampled likewise
+    replay: str | None = None  # a traffic shape file whose rows replace the scenario's load steps
+    replay_compress: float | None = None  # its seconds divided by this
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
     check_number("--workers-timeout-s", workers_timeout_s, maximum=86_400)
     seed = resolve("seed", flags.seed, None, int, environ=environ)
     text = scenario.path.read_text(encoding="utf-8")
-    load = scenario.load
+    load = replayed_load(scenario, flags, environ, ts)
     if seed is not None:
         text, load = with_load_seed(text, seed), replace(load, seed=seed)
     pipe, probe = scenario.pipeline, scenario.probe
@@ -94,7 +97,8 @@ def resolve_run(flags: RunFlags, environ: Mapping[str, str]) -> Resolved:
     if transactional and roles.profiles is None:
         transactional = False
         notes.append(roles.no_profiles_reason())
-    expected = tuple(expected_tiers(slo, [s.rate_eps for s in load.steps], transactional=transactional))
+    rates = [r for s in load.steps for r in (s.rate_eps, s.end_rate_eps) if r is not None]  # a ramp's both ends
+    expected = tuple(expected_tiers(slo, rates, transactional=transactional))
     analytical = [t.name for t in slo.tiers if t.path == ANALYTICAL and t.name in expected]
     if ts != 1 and target.url is not None:
         targets = ", ".join(f"{t.name} {slo.target_s(t):g} s" for t in slo.tiers if t.name in expected)
@@ -131,6 +135,29 @@ def time_scale_of(scenario: Scenario, flag: float | None, environ: Mapping[str, 
     ts = resolve("time-scale", flag, scenario.time_scale, positive(float), environ=environ)
     check_number("--time-scale", ts, maximum=LARGEST_TIME_SCALE)
     return ts
+
+
+def replayed_load(scenario: Scenario, flags: RunFlags, environ: Mapping[str, str], time_scale: float) -> LoadConfig:
+    """The scenario's load, its steps read from ``--replay`` (else ``INGESTBENCH_REPLAY``, else the scenario's
+    ``replay``) compressed by ``--replay-compress`` (else ``INGESTBENCH_REPLAY_COMPRESS``, else the scenario's
+    ``replay_compress``, else 1), each step at least a second at the run's time scale; its other keys kept."""
+    given = resolve("replay", flags.replay, None, str, environ=environ)
+    compress = resolve("replay-compress", flags.replay_compress, None, positive(float), environ=environ)
+    load = scenario.load
+    if given is None and load.replay is None:
+        if compress is not None:
+            raise ConfigError("--replay-compress needs --replay FILE (or a scenario whose [load] has replay)")
+        return load
+    compress = load.replay_compress if compress is None else compress
+    check_number("--replay-compress", compress, maximum=LARGEST_COMPRESSION)
+    if given is not None:
+        name, file = given, Path(given)
+    else:
+        assert load.replay is not None
+        name, file = load.replay, Path(load.replay)
+        file = file if file.is_absolute() else scenario.path.parent / file
+    steps = read_shape(file, compress=compress, time_scale=time_scale, name=str(file))
+    return replace(load, steps=steps, replay=name, replay_compress=compress)
 
 
 def pipeline_plan(table: PipelineTable, time_scale: float) -> PipelinePlan:

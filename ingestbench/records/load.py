@@ -50,6 +50,8 @@ class LoadConfig:
     max_behind_s: float = 1.0
     max_users_per_process: int = 1000
     send_tick_s: float = 0.01
+    replay: str | None = None  # the traffic shape file the steps were read from (records/replay.py), as given
+    replay_compress: float = 1.0  # its seconds were divided by this
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,14 +128,41 @@ def _parse_step(name: str, step: Mapping[str, Any]) -> LoadStep:
     )
 
 
-def parse_load(doc: Mapping[str, Any]) -> LoadConfig:
-    """Validate the ``[load]`` table."""
+LARGEST_COMPRESSION = 1e6
+
+
+def replay_keys(doc: Mapping[str, Any]) -> tuple[str, float] | None:
+    """``(replay, replay_compress)`` of a ``[load]`` table that replays a shape; None when it gives steps."""
+    if "replay" not in doc:
+        if "replay_compress" in doc:
+            raise ConfigError("load.replay_compress needs load.replay: the shape file whose seconds it divides")
+        return None
+    if "steps" in doc:
+        raise ConfigError("load.steps and load.replay: give one of them (a replay makes the steps)")
+    replay = doc["replay"]
+    if not isinstance(replay, str) or not replay:
+        raise ConfigError(f"load.replay must be the path of a shape file (relative to the scenario), got {replay!r}")
+    compress = float(number("load", "replay_compress", doc.get("replay_compress", 1.0),
+                            at_most=LARGEST_COMPRESSION))
+    return replay, compress
+
+
+def parse_load(doc: Mapping[str, Any], *, replayed: tuple[LoadStep, ...] | None = None) -> LoadConfig:
+    """Validate the ``[load]`` table; a table with ``replay`` takes its steps from ``replayed`` (the shape file,
+    read by the scenario that names it)."""
     if not isinstance(doc, dict):
         raise ConfigError("load must be a table")
     check_keys("load", doc, set(LoadConfig.__dataclass_fields__))
-    if "steps" not in doc:
-        raise ConfigError("load.steps is required")
-    kw: dict[str, Any] = {"steps": _parse_steps(doc["steps"])}
+    replay = replay_keys(doc)
+    kw: dict[str, Any]
+    if replay is not None:
+        if not replayed:
+            raise ConfigError("load.replay: the shape file is read with the scenario file that names it")
+        kw = {"steps": replayed, "replay": replay[0], "replay_compress": replay[1]}
+    elif "steps" not in doc:
+        raise ConfigError("load.steps (or load.replay) is required")
+    else:
+        kw = {"steps": _parse_steps(doc["steps"])}
     for key, (minimum, maximum) in LOAD_INT_BOUNDS.items():
         if key in doc:
             kw[key] = number("load", key, doc[key], integer=True, positive=False, at_least=minimum,

@@ -10,8 +10,9 @@ with a slash or a ``.toml`` suffix is a path. Each top-level table (``[load]``, 
     seed = 42
     steps = [{rate_eps = 900, duration_s = 30}, {rate_eps = 1100, duration_s = 30}]
 
-A step may ramp linearly by adding ``end_rate_eps``; the ``[load]`` table and the bounds of every number
-live in :mod:`ingestbench.records.load`. Example::
+A step may ramp by adding ``end_rate_eps`` (linear, or ``ramp = "exponential"``), and ``replay = "shape.csv"``
+gives the steps from a traffic shape file instead (:mod:`ingestbench.records.replay`); the ``[load]`` table and
+the bounds of every number live in :mod:`ingestbench.records.load`. Example::
 
     sc = load_scenario("quick")
     sc.load.steps[0].rate_eps
@@ -27,7 +28,8 @@ from typing import Any
 
 from ingestbench.records import defaults
 from ingestbench.records.config import ConfigError
-from ingestbench.records.load import LARGEST_TIME_SCALE, LoadConfig, check_keys, number, parse_load
+from ingestbench.records.load import LARGEST_TIME_SCALE, LoadConfig, check_keys, number, parse_load, replay_keys
+from ingestbench.records.replay import read_shape
 
 
 @dataclass(frozen=True)
@@ -189,9 +191,19 @@ def parse_scenario(doc: Mapping[str, Any], *, name: str, path: Path) -> Scenario
         if not slo_path.is_file():
             raise ConfigError(f"slo: file {slo_path} does not exist")
         slo = str(slo_path)
-    return Scenario(name=name, path=path, load=parse_load(doc["load"]), description=description,
+    return Scenario(name=name, path=path, load=load_table(doc["load"], path, time_scale), description=description,
                     target_table=parse_target(doc.get("target", {})), time_scale=time_scale, slo_path=slo,
                     pipeline=parse_pipeline(doc.get("pipeline", {})), probe=parse_probe(doc.get("probe", {})))
+
+
+def load_table(doc: Any, path: Path, time_scale: float) -> LoadConfig:
+    """The ``[load]`` table; a ``replay`` is read from its file (relative to the scenario file at ``path``) into
+    steps, each at least a second long at ``time_scale``."""
+    replay = replay_keys(doc) if isinstance(doc, dict) else None
+    if replay is None:
+        return parse_load(doc)
+    file = Path(replay[0]) if Path(replay[0]).is_absolute() else path.parent / replay[0]
+    return parse_load(doc, replayed=read_shape(file, compress=replay[1], time_scale=time_scale))
 
 
 def load_scenario(name_or_path: str | Path, *, search: list[Path] | None = None) -> Scenario:

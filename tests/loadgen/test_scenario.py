@@ -60,7 +60,7 @@ steps = [{rate_eps = 10, duration_s = 1, end_rate_eps = 100}]
     ("[load]\ncasing = 'kebab'\nsteps = [{rate_eps = 1, duration_s = 1}]", "load.casing must be one of"),
     ("[load]\nsteps = []", "load.steps must be a non-empty list"),
     ("[load]\nsend_tick_s = 0.5\nsteps = [{rate_eps = 1, duration_s = 1}]", "load.send_tick_s must be <= 0.1"),
-    ("[load]\nseed = 1", "load.steps is required"),
+    ("[load]\nseed = 1", "load.steps (or load.replay) is required"),
     ("description = 'x'", "[load] table is required"),
     ("[slow]\nx = 1\n[load]\nsteps = [{rate_eps = 1, duration_s = 1}]", "[slow] is not a known table"),
     ("speed = 2\n[load]\nsteps = [{rate_eps = 1, duration_s = 1}]", "speed is not a known top-level key"),
