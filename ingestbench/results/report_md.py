@@ -17,6 +17,7 @@ from ingestbench.results.rundir import RunFiles
 _WINDOW_WORDS = {"steady": "steady", "warmup": "warm-up", "transition": "transition", "outside": "outside the load",
                  "stall": "generator stall"}
 _MARKS = {"pass": "✅ pass", "fail": "❌ fail", "insufficient": "⚠️ insufficient"}
+MAX_STEP_ROWS = 20  # past this many steps (a replayed shape) the table lists the invalid ones only
 
 
 def count_text(tier: TierVerdict, outcome: str) -> str:
@@ -79,10 +80,17 @@ def summary(files: RunFiles) -> str:
             f"| {t.tier} | {t.band} | {t.canaries} | {t.n} | {fmt(t.p50_s)} | {fmt(t.p95_s)} | {fmt(t.p99_s)} | "
             f"{fmt(t.max_s)} | {ci_text(t)} | {fmt(t.target_s)} | {count_text(t, 'lost')} | "
             f"{count_text(t, 'errored')} | {t.duplicates} | {result} | {t.reason} |")
-    lines += ["", "## Load steps", "",
-              "| step | target events/s | achieved events/s | lag p99 s | stalled s | valid | note |",
-              "|---|---|---|---|---|---|---|"]
-    for s in run.steps:
+    lines += ["", "## Load steps", ""]
+    shown = run.steps
+    if len(run.steps) > MAX_STEP_ROWS:  # a replayed shape: the invalid steps only, every step is in run.json
+        shown = tuple(s for s in run.steps if not s.valid)
+        valid = len(run.steps) - len(shown)
+        lines += [f"{len(run.steps)} steps: {valid} valid, {len(shown)} invalid"
+                  + (" (listed below)" if shown else "") + "; every step is in run.json and rates.jsonl.", ""]
+    if shown:
+        lines += ["| step | target events/s | achieved events/s | lag p99 s | stalled s | valid | note |",
+                  "|---|---|---|---|---|---|---|"]
+    for s in shown:
         stalled = f"{s.stalled_s} of {fmt(s.allowed_stalled_s)}" if s.allowed_stalled_s is not None else "-"
         lines.append(f"| {s.step} | {fmt(s.target_eps)} | {fmt(s.achieved_eps)} | {fmt(s.lag_p99_s)} | {stalled} | "
                      f"{'yes' if s.valid else '**NO**'} | {s.reason or ''} |")
