@@ -123,8 +123,10 @@ class RateMerger:
     def __init__(self, schedule: RateSchedule, *, t0_unix_s: float, sinks: Sequence[TimelineSink] = (),
                  lag_bound_s: float = LoadConfig.lag_bound_s,
                  min_achieved_ratio: float = LoadConfig.min_achieved_ratio,
-                 max_stall_share: float = LoadConfig.max_stall_share, max_behind_s: float = LoadConfig.max_behind_s):
+                 max_stall_share: float = LoadConfig.max_stall_share, max_behind_s: float = LoadConfig.max_behind_s,
+                 batch_size: int = LoadConfig.batch_size):
         self.schedule = schedule
+        self.batch_size = batch_size
         self.t0_unix_s = t0_unix_s
         self.sinks = list(sinks)
         self.lag_bound_s = lag_bound_s
@@ -249,4 +251,5 @@ class RateMerger:
             stalled_s=self._stalled[i],
             allowed_stalled_s=allowed_stall_s(duration_s, share=self.max_stall_share, max_behind_s=self.max_behind_s),
             completed=completed, generator_cpu=t.cpu, host_cpu=t.host_cpu,
+            slack_eps=self.batch_size / duration_s,  # a step's count is whole requests: within one batch
         )

@@ -267,3 +267,35 @@ def test_requests_that_start_after_the_schedule_ended_still_count_for_their_step
     verdict = tl.finish(3.0)[0]
     assert verdict.sent_events == 200  # the late start is in second 2, past the schedule's two seconds
     assert verdict.lag_p99_s is not None and verdict.lag_p99_s > 0.0
+
+
+def simulate_batches(meter, sched, batch, *, skip=()):
+    """Meter a generator sending whole batches: request k carries events [k*batch, (k+1)*batch), due when its first
+    one is, counted in that event's step (as the pacer does); requests in ``skip`` are never acknowledged."""
+    k = 0
+    while (t := sched.time_of_event(k * batch)) is not None:
+        meter.record_start(t, step=sched.step_at(t), events=batch, lag_s=0.0)
+        meter.record_result(t + 0.001, events=batch, kind="server_error" if k in skip else "ok", latency_s=0.001)
+        k += 1
+
+
+def test_a_short_step_is_judged_within_one_batch_of_its_integral():
+    # replayed rows of 1.5 s at low rates: 126 and 112.5 events asked, carried in batches of 10
+    sched = RateSchedule.steps([(84, 1.5), (75, 1.5), (300, 1.5)])
+    for skip, valid in (((), [True, True, True]), ((13, 14), [True, False, True])):
+        meter = Meter(sched, t0_s=0.0)
+        simulate_batches(meter, sched, 10, skip=skip)
+        tl = RateMerger(sched, t0_unix_s=0.0, batch_size=10)
+        tl.set_workers(["w"])
+        tl.add("w", *meter.drain(0, final=True))
+        checks = tl.finish(4.5)
+        assert [c.valid for c in checks] == valid, [c.reason for c in checks]
+    # whole batches put 130 events in the first step: 3.2 % over its 126, less than a batch
+    assert abs(checks[0].achieved_eps * 1.5 - 130) < 1e-9
+    # without the batch's slack the same counts are out of bounds
+    unslacked = RateMerger(sched, t0_unix_s=0.0)
+    meter = Meter(sched, t0_s=0.0)
+    simulate_batches(meter, sched, 10)
+    unslacked.set_workers(["w"])
+    unslacked.add("w", *meter.drain(0, final=True))
+    assert not unslacked.finish(4.5)[0].valid
