@@ -16,6 +16,7 @@ import csv
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,26 @@ def integral(rate, a: float, b: float, n: int = 400) -> float:
 def seconds_of(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "rates.jsonl").read_text().splitlines()
             if json.loads(line).get("type") == "second"]
+
+
+def drawn_asked(run_dir: Path) -> list[float]:
+    """The heights (pixels above the chart's foot) of the asked line in report.html's load chart, one per second."""
+    html = (run_dir / "report.html").read_text()
+    chart = html[html.index("Target against achieved"):]
+    points = re.search(r'class="asked" fill="none" points="([^"]+)"', chart)
+    assert points, "the load chart draws the asked rate"
+    ys = [float(p.split(",")[1]) for p in points.group(1).split()]
+    return [-y for y in [ys[0], *ys[2::2]]]  # a step line: (x_k, y_k-1), (x_k, y_k) per second after the first
+
+
+def assert_drawn(run_dir: Path, expected: list[float]) -> None:
+    """The chart's asked line is, to its pixel rounding, an affine image of ``expected`` (events per second)."""
+    drawn = drawn_asked(run_dir)
+    assert len(drawn) == len(expected)
+    lo, hi = min(range(len(expected)), key=expected.__getitem__), max(range(len(expected)), key=expected.__getitem__)
+    scale = (drawn[hi] - drawn[lo]) / (expected[hi] - expected[lo])
+    off = [d - (drawn[lo] + scale * (e - expected[lo])) for d, e in zip(drawn, expected, strict=True)]
+    assert max(abs(o) for o in off) <= 0.11, off  # coordinates are written to 0.1 px
 
 
 def check_achieved(secs: list[dict]) -> int:
@@ -98,6 +119,7 @@ def test_a_replayed_day_is_asked_and_delivered_second_by_second(tmp_path):
     assert len(doc["steps"]) == 24
     assert not [(s["step"], s["reason"]) for s in doc["steps"] if not s["valid"]]
     assert "24 steps: 24 valid, 0 invalid; every step is in run.json" in (run_dir / "report.md").read_text()
+    assert_drawn(run_dir, [integral(rate, t, t + 1) for t in range(36)])
 
 
 def test_an_exponential_ramp_is_asked_along_its_curve(tmp_path):
@@ -121,6 +143,7 @@ def test_an_exponential_ramp_is_asked_along_its_curve(tmp_path):
     ramp = asked[int(flat):]
     factors = [b / a for a, b in itertools.pairwise(ramp)]
     assert factors == pytest.approx([2 ** 0.25] * len(factors), rel=1e-4)  # the same factor every second
+    assert_drawn(run_dir, [integral(rate, t, t + 1) for t in range(20)])  # the chart draws the curve
     check_achieved(secs)
     doc = json.loads((run_dir / "run.json").read_text())
     mean = r0 * d * (r1 / r0 - 1) / math.log(r1 / r0) / d
