@@ -61,7 +61,8 @@ def test_the_slo_reference_parses_and_names_every_key() -> None:
 ENV_SETTINGS = {"TIME_SCALE": "x", "PROCESSES": "x", "SEED": "x", "SCENARIO": "no-such-scenario",
                 "SLO": "/no/such/slo.toml", "TARGET": "no-such-target", "URL": "ftp://x", "READER": "no-such-reader",
                 "CA_FILE": "/no/such/ca.pem", "RUN_ID": "a/b", "TAGS": "no-equals-sign", "INSECURE": "maybe",
-                "TARGET_NO_SUCH_OPTION": "1", "REMOTE_WRITE": "ftp://x", "REMOTE_WRITE_INTERVAL_S": "-5"}
+                "TARGET_NO_SUCH_OPTION": "1", "REMOTE_WRITE": "ftp://x", "REMOTE_WRITE_INTERVAL_S": "-5",
+                "REPLAY": "/no/such/shape.csv", "REPLAY_COMPRESS": "-3"}
 
 
 @pytest.mark.parametrize("name", sorted(ENV_SETTINGS))
