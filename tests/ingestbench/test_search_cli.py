@@ -3,6 +3,7 @@ starts; ``--check`` says what would run, with how long a step lasts; a step's pl
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,17 @@ def test_a_steps_plan_is_the_scenarios_at_one_rate() -> None:
     assert step.expected_tiers == step.probe.expected_tiers == ("high", "transactional")
     assert step.load.batch_size == plan.load.batch_size and step.target == plan.target
     assert search_tiers(plan, None, SearchConfig(2000, 8000))[0].name == "high"  # low's band is outside
+
+
+def test_a_budget_too_small_for_one_step_stops_before_it_and_says_so(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A step of quick's high tier is 10.1 s of load plus its start-up: 5 s cannot hold one, so nothing runs and
+    the search cannot conclude (exit 3), with the budget named in its results."""
+    assert main(["search", "--scenario", "quick", "--tier", "high", "--budget-s", "5", "--run-id", "b",
+                 "--out", str(tmp_path)]) == 3
+    captured = capsys.readouterr()
+    assert "would end past the 5 s budget" in captured.err
+    doc = json.loads((tmp_path / "b" / "search.json").read_text())
+    assert doc["steps"] == [] and doc["stopped"] == "budget" and doc["exit_code"] == 3
+    assert doc["tiers"][0]["status"] == "inconclusive" and any("budget" in n for n in doc["notes"])
+    assert "no step in its band was judged" in captured.out

@@ -39,9 +39,11 @@ def simulate(config: SearchConfig, tiers: tuple[SearchTier, ...], truth: Truth, 
         rate, why = choice
         delivered, outcomes = truth(rate)
         outcomes = {k: v for k, v in outcomes.items() if any(t.name == k and t.holds(rate) for t in tiers)}
+        judged = {t.name: t.target_s * (0.5 if outcomes[t.name] == "pass" else 2.0) for t in tiers
+                  if t.name in outcomes}  # what a judged step would have measured, either side of the target
         search = search.with_step(SearchStep(len(search.steps) + 1, rate, f"s{len(search.steps) + 1}", why, 10.0,
                                              delivered, outcomes if delivered in (DELIVERED, TARGET) else {},
-                                             {}, 0, ""))
+                                             judged, 0, ""))
         assert len(search.steps) <= limit, [s.rate_eps for s in search.steps]
     return search
 
