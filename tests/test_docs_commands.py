@@ -3,9 +3,9 @@ in a shell code block of README.md and docs/*.md, and in the comments of the exa
 the real parser (an unknown flag, "unrecognized arguments", or a bad value fails), the files it names as input
 must exist, and then:
 
-- ``run``, ``probe`` and ``search`` commands run with ``--check`` appended (and ``--connect`` left out): the scenario, SLO,
-  target options, secrets and every setting are validated and nothing is started or sent (commands aimed at
-  outside URLs never touch the network);
+- ``run``, ``probe`` and ``search`` commands run with ``--check`` appended (and ``--connect`` left out): the
+  scenario, SLO, target options, secrets and every setting are validated and nothing is started or sent
+  (commands aimed at outside URLs never touch the network);
 - every other ``ingestbench`` command runs with ``--help`` appended;
 - ``locust -f ...`` runs with ``--list`` appended, not ``--help``: Locust reads ``--help`` before it loads the
   file, so only ``--list`` makes it parse the project's options (and it starts nothing).
@@ -128,8 +128,8 @@ def test_the_documentation_shows_commands_of_every_kind() -> None:
     programs = {(c.program, c.argv[1] if c.program == "ingestbench" else "-f") for c in COMMANDS_SHOWN}
     for expected in (("ingestbench", "run"), ("ingestbench", "probe"), ("ingestbench", "setup"),
                      ("ingestbench", "pipeline"), ("ingestbench", "gate"), ("ingestbench", "compare"),
-                     ("ingestbench", "report"), ("ingestbench", "targets"), ("ingestbench", "scenarios"), ("ingestbench", "search"),
-                     ("locust", "-f")):
+                     ("ingestbench", "report"), ("ingestbench", "targets"), ("ingestbench", "scenarios"),
+                     ("ingestbench", "search"), ("locust", "-f")):
         assert expected in programs, (expected, sorted(programs))
 
 

@@ -148,11 +148,14 @@ def tier_result(search: Search, t: SearchTier) -> TierResult:
         ceiling = search.ceiling()
         high_edge = min(search.config.max_eps, t.high_eps / EDGE_MARGIN)
         covered = fails and (max(fails) >= high_edge * (1 - 1e-9) or ceiling is not None)
+        unsent = (f"; the generator could not send {r(ceiling.rate_eps)} events/s ({ceiling.reason})"
+                  if ceiling is not None else "")
         if covered:
-            text = f"{head}: never held: failed at every rate tried ({r(min(fails))} to {r(max(fails))} events/s)"
+            text = (f"{head}: never held: failed at every rate tried ({r(min(fails))} to {r(max(fails))} events/s)"
+                    + unsent)
             return TierResult(t.name, t.percentile, t.target_s, _band(t), NEVER, None, None, unknown, unknown, text)
         text = (f"{head}: not concluded: " + (f"failed at {r(min(fails))} to {r(max(fails))} events/s and the search "
-                "stopped before higher rates" if fails else "no step in its band was judged"))
+                "stopped before higher rates" if fails else "no step in its band was judged") + unsent)
         return TierResult(t.name, t.percentile, t.target_s, _band(t), INCONCLUSIVE, None, None, unknown, unknown,
                           text)
     lower, upper = _lower(search, t, passes, fails), _upper(search, t, passes, fails)

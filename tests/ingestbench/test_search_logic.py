@@ -178,3 +178,10 @@ def test_each_step_is_read_as_delivered_refused_by_the_target_or_not_sent_by_the
     assert classify(_record(valid=False, cpu=0.97, failed=40), tiers, 4000)[:2] == (GENERATOR, {})
     assert classify(_record(valid=False), tiers, 4000)[:2] == (GENERATOR, {})
     assert classify(_record(problems=("the probe died",)), tiers, 4000)[:2] == (TROUBLE, {})
+
+
+def test_a_generator_that_cannot_send_the_first_rate_is_named_and_nothing_is_concluded() -> None:
+    search = simulate(SearchConfig(50_000, 400_000), (HIGH,), window(1000, math.inf, generator=10_000))
+    result = summarize(search, search_id="s", scenario="x", time_scale=1)
+    assert [s.rate_eps for s in search.steps] == [50_000] and result.exit_code == 3
+    assert "the generator could not send 50,000 events/s" in result.tiers[0].summary
