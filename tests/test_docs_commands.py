@@ -3,9 +3,9 @@ in a shell code block of README.md and docs/*.md, and in the comments of the exa
 the real parser (an unknown flag, "unrecognized arguments", or a bad value fails), the files it names as input
 must exist, and then:
 
-- ``run`` and ``probe`` commands run with ``--check`` appended (and ``--connect`` left out): the scenario, SLO,
-  target options, secrets and every setting are validated and nothing is started or sent (commands aimed at
-  outside URLs never touch the network);
+- ``run``, ``probe`` and ``search`` commands run with ``--check`` appended (and ``--connect`` left out): the
+  scenario, SLO, target options, secrets and every setting are validated and nothing is started or sent
+  (commands aimed at outside URLs never touch the network);
 - every other ``ingestbench`` command runs with ``--help`` appended;
 - ``locust -f ...`` runs with ``--list`` appended, not ``--help``: Locust reads ``--help`` before it loads the
   file, so only ``--list`` makes it parse the project's options (and it starts nothing).
@@ -129,7 +129,7 @@ def test_the_documentation_shows_commands_of_every_kind() -> None:
     for expected in (("ingestbench", "run"), ("ingestbench", "probe"), ("ingestbench", "setup"),
                      ("ingestbench", "pipeline"), ("ingestbench", "gate"), ("ingestbench", "compare"),
                      ("ingestbench", "report"), ("ingestbench", "targets"), ("ingestbench", "scenarios"),
-                     ("locust", "-f")):
+                     ("ingestbench", "search"), ("locust", "-f")):
         assert expected in programs, (expected, sorted(programs))
 
 
@@ -192,7 +192,7 @@ def test_a_documented_command_works_as_shown(cmd: Command) -> None:
             build_parser(argv[0]).parse_args(argv)
         except SystemExit as exc:
             pytest.fail(f"{cmd.where}: `{shown}` does not parse (exit {exc.code}): {err.getvalue().strip()}")
-    extra = "--check" if argv[0] in ("run", "probe") else "--help"
+    extra = "--check" if argv[0] in ("run", "probe", "search") else "--help"
     argv = [a for a in argv if a != "--connect"]  # it writes to the target: only its --check part runs here
     code, output = _main([*argv, extra])
     assert code == 0, f"{cmd.where}: `{shown} {extra}` exited {code}:\n{output[-2000:]}"

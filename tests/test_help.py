@@ -17,7 +17,7 @@ from ingestbench.targets.registry import names
 MARKUP = re.compile(r"``|:(class|data|func|mod|meth|attr|exc):`")
 # floats that are not durations
 NOT_SECONDS = {"time_scale", "declared_rate_eps", "max_regression", "min_change", "erratic_spread",
-               "confidence", "replay_compress"}
+               "confidence", "min_eps", "max_eps", "factor", "precision", "replay_compress"}
 
 
 def _sub(command: str) -> argparse.ArgumentParser:

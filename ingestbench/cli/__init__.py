@@ -30,6 +30,7 @@ COMMANDS = {  # subcommand -> the module that registers and runs it
     "probe": "ingestbench.cli.probe",
     "run": "ingestbench.cli.run",
     "scenarios": "ingestbench.cli.run",
+    "search": "ingestbench.cli.search",
     "report": "ingestbench.cli.results",
     "gate": "ingestbench.cli.results",
     "history": "ingestbench.cli.history",

@@ -38,21 +38,7 @@ def register(sub: Any) -> None:
                     "ingestbench run --scenario threshold-sweep --target clickhouse --url http://127.0.0.1:8123",
                     "ingestbench run --scenario my.toml --check",
                     "ingestbench run --scenario quick --run-id ci-1234 --tag branch=main"))
-    p.add_argument("--scenario", default=None, metavar="NAME|PATH",
-                   help="a built-in scenario (`ingestbench scenarios`) or a TOML file (default quick)")
-    p.add_argument("--target", default=None, metavar="KIND",
-                   help=f"target kind: {kinds()} (default: the scenario's, else pipeline)")
-    p.add_argument("--url", default=None, help="target base URL (without it the embedded pipeline is started)")
-    p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
-                   help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>; the scenario's [target]); "
-                   "secrets come from the environment variables the target names (`ingestbench targets`)")
-    add_reader_flags(p, default="default: the scenario's [target] reader, else the target itself")
-    add_tls_flags(p)
-    p.add_argument("--slo", default=None, metavar="PATH",
-                   help="SLO file (default: the scenario's, else the vendor promise)")
-    p.add_argument("--time-scale", type=float, default=None, metavar="FACTOR",
-                   help="multiply every duration (steps, SLO targets, flush waits) by this; rates are never "
-                   "scaled (default: the scenario's, else 1)")
+    add_plan_flags(p)
     p.add_argument("--replay", default=None, metavar="FILE", help="replay a traffic shape instead of the "
                    "scenario's load steps (its other [load] keys kept): CSV with the header second,events_per_s or "
                    "JSON lines of {\"second\": .., \"events_per_s\": ..}; each rate holds until the next row's second "
@@ -60,8 +46,6 @@ def register(sub: Any) -> None:
     p.add_argument("--replay-compress", type=float, default=None, metavar="FACTOR", help="divide the replayed "
                    "shape's seconds by this (144 plays a day in 10 minutes); rates are never changed (default: the "
                    "scenario's replay_compress, else 1)")
-    p.add_argument("--processes", type=int, default=None, help="Locust processes generating the load on this "
-                   "machine (default 1)")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="generate the load with N workers "
                    "started elsewhere (`ingestbench worker --master HOST:PORT`, on this or other machines) instead "
                    "of local processes: the run waits for all N, then runs as usual (default 0)")
@@ -76,23 +60,6 @@ def register(sub: Any) -> None:
     p.add_argument("--erratic-spread", type=float, default=None, metavar="FRACTION", help="with --replicates: a "
                    "tier is erratic when its judged percentile spreads over more than this share of its target "
                    "across replicates (default 0.25)")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="the results root: this run writes DIR/<run-id>/ (default results)")
-    p.add_argument("--run-id", default=None, help="the run's id: its directory's name and a label on every "
-                   "metric (default <time>-<scenario>-<random>)")
-    p.add_argument("--tag", action="append", default=None, metavar="KEY=VALUE", help="a label of this run "
-                   "(repeatable; env INGESTBENCH_TAGS=k=v,k2=v2): on every metric, in run.json and the report")
-    p.add_argument("--observe-pid", action="append", type=int, default=None, metavar="PID",
-                   help="also sample the CPU and memory of this process and its children on this machine, once a "
-                   "second, into run.json and the report (repeatable; env INGESTBENCH_OBSERVE_PID=pid,pid); the "
-                   "embedded pipeline is always sampled")
-    p.add_argument("--observe-cgroup", action="append", default=None, metavar="PATH",
-                   help="also sample a cgroup v2 directory's memory.current and CPU usage (absolute, or under "
-                   "/sys/fs/cgroup; repeatable; env INGESTBENCH_OBSERVE_CGROUP)")
-    p.add_argument("--seed", type=int, default=None, help="seed for events and canaries (default: the scenario's)")
-    p.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
-    p.add_argument("--metrics-sd", default=None, metavar="PATH", help="keep a Prometheus file_sd list of the "
-                   "run's /metrics endpoints (pipeline, generator, probe) in PATH while it runs")
     p.add_argument("--remote-write", default=None, metavar="URL", help="push the run's metrics (the same series "
                    "and labels a Prometheus scraping it stores) to this Prometheus remote-write endpoint while it "
                    "runs, and once more after the drain, for machines nothing can scrape (e.g. "
@@ -113,6 +80,45 @@ def register(sub: Any) -> None:
                 "with its SLO file beside it, by path: copy one and edit it, or give its path to --scenario.",
                 examples=("ingestbench scenarios",))
     s.set_defaults(func=list_scenarios)
+
+
+def add_plan_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that settle a plan, shared by ``run`` and ``search``: scenario, target, SLO, time scale, the
+    generator processes, where results go and what the run is called."""
+    p.add_argument("--scenario", default=None, metavar="NAME|PATH",
+                   help="a built-in scenario (`ingestbench scenarios`) or a TOML file (default quick)")
+    p.add_argument("--target", default=None, metavar="KIND",
+                   help=f"target kind: {kinds()} (default: the scenario's, else pipeline)")
+    p.add_argument("--url", default=None, help="target base URL (without it the embedded pipeline is started)")
+    p.add_argument("--target-opt", action="append", default=None, metavar="KEY=VALUE",
+                   help="a target option (repeatable; env INGESTBENCH_TARGET_<KEY>; the scenario's [target]); "
+                   "secrets come from the environment variables the target names (`ingestbench targets`)")
+    add_reader_flags(p, default="default: the scenario's [target] reader, else the target itself")
+    add_tls_flags(p)
+    p.add_argument("--slo", default=None, metavar="PATH",
+                   help="SLO file (default: the scenario's, else the vendor promise)")
+    p.add_argument("--time-scale", type=float, default=None, metavar="FACTOR",
+                   help="multiply every duration (steps, SLO targets, flush waits) by this; rates are never "
+                   "scaled (default: the scenario's, else 1)")
+    p.add_argument("--processes", type=int, default=None, help="Locust processes generating the load on this "
+                   "machine (default 1)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="the results root: this run writes DIR/<run-id>/ (default results)")
+    p.add_argument("--run-id", default=None, help="the run's id: its directory's name and a label on every "
+                   "metric (default <time>-<scenario>-<random>)")
+    p.add_argument("--tag", action="append", default=None, metavar="KEY=VALUE", help="a label of this run "
+                   "(repeatable; env INGESTBENCH_TAGS=k=v,k2=v2): on every metric, in run.json and the report")
+    p.add_argument("--observe-pid", action="append", type=int, default=None, metavar="PID",
+                   help="also sample the CPU and memory of this process and its children on this machine, once a "
+                   "second, into run.json and the report (repeatable; env INGESTBENCH_OBSERVE_PID=pid,pid); the "
+                   "embedded pipeline is always sampled")
+    p.add_argument("--observe-cgroup", action="append", default=None, metavar="PATH",
+                   help="also sample a cgroup v2 directory's memory.current and CPU usage (absolute, or under "
+                   "/sys/fs/cgroup; repeatable; env INGESTBENCH_OBSERVE_CGROUP)")
+    p.add_argument("--seed", type=int, default=None, help="seed for events and canaries (default: the scenario's)")
+    p.add_argument("--no-progress", action="store_true", help="plain progress lines even on a terminal")
+    p.add_argument("--metrics-sd", default=None, metavar="PATH", help="keep a Prometheus file_sd list of the "
+                   "run's /metrics endpoints (pipeline, generator, probe) in PATH while it runs")
 
 
 def list_scenarios(_args: argparse.Namespace) -> int:
@@ -157,10 +163,12 @@ def rates_text(load: LoadConfig) -> str:
 
 def flags_of(args: argparse.Namespace) -> RunFlags:
     return RunFlags(scenario=args.scenario, targets=TargetFlags.of(args), slo=args.slo, time_scale=args.time_scale,
-                    processes=args.processes, workers=args.workers, master_bind=args.master_bind,
-                    workers_timeout_s=args.workers_timeout_s, seed=args.seed, run_id=args.run_id, tags=args.tag,
-                    observe_pids=args.observe_pid, observe_cgroups=args.observe_cgroup, replay=args.replay,
-                    replay_compress=args.replay_compress)
+                    processes=args.processes, workers=getattr(args, "workers", None),
+                    master_bind=getattr(args, "master_bind", None),
+                    workers_timeout_s=getattr(args, "workers_timeout_s", None), seed=args.seed, run_id=args.run_id,
+                    tags=args.tag,
+                    observe_pids=args.observe_pid, observe_cgroups=args.observe_cgroup,
+                    replay=getattr(args, "replay", None), replay_compress=getattr(args, "replay_compress", None))
 
 
 def print_plan(plan: Plan, more: tuple[str, ...] = ()) -> None:

@@ -111,3 +111,20 @@ def test_a_million_canaries_give_a_small_page_that_renders(tmp_path):
     assert res.returncode == 0 and shot.exists(), res.stderr[-2000:]
     rows, bpp = png_pixels(shot)
     assert len({row[i:i + 3] for row in rows[::8] for i in range(0, len(row), bpp * 8)}) > 20
+
+
+def test_the_search_report_draws_each_tiers_steps_and_bounds_offline(tmp_path):
+    from ingestbench.results import search_report
+    from ingestbench.results.search import SearchConfig
+    from ingestbench.results.search_result import summarize
+    from tests.ingestbench.test_search_logic import HIGH, LOW, simulate, window
+    result = summarize(simulate(SearchConfig(100, 20_000), (LOW, HIGH), window(3000, 12_000)), search_id="s",
+                       scenario="x", time_scale=1)
+    search_report.write(tmp_path, result)
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<circle") == sum(1 for s in result.steps if s.judged_s)  # one dot per judged step and tier
+    assert "holds from 3,0" in page or "holds from 3,1" in page
+    dom = chromium(tmp_path, "--dump-dom", (tmp_path / "report.html").resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    sizes = re.findall(r'class="chart"[^>]*data-rendered="(\d+)x(\d+)"', dom.stdout)
+    assert len(sizes) == 2 and all(int(w) > 300 and int(h) > 150 for w, h in sizes), sizes
