@@ -5,7 +5,9 @@ records, or samples of a Prometheus rate query). A point covers ``(unix_s - span
 
 - Rate at send time: the mean achieved rate of the points overlapping ``[sent - window_s, sent]``.
 - Rate changes: where the requested ``target_eps`` changes (when the points carry it), otherwise where the
-  achieved rate moves into another tier's band.
+  achieved rate moves into another tier's band. Within a continuous shape (a ramp, a replayed traffic shape:
+  points with a ``regime``), where the asked rate changes every second, only where it enters another tier's
+  band, or the shape starts or ends.
 - Windows: a canary sent less than its tier's warm-up after the latest change is in the ``warmup`` window;
   one sent less than its tier's target before the next change, or before the end of a complete timeline (the
   load stopped), is in the ``transition`` window (its TTA depends on the traffic that follows: a
@@ -193,7 +195,8 @@ def change_times(
 ) -> list[float]:
     """Start times of each rate regime (the first point's window start is always one).
 
-    Uses ``target_eps`` when every point carries it, else ``band_of(achieved_eps)`` (tier band) when given.
+    Uses ``target_eps`` when every point carries it (within a shape, ``band_of(target_eps)``), else
+    ``band_of(achieved_eps)`` (tier band) when given.
     """
     ordered = sorted(points, key=lambda p: p.unix_s)
     if not ordered:
@@ -201,6 +204,8 @@ def change_times(
     use_target = all(p.target_eps is not None for p in ordered)
 
     def key(p: RatePoint) -> object:
+        if use_target and p.regime is not None:  # a ramp or a replay: one regime per band it passes through
+            return ("shape", p.regime, band_of(p.target_eps or 0.0) if band_of is not None else None)
         if use_target:
             return p.target_eps
         return band_of(p.achieved_eps) if band_of is not None else None

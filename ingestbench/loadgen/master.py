@@ -89,7 +89,7 @@ class MasterSide:
         self.timeline = RateMerger(self.schedule, t0_unix_s=self.t0_unix_s, sinks=self.sinks,
                                  lag_bound_s=load.lag_bound_s, min_achieved_ratio=load.min_achieved_ratio,
                                  max_stall_share=load.max_stall_share, max_behind_s=load.max_behind_s,
-                                 batch_size=load.batch_size)
+                                 batch_size=load.batch_size, regimes=load.regimes())
         self._reshard(first=True)
         self._loop = gevent.spawn(self._run_loop)
         if self.on_start is not None:

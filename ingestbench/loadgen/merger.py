@@ -124,9 +124,10 @@ class RateMerger:
                  lag_bound_s: float = LoadConfig.lag_bound_s,
                  min_achieved_ratio: float = LoadConfig.min_achieved_ratio,
                  max_stall_share: float = LoadConfig.max_stall_share, max_behind_s: float = LoadConfig.max_behind_s,
-                 batch_size: int = LoadConfig.batch_size):
+                 batch_size: int = LoadConfig.batch_size, regimes: Sequence[int | None] = ()):
         self.schedule = schedule
         self.batch_size = batch_size
+        self.regimes = tuple(regimes)  # per step: its continuous shape (LoadConfig.regimes), written per second
         self.t0_unix_s = t0_unix_s
         self.sinks = list(sinks)
         self.lag_bound_s = lag_bound_s
@@ -230,6 +231,7 @@ class RateMerger:
             latency_mean_s=round(total.lat_sum_s / total.lat_n, 6) if total.lat_n else None,
             inflight_peak=total.busy, generator_cpu=total.cpu, host_cpu=total.host_cpu, step=step,
             valid=None if check is None else check.valid, stalled=stalled, paused_s=round(total.paused_s, 4),
+            regime=self.regimes[step] if step is not None and step < len(self.regimes) else None,
         ).to_dict()
         self.next_second = s + 1
         for sink in self.sinks:

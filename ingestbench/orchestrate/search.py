@@ -79,7 +79,8 @@ def duration_at(plan: Plan, rate_eps: float) -> float:
 def plan_at(plan: Plan, rate_eps: float, duration_s: float, run_id: str) -> Plan:
     """The plan of one step: the same everything, one load step at ``rate_eps``."""
     expected = tuple(expected_tiers(plan.slo, [rate_eps], transactional=plan.probe.transactional))
-    return replace(plan, run_id=run_id, load=replace(plan.load, steps=(LoadStep(rate_eps, duration_s),)),
+    load = replace(plan.load, steps=(LoadStep(rate_eps, duration_s),), replay=None, replay_compress=1.0)
+    return replace(plan, run_id=run_id, load=load,
                    expected_tiers=expected, probe=replace(plan.probe, run_id=run_id, expected_tiers=expected))
 
 

@@ -61,6 +61,21 @@ class LoadConfig:
         """Inverse of :meth:`to_dict` (the plan message a Locust master sends its workers)."""
         return cls(**{**doc, "steps": tuple(LoadStep(**s) for s in doc["steps"])})
 
+    def regimes(self) -> tuple[int | None, ...]:
+        """Per step, the continuous shape it belongs to: a ramp is one (its own index), every row of a replay is
+        one (0), and a flat step is none (None: a regime of its own, as every step always was). Within a shape
+        the asked rate changes every second; the judge starts a new regime (a warm-up) there only where the asked
+        rate enters another tier's band, so a ramp's or a replay's canaries are judged, each tiered by the rate
+        achieved before it was sent.
+
+        >>> LoadConfig(steps=(LoadStep(100, 10), LoadStep(100, 10, 2000), LoadStep(2000, 10))).regimes()
+        (None, 1, None)
+        """
+        if self.replay is not None:
+            return tuple(0 for _ in self.steps)
+        return tuple(i if s.end_rate_eps is not None and s.end_rate_eps != s.rate_eps else None
+                     for i, s in enumerate(self.steps))
+
     def scaled(self, time_scale: float) -> LoadConfig:
         """The same load with every step's duration multiplied by ``time_scale`` (rates never are)."""
         steps = tuple(replace(s, duration_s=s.duration_s * time_scale) for s in self.steps)

@@ -36,6 +36,8 @@ class RatePoint:
     # a stalled window's schedule-lag p99 (0: the generator kept its schedule): sends due from this much before
     # the window's start went out late, so the stall reaches back that far (see SecondRow.stalled)
     behind_s: float = 0.0
+    # the continuous shape (a ramp, a replay) the second belongs to (None: a flat step); see LoadConfig.regimes
+    regime: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,12 @@ class SecondRow:
     valid: bool | None = None
     stalled: bool = False  # lag p99 over the bound while a generator stood still: the generator fell behind
     paused_s: float = 0.0  # the longest any generator process stood still in the second
+    regime: int | None = None  # the continuous shape (ramp, replay) of its step; None: a flat step
 
     @property
     def point(self) -> RatePoint:
         behind = (self.lag_p99_s or 0.0) if self.stalled else 0.0
-        return RatePoint(self.unix_s, self.achieved_eps, self.target_eps, behind)
+        return RatePoint(self.unix_s, self.achieved_eps, self.target_eps, behind, self.regime)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": SECOND, **asdict(self)}
@@ -82,7 +85,8 @@ class SecondRow:
         target = doc.get("target_eps")
         return cls(**{**known(cls, doc), "unix_s": float(unix_s), "achieved_eps": float(achieved),
                       "target_eps": float(target) if isinstance(target, int | float) and _finite(target) else None,
-                      "t_s": int(doc.get("t_s") or 0), "stalled": doc.get("stalled") is True})
+                      "t_s": int(doc.get("t_s") or 0), "stalled": doc.get("stalled") is True,
+                      "regime": doc["regime"] if type(doc.get("regime")) is int else None})
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,8 @@ def rates_of(docs: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             stalled = doc.get("stalled") is True
             points.append({"unix_s": float(doc["unix_s"]), "achieved_eps": float(doc["achieved_eps"]),
                            "target_eps": float(target) if _finite(target) else None,
-                           "behind_s": float(doc.get("lag_p99_s") or 0.0) if stalled else 0.0})
+                           "behind_s": float(doc.get("lag_p99_s") or 0.0) if stalled else 0.0,
+                           "regime": doc["regime"] if type(doc.get("regime")) is int else None})
         elif kind == "step" and isinstance(doc.get("step"), int) and not isinstance(doc.get("step"), bool):
             steps.append({"step": doc["step"], "valid": bool(doc.get("valid"))})
     return points, steps

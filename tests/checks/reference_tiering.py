@@ -6,9 +6,11 @@ plain loops over plain dicts, from the rules as the README states them:
   the last point (the load ended), was outside the load: rate 0. A send no point is near (a gap in the
   timeline) takes the rate of the nearest point (the earlier one on a tie) and is outside too.
 - Its tier is the first of the promise whose path and band (``at_least <= rate < below``) hold.
-- A regime starts at the first point's second, where the requested rate changes (the achieved rate's tier
-  band, when some point lacks a requested rate), and after a gap of more than two seconds between points
-  (then at the second of the point after it; otherwise at the end of the point before the change).
+- A regime starts at the first point's second, where the requested rate changes (within a ramp or a replayed
+  shape, points with a ``regime``: where the requested rate enters another tier's band, or the shape starts;
+  the achieved rate's tier band, when some point lacks a requested rate), and after a gap of more than two
+  seconds between points (then at the second of the point after it; otherwise at the end of the point before
+  the change).
 - Window, for a banded tier: ``outside`` as above; ``warmup`` when less than the tier's warm-up after the
   latest regime start; ``transition`` when less than the tier's target before the next start or the load's
   end; ``stall`` when in, or less than the target before, a stalled second's reach (``unix_s - 1 - behind``
@@ -37,12 +39,16 @@ class Timeline:
         self.starts = self._regime_starts()
         self.stalls = [(p["unix_s"] - SPAN_S - p["behind_s"], p["unix_s"]) for p in self.points if p["behind_s"] > 0]
 
+    def _band(self, rate: float) -> str | None:
+        return next((b.name for b in self.promise.bands if b.path == "analytical" and b.holds("analytical", rate)),
+                    None)
+
     def _regime(self, p: dict[str, Any]) -> object:
         if all(q["target_eps"] is not None for q in self.points):
+            if p.get("regime") is not None:  # a ramp or a replay: a new regime only where a band is entered
+                return ("shape", p["regime"], self._band(p["target_eps"]))
             return p["target_eps"]
-        band = next((b.name for b in self.promise.bands if b.path == "analytical"
-                     and b.holds("analytical", p["achieved_eps"])), None)
-        return band
+        return self._band(p["achieved_eps"])
 
     def _regime_starts(self) -> list[float]:
         if not self.points:

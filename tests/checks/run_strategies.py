@@ -91,15 +91,19 @@ def rate_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
     with_target = draw(st.booleans())
     rows: list[dict[str, Any]] = []
     t = 0
+    rates = [0, 200, 450, 500, 950, 1000, 1500, 2000, 2500]
     for step in range(draw(st.integers(0, 3))):
-        rate = draw(st.sampled_from([0, 200, 450, 500, 950, 1000, 1500, 2000, 2500]))
+        rate = draw(st.sampled_from(rates))
+        shaped = with_target and one_in(draw, 3)  # a ramp or a replay: the asked rate moves every second
         for _ in range(draw(st.integers(1, 12))):
             t += draw(st.sampled_from([1, 1, 1, 1, 1, 1, 1, 2, 4]))  # a gap now and then
             stalled = one_in(draw, 10)
+            now = draw(st.sampled_from(rates)) if shaped else rate
             rows.append({"type": "second", "t_s": t, "unix_s": T0 + t,
-                         "achieved_eps": float(rate + draw(st.sampled_from([0, 0, 50, -50]))),
-                         "target_eps": float(rate) if with_target else None, "stalled": stalled,
-                         "lag_p99_s": draw(st.sampled_from([0.1, 0.9, 2.5])) if stalled else 0.001})
+                         "achieved_eps": float(now + draw(st.sampled_from([0, 0, 50, -50]))),
+                         "target_eps": float(now) if with_target else None, "stalled": stalled,
+                         "lag_p99_s": draw(st.sampled_from([0.1, 0.9, 2.5])) if stalled else 0.001,
+                         **({"regime": draw(st.sampled_from([0, step]))} if shaped else {})})
         rows.append({"type": "step", "step": step, "target_eps": rate, "achieved_eps": rate,
                      "valid": not one_in(draw, 20)})
     return rows

@@ -131,3 +131,28 @@ def test_window_edges(sent: float, window: str) -> None:
     tiering.extend(points)
     placed = tiering.place("analytical", round(sent * 1000))
     assert (placed.tier, placed.window) == ("high", window)
+
+
+def ramp() -> list[RatePoint]:
+    """10/s flat for 10 s (ending at 110), then a ramp (one shape) from 100/s up by 100/s a second for 20 s: it
+    enters the high band (>= 1000/s) in the second ending at 120."""
+    flat = [RatePoint(100.0 + i, 10.0, 10.0) for i in range(1, 11)]
+    up = [RatePoint(110.0 + i, 100.0 * i, 100.0 * i, regime=1) for i in range(1, 21)]
+    return flat + up
+
+
+def test_a_ramp_is_one_regime_per_band_it_enters_not_one_per_second() -> None:
+    tiering = Tiering(SLO)
+    assert change_times(ramp(), band_of=tiering.band_of) == [100.0, 110.0, 119.0]
+    # without the shape every second of it would be a change, and nothing in it steady
+    plain = [RatePoint(p.unix_s, p.achieved_eps, p.target_eps) for p in ramp()]
+    assert len(change_times(plain, band_of=tiering.band_of)) == 21
+    done = Tiering(SLO, window_s=0.5, complete=True)
+    done.extend(ramp())
+    # low: 3 s warm-up after the ramp's start at 110, judged until 3 s (its target) before it enters high
+    assert [done.place("analytical", ms).window for ms in (112_500, 113_500, 115_500, 116_500)] == \
+        ["warmup", "steady", "steady", "transition"]
+    # high: 1 s warm-up after entering at 119, then steady, each canary in the tier of the rate before it
+    entered, later = done.place("analytical", 119_500), done.place("analytical", 125_500)
+    assert (entered.tier, entered.window) == ("high", "warmup")
+    assert (later.tier, later.window, later.rate_eps) == ("high", "steady", 1600.0)  # the second it is sent in

@@ -117,6 +117,7 @@ def test_a_replayed_day_is_asked_and_delivered_second_by_second(tmp_path):
     for s in secs:  # the asked events of each second: the shape's integral over it, straddled edges included
         assert s["target_eps"] == pytest.approx(integral(rate, s["t_s"], s["t_s"] + 1), abs=0.01), s
     assert max(s["target_eps"] for s in secs) == pytest.approx(3000, abs=0.01)  # the spike has seconds of its own
+    assert {s["regime"] for s in secs} == {0}  # one shape: its rows' rate changes are not regime changes
     check_achieved(secs)
     doc = json.loads((run_dir / "run.json").read_text())
     assert len(doc["steps"]) == 24
@@ -143,6 +144,7 @@ def test_an_exponential_ramp_is_asked_along_its_curve(tmp_path):
     asked = [s["target_eps"] for s in secs]
     for s in secs:
         assert s["target_eps"] == pytest.approx(integral(rate, s["t_s"], s["t_s"] + 1), rel=1e-4), s
+    assert [s["regime"] for s in secs] == [None] * int(flat) + [1] * int(d)  # the ramp is one shape, step 1
     ramp = asked[int(flat):]
     factors = [b / a for a, b in itertools.pairwise(ramp)]
     assert factors == pytest.approx([2 ** 0.25] * len(factors), rel=1e-4)  # the same factor every second

@@ -53,6 +53,9 @@ def test_a_steps_plan_is_the_scenarios_at_one_rate() -> None:
     assert step.expected_tiers == step.probe.expected_tiers == ("high", "transactional")
     assert step.load.batch_size == plan.load.batch_size and step.target == plan.target
     assert search_tiers(plan, None, SearchConfig(2000, 8000))[0].name == "high"  # low's band is outside
+    replayed = resolve_run(RunFlags(scenario="replay-day", run_id="d"), {}).plan
+    one = plan_at(replayed, 2000.0, 10.1, "d-s01").load
+    assert one.replay is None and one.regimes() == (None,)  # a step of a search is flat, whatever the scenario
 
 
 def test_a_budget_too_small_for_one_step_stops_before_it_and_says_so(tmp_path: Path,

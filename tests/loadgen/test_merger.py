@@ -299,3 +299,25 @@ def test_a_short_step_is_judged_within_one_batch_of_its_integral():
     unslacked.set_workers(["w"])
     unslacked.add("w", *meter.drain(0, final=True))
     assert not unslacked.finish(4.5)[0].valid
+
+
+def test_each_second_carries_the_shape_of_its_step(tmp_path):
+    """A ramp (or a replay) is a shape: its seconds say so, and the judge reads a regime change within it only
+    where its asked rate enters another tier's band (LoadConfig.regimes gives the shapes)."""
+    from ingestbench.records.load import LoadConfig, LoadStep
+    load = LoadConfig(steps=(LoadStep(200, 2), LoadStep(200, 3, 900)))
+    sched = RateSchedule.steps([(200, 2)])
+    sched = RateSchedule((*sched.segments, *RateSchedule.ramp(200, 900, 3).segments))
+    meter = Meter(sched, t0_s=10.0)
+    simulate(meter, sched, start=10.0)
+    bins, upto = meter.drain(10.0 + 6.0)
+    writer = RatesWriter(tmp_path / "r.jsonl")
+    tl = RateMerger(sched, t0_unix_s=1000.0, sinks=[writer], regimes=load.regimes())
+    tl.set_workers(["local"])
+    tl.add("local", bins, upto)
+    tl.flush(6.0)
+    tl.finish(6.0)
+    seconds = [r for r in read_rates(tmp_path / "r.jsonl") if r["type"] == "second"]
+    assert [r["regime"] for r in seconds] == [None, None, 1, 1, 1]
+    replayed = LoadConfig(steps=(LoadStep(200, 2), LoadStep(900, 3)), replay="day.csv")
+    assert replayed.regimes() == (0, 0)  # a replay's rows are one shape
