@@ -13,13 +13,11 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ingestbench.orchestrate.run import Run, RunOptions
-from ingestbench.records.config import ConfigError
+from ingestbench.orchestrate.run import Run, RunOptions, open_set
 from ingestbench.records.plan import Plan
 from ingestbench.records.run_record import RunRecord
 from ingestbench.results import replicates
 from ingestbench.results.finish import Finished
-from ingestbench.results.rundir import point_latest
 
 
 @dataclass(frozen=True)
@@ -35,13 +33,7 @@ class ReplicatesDone:
 
 def run_replicates(plan: Plan, options: RunOptions, *, scenario_text: str, count: int,
                    erratic_spread: float = replicates.ERRATIC_SPREAD) -> ReplicatesDone:
-    set_dir = options.out_root / plan.run_id
-    try:
-        set_dir.mkdir(parents=True, exist_ok=False)
-    except FileExistsError:
-        raise ConfigError(f"run-id: {set_dir} exists already: give another --run-id") from None
-    point_latest(options.out_root, plan.run_id)
-    inner = replace(options, out_root=set_dir)
+    set_dir, inner = open_set(options, plan.run_id)
     done: list[Finished] = []
     records: list[RunRecord] = []
     for i in range(1, count + 1):

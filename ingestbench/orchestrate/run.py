@@ -184,6 +184,18 @@ class Run:
         return finish(self.dir, amend=amend)
 
 
+def open_set(options: RunOptions, set_id: str) -> tuple[Path, RunOptions]:
+    """The directory of a set of runs (replicates, a search's steps) and the options its runs are made with (each
+    run's directory inside it); ``<out>/latest`` points at it. A set id already used is a configuration error."""
+    path = options.out_root / set_id
+    try:
+        path.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise ConfigError(f"run-id: {path} exists already: give another --run-id") from None
+    point_latest(options.out_root, set_id)
+    return path, replace(options, out_root=path)
+
+
 def probe_load_eps(plan: Plan) -> float:
     """Events/s the probe's canary requests add to the load (a canary rides in a batch like the load's)."""
     return plan.probe.batch_size / plan.probe.interval_s

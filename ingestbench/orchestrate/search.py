@@ -15,13 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingestbench.checks.judge import expected_tiers
-from ingestbench.orchestrate.run import Run, RunOptions
+from ingestbench.orchestrate.run import Run, RunOptions, open_set
 from ingestbench.records.config import ConfigError
 from ingestbench.records.load import LoadStep
 from ingestbench.records.observation import ANALYTICAL
 from ingestbench.records.plan import Plan
 from ingestbench.results import search_report
-from ingestbench.results.rundir import point_latest
 from ingestbench.results.search import Search, SearchConfig, SearchStep, SearchTier, classify, step_duration_s
 from ingestbench.results.search_result import SearchResult, r, summarize, write_json
 
@@ -86,13 +85,7 @@ def plan_at(plan: Plan, rate_eps: float, duration_s: float, run_id: str) -> Plan
 
 def run_search(plan: Plan, options: RunOptions, *, scenario_text: str, config: SearchConfig,
                tiers: tuple[SearchTier, ...]) -> SearchDone:
-    out = options.out_root / plan.run_id
-    try:
-        out.mkdir(parents=True, exist_ok=False)
-    except FileExistsError:
-        raise ConfigError(f"run-id: {out} exists already: give another --run-id") from None
-    point_latest(options.out_root, plan.run_id)
-    inner = replace(options, out_root=out)
+    out, inner = open_set(options, plan.run_id)
     search = Search(config, tiers)
     started = time.monotonic()
     overheads: list[float] = []
